@@ -1,0 +1,29 @@
+import type { Balancer, BalancerState, Observation, UpdateResult } from "./types.js";
+import { checkLosses, checkNumTasks } from "./validate.js";
+
+export type EqualWeightsState = BalancerState;
+
+/**
+ * Equal weighting — the usual multitask baseline: every task loss gets weight 1, so the
+ * weights sum to T and the total loss is Σᵢ Lᵢ.
+ *
+ * Options: none. The losses are still validated at every update (finite, one per task), so
+ * that a broken training step fails here as it would with any other method.
+ */
+export function equalWeights(): Balancer<EqualWeightsState> {
+  const name = "equal";
+  return {
+    name,
+    needs: {},
+    init(numTasks) {
+      checkNumTasks(name, numTasks, 1);
+      return { weights: new Array<number>(numTasks).fill(1), step: 0 };
+    },
+    update(obs: Observation, state: EqualWeightsState): UpdateResult<EqualWeightsState> {
+      const T = state.weights.length;
+      checkLosses(name, obs, T);
+      const weights = new Array<number>(T).fill(1);
+      return { weights, state: { weights, step: state.step + 1 } };
+    },
+  };
+}

@@ -1,0 +1,16 @@
+export type { Balancer, BalancerState, GradStatistic, Needs, Observation, UpdateResult } from "./types.js";
+export { BalancerInputError } from "./validate.js";
+export { registry, methodNames, createBalancer, type AnyFactory } from "./registry.js";
+export { gradNorm, gradNormStep, renormalize, type GradNormInfo, type GradNormOptions, type GradNormState } from "./gradNorm.js";
+export { equalWeights, type EqualWeightsState } from "./equalWeights.js";
+export { staticWeights, type StaticWeightsOptions, type StaticWeightsState } from "./staticWeights.js";
+export {
+  uncertainty,
+  uncertaintyFactors,
+  uncertaintyGrad,
+  type UncertaintyOptions,
+  type UncertaintyState,
+  type UncertaintyTaskType,
+} from "./uncertainty.js";
+export { dwa, dwaWeights, type DwaOptions, type DwaState } from "./dwa.js";
+export { rlw, rlwDraw, type RlwOptions, type RlwState } from "./rlw.js";

@@ -1,0 +1,37 @@
+import type { Balancer, BalancerState } from "./types.js";
+import { BalancerInputError } from "./validate.js";
+import { gradNorm } from "./gradNorm.js";
+import { equalWeights } from "./equalWeights.js";
+import { staticWeights } from "./staticWeights.js";
+import { uncertainty } from "./uncertainty.js";
+import { dwa } from "./dwa.js";
+import { rlw } from "./rlw.js";
+
+/**
+ * Every method by its CLI name. A factory takes a loosely typed options object (from the
+ * command line or a config) and returns a balancer; adding a method adds one line here.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyFactory = (options?: any) => Balancer<BalancerState>;
+
+export const registry: Readonly<Record<string, AnyFactory>> = {
+  gradnorm: gradNorm as AnyFactory,
+  equal: equalWeights as AnyFactory,
+  static: staticWeights as AnyFactory,
+  uncertainty: uncertainty as AnyFactory,
+  dwa: dwa as AnyFactory,
+  rlw: rlw as AnyFactory,
+};
+
+export function methodNames(): string[] {
+  return Object.keys(registry);
+}
+
+/** Builds a balancer by name; unknown names get an error listing the known ones. */
+export function createBalancer(name: string, options: Record<string, unknown> = {}): Balancer<BalancerState> {
+  const factory = registry[name];
+  if (!factory) {
+    throw new BalancerInputError("lossbalance", `unknown method '${name}' (known: ${methodNames().join(", ")})`);
+  }
+  return factory(options);
+}

@@ -1,0 +1,54 @@
+/**
+ * The balancer contract, in the spirit of optax's GradientTransformation: a factory
+ * takes options and returns two pure functions. `init` gives the state before the
+ * first step; `update` takes what one training step observed and the state, and
+ * returns the loss weights for the next step together with the next state.
+ * Nothing is kept on `this`, nothing touches the model.
+ */
+
+/** What a training step observed, all per task and unweighted. */
+export interface Observation {
+  /** Task losses Lᵢ at this step (before weighting). */
+  readonly losses: readonly number[];
+  /**
+   * ‖∇_W Lᵢ‖₂, the norm of each task's own (unweighted) loss gradient with respect to
+   * the statistic's target W (see {@link GradStatistic}). Required by balancers whose
+   * `needs.gradNorms` is set.
+   */
+  readonly gradNorms?: readonly number[];
+}
+
+/**
+ * Where per-task gradient norms are measured.
+ * - `lastShared`: the weight matrix of the last shared layer (GradNorm's W, the paper's default).
+ * - `representation`: the shared representation (output of the shared trunk).
+ * - `shared`: all shared (trunk) parameters.
+ */
+export type GradStatistic = "lastShared" | "representation" | "shared";
+
+/** What a balancer asks the training step to compute besides the losses. */
+export interface Needs {
+  readonly gradNorms?: GradStatistic;
+}
+
+/** Every balancer state carries the weights to use at the coming step. */
+export interface BalancerState {
+  readonly weights: readonly number[];
+  readonly step: number;
+}
+
+export interface UpdateResult<S extends BalancerState> {
+  /** Weights for the next training step (same as `state.weights`). */
+  readonly weights: readonly number[];
+  readonly state: S;
+  /** Optional diagnostics for logs and reports (e.g. GradNorm's L_grad). */
+  readonly info?: Readonly<Record<string, number | readonly number[]>>;
+}
+
+export interface Balancer<S extends BalancerState = BalancerState> {
+  /** Registry name, e.g. `gradnorm`. */
+  readonly name: string;
+  readonly needs: Needs;
+  init(numTasks: number): S;
+  update(observation: Observation, state: S): UpdateResult<S>;
+}

@@ -1,0 +1,52 @@
+import type { Observation } from "./types.js";
+
+/** Error raised for bad balancer input: names the method, the problem and the task. */
+export class BalancerInputError extends Error {
+  constructor(method: string, message: string) {
+    super(`${method}: ${message}`);
+    this.name = "BalancerInputError";
+  }
+}
+
+/** Checks that `values` has `numTasks` finite entries, naming the first bad one. */
+export function checkFiniteVector(method: string, what: string, values: readonly number[] | undefined, numTasks: number): readonly number[] {
+  if (values === undefined) throw new BalancerInputError(method, `${what} are required but were not given`);
+  if (values.length !== numTasks) {
+    throw new BalancerInputError(method, `expected ${numTasks} ${what}, got ${values.length}`);
+  }
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (typeof v !== "number" || !Number.isFinite(v)) {
+      throw new BalancerInputError(method, `${what} of task ${i} is ${String(v)} (must be a finite number)`);
+    }
+  }
+  return values;
+}
+
+/** Validates an observation's losses (finite, one per task). */
+export function checkLosses(method: string, obs: Observation, numTasks: number): readonly number[] {
+  return checkFiniteVector(method, "losses", obs.losses, numTasks);
+}
+
+/** Validates gradient norms: one per task, finite and non-negative. */
+export function checkGradNorms(method: string, obs: Observation, numTasks: number): readonly number[] {
+  const g = checkFiniteVector(method, "gradient norms", obs.gradNorms, numTasks);
+  for (let i = 0; i < g.length; i++) {
+    if (g[i]! < 0) throw new BalancerInputError(method, `gradient norm of task ${i} is negative (${g[i]})`);
+  }
+  return g;
+}
+
+export function checkNumTasks(method: string, numTasks: number, min = 1): void {
+  if (!Number.isInteger(numTasks) || numTasks < min) {
+    throw new BalancerInputError(method, `needs an integer number of tasks ≥ ${min}, got ${numTasks}`);
+  }
+}
+
+/** Option checks used by factories. */
+export function checkOption(method: string, name: string, value: number, ok: (v: number) => boolean, rule: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || !ok(value)) {
+    throw new BalancerInputError(method, `option ${name} must be ${rule}, got ${String(value)}`);
+  }
+  return value;
+}

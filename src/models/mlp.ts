@@ -1,0 +1,100 @@
+import { numpy as np } from "@jax-js/jax";
+import { Rng } from "../util/rng.js";
+
+/**
+ * Hard parameter sharing: a shared ReLU trunk (fully connected) and T affine task heads
+ * stored stacked, so every head is computed by one batched product.
+ */
+export interface MultiHeadMlpConfig {
+  readonly inputDim: number;
+  /** Widths of the shared ReLU layers; the last one is the shared representation. */
+  readonly hidden: readonly number[];
+  readonly outputDim: number;
+  readonly numTasks: number;
+}
+
+export type Params = {
+  trunk: { W: np.Array[]; b: np.Array[] };
+  /** W: [T, H, O], b: [T, O]. */
+  heads: { W: np.Array; b: np.Array };
+};
+
+/** Host copy of parameters: the same tree with Float32Array leaves and shapes. */
+export interface HostTensor {
+  readonly shape: number[];
+  readonly data: Float32Array;
+}
+
+export function checkConfig(c: MultiHeadMlpConfig): void {
+  const ok = (n: number) => Number.isInteger(n) && n > 0;
+  if (!ok(c.inputDim) || !ok(c.outputDim) || !ok(c.numTasks) || c.hidden.length === 0 || !c.hidden.every(ok)) {
+    throw new Error(`invalid MLP config ${JSON.stringify(c)}: dimensions must be positive integers, at least one hidden layer`);
+  }
+}
+
+/**
+ * Initial parameters, seeded. Same rule as PyTorch's nn.Linear default:
+ * W and b uniform in ±1/√fan_in.
+ */
+export function initParams(config: MultiHeadMlpConfig, seed: number): Params {
+  checkConfig(config);
+  const rng = new Rng(seed);
+  const dims = [config.inputDim, ...config.hidden];
+  const W: np.Array[] = [];
+  const b: np.Array[] = [];
+  for (let l = 0; l < config.hidden.length; l++) {
+    const fanIn = dims[l]!;
+    const bound = 1 / Math.sqrt(fanIn);
+    W.push(np.array(rng.uniforms(fanIn * dims[l + 1]!, -bound, bound)).reshape([fanIn, dims[l + 1]!]));
+    b.push(np.array(rng.uniforms(dims[l + 1]!, -bound, bound)));
+  }
+  const H = dims[dims.length - 1]!;
+  const { numTasks: T, outputDim: O } = config;
+  const bound = 1 / Math.sqrt(H);
+  return {
+    trunk: { W, b },
+    heads: {
+      W: np.array(rng.uniforms(T * H * O, -bound, bound)).reshape([T, H, O]),
+      b: np.array(rng.uniforms(T * O, -bound, bound)).reshape([T, O]),
+    },
+  };
+}
+
+/** Trunk forward: returns every layer input (x, h₁, …, h_L) and the ReLU masks of each layer. */
+export function trunkForward(trunk: Params["trunk"], x: np.Array): { hs: np.Array[]; masks: np.Array[] } {
+  const hs: np.Array[] = [x];
+  const masks: np.Array[] = [];
+  let h = x.ref;
+  for (let l = 0; l < trunk.W.length; l++) {
+    const z = np.matmul(h, trunk.W[l]!.ref).add(trunk.b[l]!.ref);
+    masks.push(z.ref.greater(0).astype(np.float32));
+    h = np.maximum(z, 0);
+    hs.push(h.ref);
+  }
+  h.dispose();
+  return { hs, masks };
+}
+
+/** Stacked heads: representation [B, H] → outputs [T, B, O]. Consumes `rep`. */
+export function headsForward(heads: Params["heads"], rep: np.Array): np.Array {
+  const [T, , O] = heads.W.shape as [number, number, number];
+  return np.einsum("bk,tko->tbo", rep, heads.W.ref).add(heads.b.ref.reshape([T, 1, O]));
+}
+
+/** Forward pass without keeping activations: x [B, D] → outputs [T, B, O]. Borrows params, consumes x. */
+export function forward(params: Params, x: np.Array): np.Array {
+  let h = x;
+  for (let l = 0; l < params.trunk.W.length; l++) {
+    h = np.maximum(np.matmul(h, params.trunk.W[l]!.ref).add(params.trunk.b[l]!.ref), 0);
+  }
+  return headsForward(params.heads, h);
+}
+
+/** Copies parameters to the host (for checkpoints, reports and tests). Borrows params. */
+export function paramsToHost(params: Params): { trunk: { W: HostTensor[]; b: HostTensor[] }; heads: { W: HostTensor; b: HostTensor } } {
+  const host = (a: np.Array): HostTensor => ({ shape: [...a.shape], data: new Float32Array(a.ref.dataSync() as Float32Array) });
+  return {
+    trunk: { W: params.trunk.W.map(host), b: params.trunk.b.map(host) },
+    heads: { W: host(params.heads.W), b: host(params.heads.b) },
+  };
+}

@@ -1,0 +1,116 @@
+import { numpy as np, tree } from "@jax-js/jax";
+import type { Balancer, BalancerState } from "../balancers/types.js";
+import { initParams, type MultiHeadMlpConfig, type Params } from "../models/mlp.js";
+import { meanSquaredError } from "../train/losses.js";
+import { trainLoop, type LoopHistory } from "../train/loop.js";
+import { buildEvalLosses } from "../train/step.js";
+import { Rng, deriveSeed } from "../util/rng.js";
+import { gatherBatch, type Split, type ToyData } from "./toy.js";
+
+/** Training settings of the synthetic experiment (the paper gives none; see README). */
+export interface ToyTrainConfig {
+  readonly steps: number;
+  readonly batchSize: number;
+  readonly lr: number;
+  /** Widths of the shared trunk (paper: 4 ReLU layers of 100). */
+  readonly hidden: readonly number[];
+  /** Seed of the initial parameters and of the batch order: equal across methods. */
+  readonly seed: number;
+  readonly evalEvery?: number;
+}
+
+export const toyTrainDefaults: ToyTrainConfig = {
+  steps: 2000,
+  batchSize: 32,
+  lr: 1e-3,
+  hidden: [100, 100, 100, 100],
+  seed: 0,
+};
+
+export interface ToyRunResult {
+  readonly method: string;
+  readonly tasks: number;
+  readonly sigma: number[];
+  /** Per-task test loss at the end. */
+  readonly testLoss: number[];
+  /** Per-task test loss of the initial network (same for every method with the same seed). */
+  readonly initialTestLoss: number[];
+  /** Σᵢ Lᵢ/Lᵢ(0) on the test set (the paper's task-normalized test loss). */
+  readonly normalizedTestLoss: number;
+  /** Final weights. */
+  readonly weights: number[];
+  readonly msPerStep: number;
+  readonly wallMs: number;
+  readonly history: LoopHistory;
+}
+
+/** Per-task test losses of `params` (borrowed) on a split, in chunks. */
+export function splitLosses(params: Params, split: Split, data: ToyData, evalLosses: ReturnType<typeof buildEvalLosses>, chunk = 500): number[] {
+  const { numTasks: T, inputDim: D, outputDim: O } = data.config;
+  const sums = new Array<number>(T).fill(0);
+  for (let start = 0; start < split.size; start += chunk) {
+    const n = Math.min(chunk, split.size - start);
+    const idx = Array.from({ length: n }, (_, i) => start + i);
+    const { x, y } = gatherBatch(split, idx, T, D, O);
+    const l = evalLosses(tree.ref(params), np.array(x).reshape([n, D]), np.array(y).reshape([T, n, O])).dataSync() as Float32Array;
+    for (let t = 0; t < T; t++) sums[t]! += l[t]! * n;
+  }
+  return sums.map((s) => s / split.size);
+}
+
+/** Trains one network on the toy data with one balancer and reports the paper's metrics. */
+export function runToy(
+  data: ToyData,
+  method: string,
+  balancer: Balancer<BalancerState>,
+  cfg: Partial<ToyTrainConfig> = {},
+  onStep?: (t: number) => void,
+): ToyRunResult {
+  const c = { ...toyTrainDefaults, ...cfg };
+  const { numTasks: T, inputDim: D, outputDim: O } = data.config;
+  const model: MultiHeadMlpConfig = { inputDim: D, hidden: c.hidden, outputDim: O, numTasks: T };
+  const evalLosses = buildEvalLosses(meanSquaredError);
+  const rng = new Rng(deriveSeed(c.seed, "batches"));
+  const N = data.train.size;
+  let perm = rng.permutation(N);
+  let pos = 0;
+  const batch = () => {
+    if (pos + c.batchSize > N) {
+      perm = rng.permutation(N);
+      pos = 0;
+    }
+    const idx = perm.subarray(pos, pos + c.batchSize);
+    pos += c.batchSize;
+    return gatherBatch(data.train, idx, T, D, O);
+  };
+  const t0 = performance.now();
+  const result = trainLoop({
+    step: { model, loss: meanSquaredError, optimizer: { lr: c.lr } },
+    balancer,
+    params: initParams(model, deriveSeed(c.seed, "init")),
+    steps: c.steps,
+    batchSize: c.batchSize,
+    batch,
+    evaluate: (p) => splitLosses(p, data.test, data, evalLosses),
+    evalEvery: c.evalEvery ?? Math.max(1, Math.floor(c.steps / 40)),
+    ...(onStep ? { onStep } : {}),
+  });
+  const wallMs = performance.now() - t0;
+  tree.dispose(result.params);
+  evalLosses.dispose();
+  const h = result.history;
+  const initialTestLoss = h.evalLosses[0]!;
+  const testLoss = h.evalLosses[h.evalLosses.length - 1]!;
+  return {
+    method,
+    tasks: T,
+    sigma: data.sigmas,
+    testLoss,
+    initialTestLoss,
+    normalizedTestLoss: testLoss.reduce((a, l, i) => a + l / initialTestLoss[i]!, 0),
+    weights: result.finalWeights,
+    msPerStep: result.msPerStep,
+    wallMs,
+    history: h,
+  };
+}
