@@ -95,10 +95,9 @@ export function dwa(options: DwaOptions = {}): Balancer<DwaState> {
       }
       const history = [...state.history, epochSums].slice(-2);
       const [previous, last] = history;
+      // With fewer than two completed epochs `last` is undefined and the weights stay 1.
       const weights =
-        previous !== undefined && last !== undefined && history.length === 2
-          ? dwaWeights(previous, last, temperature, name)
-          : new Array<number>(K).fill(1);
+        previous !== undefined && last !== undefined ? dwaWeights(previous, last, temperature, name) : new Array<number>(K).fill(1);
       return {
         weights,
         state: { weights, step, epochSums: new Array<number>(K).fill(0), epochCount: 0, history },

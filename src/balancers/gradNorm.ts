@@ -133,7 +133,17 @@ export function gradNorm(options: GradNormOptions = {}): Balancer<GradNormState>
       const losses = checkLosses(name, obs, T);
       const norms = checkGradNorms(name, obs, T);
       const initialLosses = state.initialLosses ?? checkInitial(losses, T);
+      const negative = losses.findIndex((l) => l < 0);
+      if (negative >= 0) {
+        throw new BalancerInputError(name, `loss of task ${negative} is negative (${losses[negative]}); GradNorm's training rates Lᵢ/Lᵢ(0) need losses ≥ 0`);
+      }
+      if (losses.every((l) => l === 0)) {
+        throw new BalancerInputError(name, `all task losses are 0, so the relative training rates rᵢ are undefined`);
+      }
       const info = gradNormStep(state.weights, norms, losses, initialLosses, alpha);
+      if (!info.r.every(Number.isFinite) || !info.grad.every(Number.isFinite)) {
+        throw new BalancerInputError(name, `training rates overflowed (losses ${losses.join(", ")} against initial ${initialLosses.join(", ")})`);
+      }
       const { x, state: opt } = optimizer.step(state.weights, info.grad, state.opt);
       const weights = renormalize(x, minWeight);
       return {

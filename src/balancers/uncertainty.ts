@@ -5,7 +5,7 @@ import { vectorOptimizer, type VectorOptimizerName, type VectorOptimizerState } 
 export type UncertaintyTaskType = "regression" | "classification";
 
 export interface UncertaintyOptions {
-  /** Learning rate of the log-variances sᵢ. Default 0.025 (as in GradNorm's comparison). */
+  /** Learning rate of the log-variances sᵢ. Default 0.025 (GradNorm's weight learning rate). */
   readonly lr?: number;
   /** Optimizer of the log-variances. Default `adam`. */
   readonly optimizer?: VectorOptimizerName;
@@ -48,8 +48,9 @@ export function uncertaintyGrad(logVariances: readonly number[], losses: readonl
  * at step t) and the new weights are returned for step t+1. For a constant loss the fixed point is
  * sᵢ* = log(2cᵢLᵢ), i.e. wᵢ = 1/(2Lᵢ).
  *
- * Options (defaults): `lr` 0.025 (the value GradNorm's paper uses for this baseline),
- * `optimizer` `adam`, `taskTypes` all `regression`, `initialLogVariance` 0.
+ * Options (defaults): `lr` 0.025 (GradNorm's weight learning rate, kept for a like-for-like
+ * comparison; Kendall et al. learn s with the network's own optimizer), `optimizer` `adam`,
+ * `taskTypes` all `regression`, `initialLogVariance` 0.
  *
  * Notes and deviations: the weights are unconstrained — they do not sum to T, unlike GradNorm's
  * (and the initial weights with s = 0 are ½ for regression, 1 for classification). The ½sᵢ

@@ -64,6 +64,12 @@ describe("staticWeights", () => {
     assert.deepEqual(s.weights, [1, 2, 3]);
     assert.deepEqual(b.update({ losses: [1, 1, 1] }, s).weights, [1, 2, 3]);
     assert.deepEqual(b.init(3).weights, [1, 2, 3]);
+    // Nor does mutating a returned state (typed readonly, but plain arrays at run time).
+    (s.weights as number[])[1] = -7;
+    assert.deepEqual(b.init(3).weights, [1, 2, 3]);
+    const u = b.update({ losses: [1, 1, 1] }, b.init(3));
+    (u.weights as number[])[0] = 5;
+    assert.deepEqual(b.update({ losses: [1, 1, 1] }, u.state).weights, [1, 2, 3]);
   });
 
   test("bad options throw BalancerInputError naming the problem", () => {

@@ -98,7 +98,7 @@ describe("uncertainty", () => {
         close(s.weights[0]!, 1 / (2 * L), 1e-5 / L, "w*");
         close(s.logVariances[1]!, Math.log(1), 1e-5, "second task (L = 1, regression)");
       }),
-      { numRuns: 25 },
+      { numRuns: 15 },
     );
   });
 
