@@ -27,9 +27,9 @@ export interface ToyConfig {
 
 export interface Split {
   /** Inputs, row-major [N, D]. */
-  readonly x: Float32Array;
+  readonly x: Float32Array<ArrayBuffer>;
   /** Targets, [T, N, O]. */
-  readonly y: Float32Array;
+  readonly y: Float32Array<ArrayBuffer>;
   readonly size: number;
 }
 

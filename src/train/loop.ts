@@ -11,8 +11,8 @@ export class TrainingError extends Error {
 }
 
 export interface Batch {
-  readonly x: Float32Array;
-  readonly y: Float32Array;
+  readonly x: Float32Array<ArrayBuffer>;
+  readonly y: Float32Array<ArrayBuffer>;
 }
 
 export interface LoopOptions {
@@ -52,40 +52,58 @@ export interface LoopResult {
   readonly msPerStep: number;
 }
 
+export interface TrainerOptions {
+  readonly step: Omit<StepConfig, "gradNorms">;
+  readonly balancer: Balancer<BalancerState>;
+  /** Initial parameters; consumed. */
+  readonly params: Params;
+  readonly batchSize: number;
+}
+
+/** What one training step observed. */
+export interface StepRecord {
+  /** Weights used at this step. */
+  readonly weights: readonly number[];
+  readonly losses: number[];
+  readonly gradNorms?: number[];
+}
+
 /**
- * Runs `steps` training steps: each calls the jit-compiled step with the balancer's current
- * weights, reads back the T losses (and gradient norms if the balancer needs them), checks
- * them, and lets the balancer produce the next weights.
+ * One training run's moving parts: the compiled step, the parameters, the optimizer state
+ * and the balancer state. `step(batch)` calls the jit-compiled step with the balancer's
+ * current weights, reads back the T losses (and gradient norms if the balancer needs them),
+ * checks them, and lets the balancer produce the next weights.
  */
-export function trainLoop(opts: LoopOptions): LoopResult {
-  const { balancer, steps, batchSize } = opts;
-  const T = opts.step.model.numTasks;
-  const D = opts.step.model.inputDim;
-  const O = opts.step.model.outputDim;
+export function createTrainer(opts: TrainerOptions) {
+  const { balancer, batchSize } = opts;
+  const { numTasks: T, inputDim: D, outputDim: O } = opts.step.model;
   const built = buildTrainStep({ ...opts.step, gradNorms: balancer.needs.gradNorms });
-  let params = opts.params;
+  let params: Params | null = opts.params;
   let optState = built.initOptState(params);
   let state = balancer.init(T);
-  const evalEvery = opts.evalEvery ?? Math.max(1, Math.floor(steps / 20));
-  const recordEvery = opts.recordEvery ?? Math.max(1, Math.floor(steps / 200));
-  const history: LoopHistory = { steps: [], weights: [], losses: [], evalSteps: [], evalLosses: [] };
-  const evaluate = (t: number) => {
-    if (!opts.evaluate) return;
-    history.evalSteps.push(t);
-    history.evalLosses.push(opts.evaluate(params));
+  let t = 0;
+  const live = () => {
+    if (!params) throw new TrainingError("trainer already disposed");
+    return params;
   };
-  let stepMs = 0;
-  try {
-    evaluate(0);
-    for (let t = 0; t < steps; t++) {
-      const { x, y } = opts.batch(t);
+  return {
+    get params(): Params {
+      return live();
+    },
+    get weights(): readonly number[] {
+      return state.weights;
+    },
+    get stepCount(): number {
+      return t;
+    },
+    step(batch: Batch): StepRecord {
+      const { x, y } = batch;
       if (x.length !== batchSize * D || y.length !== T * batchSize * O) {
         throw new TrainingError(`batch ${t} has wrong shape: x ${x.length} values (want ${batchSize}×${D}), y ${y.length} (want ${T}×${batchSize}×${O})`);
       }
       const weights = state.weights;
-      const t0 = performance.now();
       const out = built.step(
-        params,
+        live(),
         optState,
         np.array(new Float32Array(weights)),
         np.array(x).reshape([batchSize, D]),
@@ -97,24 +115,57 @@ export function trainLoop(opts: LoopOptions): LoopResult {
       const gradNorms = out.gradNorms ? Array.from(out.gradNorms.dataSync() as Float32Array) : undefined;
       const bad = losses.findIndex((l) => !Number.isFinite(l));
       if (bad >= 0) throw new TrainingError(`loss of task ${bad} is ${losses[bad]} at step ${t} (training diverged or the data holds NaN/Inf)`);
-      const upd = balancer.update(gradNorms ? { losses, gradNorms } : { losses }, state);
-      state = upd.state;
+      state = balancer.update(gradNorms ? { losses, gradNorms } : { losses }, state).state;
+      t++;
+      return gradNorms ? { weights, losses, gradNorms } : { weights, losses };
+    },
+    /** Frees everything but the parameters, which are returned to the caller. */
+    finish(): Params {
+      const p = live();
+      params = null;
+      tree.dispose(optState);
+      built.dispose();
+      return p;
+    },
+    /** Frees everything, parameters included. */
+    dispose(): void {
+      if (params) tree.dispose(this.finish());
+    },
+  };
+}
+
+/** Runs `steps` training steps with evaluation and recording; see {@link createTrainer}. */
+export function trainLoop(opts: LoopOptions): LoopResult {
+  const { steps } = opts;
+  const trainer = createTrainer(opts);
+  const evalEvery = opts.evalEvery ?? Math.max(1, Math.floor(steps / 20));
+  const recordEvery = opts.recordEvery ?? Math.max(1, Math.floor(steps / 200));
+  const history: LoopHistory = { steps: [], weights: [], losses: [], evalSteps: [], evalLosses: [] };
+  const evaluate = (t: number) => {
+    if (!opts.evaluate) return;
+    history.evalSteps.push(t);
+    history.evalLosses.push(opts.evaluate(trainer.params));
+  };
+  let stepMs = 0;
+  try {
+    evaluate(0);
+    for (let t = 0; t < steps; t++) {
+      const batch = opts.batch(t);
+      const t0 = performance.now();
+      const rec = trainer.step(batch);
       stepMs += performance.now() - t0;
       if (t % recordEvery === 0 || t === steps - 1) {
         history.steps.push(t);
-        history.weights.push([...weights]);
-        history.losses.push(losses);
+        history.weights.push([...rec.weights]);
+        history.losses.push(rec.losses);
       }
       if ((t + 1) % evalEvery === 0 || t === steps - 1) evaluate(t + 1);
       opts.onStep?.(t);
     }
   } catch (e) {
-    tree.dispose(params);
-    tree.dispose(optState);
-    built.dispose();
+    trainer.dispose();
     throw e;
   }
-  tree.dispose(optState);
-  built.dispose();
-  return { params, finalWeights: [...state.weights], history, msPerStep: stepMs / Math.max(1, steps) };
+  const finalWeights = [...trainer.weights];
+  return { params: trainer.finish(), finalWeights, history, msPerStep: stepMs / Math.max(1, steps) };
 }

@@ -1,0 +1,77 @@
+/**
+ * Step-time benchmark: equal weights vs GradNorm (α = 0.12, gradients at the last shared layer)
+ * on the synthetic task, T = 10 and T = 2, same model and batches.
+ *
+ * The two trainers advance in alternation, one step each, so that drifts of the machine's
+ * speed hit both alike; each figure is the median over the measured steps, and the ratio is
+ * taken between medians of the same run. Usage: npm run bench [-- --json] [-- --steps N]
+ */
+import { init, defaultDevice } from "@jax-js/jax";
+import { equalWeights } from "../src/balancers/equalWeights.js";
+import { gradNorm } from "../src/balancers/gradNorm.js";
+import type { Balancer, BalancerState } from "../src/balancers/types.js";
+import { initParams } from "../src/models/mlp.js";
+import { meanSquaredError } from "../src/train/losses.js";
+import { createTrainer } from "../src/train/loop.js";
+import { gatherBatch, makeToy } from "../src/tasks/toy.js";
+import { toyTrainDefaults } from "../src/tasks/toyRun.js";
+import { Rng } from "../src/util/rng.js";
+
+const args = process.argv.slice(2);
+const json = args.includes("--json");
+const stepsArg = args.indexOf("--steps");
+const measured = stepsArg >= 0 ? Number(args[stepsArg + 1]) : 400;
+if (!Number.isInteger(measured) || measured <= 0) {
+  console.error("bench: --steps must be a positive integer");
+  process.exit(1);
+}
+const warmup = 30;
+
+await init("wasm");
+defaultDevice("wasm");
+
+const median = (a: number[]) => {
+  const b = [...a].sort((x, y) => x - y);
+  return b.length % 2 ? b[b.length >> 1]! : (b[b.length / 2 - 1]! + b[b.length / 2]!) / 2;
+};
+
+function measure(T: number) {
+  const batchSize = toyTrainDefaults.batchSize;
+  const data = makeToy({ numTasks: T, trainSize: 1024, testSize: 1, inputScale: 1 });
+  const model = { inputDim: 250, hidden: toyTrainDefaults.hidden, outputDim: 100, numTasks: T };
+  const rng = new Rng(1);
+  const batches = Array.from({ length: 32 }, () => gatherBatch(data.train, Array.from({ length: batchSize }, () => rng.int(1024)), T, 250, 100));
+  const methods: [string, Balancer<BalancerState>][] = [
+    ["equal", equalWeights() as Balancer<BalancerState>],
+    ["gradnorm", gradNorm({ alpha: 0.12 }) as Balancer<BalancerState>],
+  ];
+  const trainers = methods.map(([, b]) =>
+    createTrainer({ step: { model, loss: meanSquaredError, optimizer: { lr: 1e-3 } }, balancer: b, params: initParams(model, 0), batchSize }),
+  );
+  const times = methods.map(() => [] as number[]);
+  for (let i = 0; i < warmup + measured; i++) {
+    trainers.forEach((tr, k) => {
+      const t0 = performance.now();
+      tr.step(batches[i % batches.length]!);
+      if (i >= warmup) times[k]!.push(performance.now() - t0);
+    });
+  }
+  trainers.forEach((t) => t.dispose());
+  const eq = median(times[0]!);
+  const gn = median(times[1]!);
+  return { equal: { msPerStep: eq }, gradnorm: { msPerStep: gn, ratioToEqual: gn / eq } };
+}
+
+const t10 = measure(10);
+const t2 = measure(2);
+const result = { ...t10, t2, steps: measured, batchSize: toyTrainDefaults.batchSize, node: process.version };
+if (json) {
+  process.stdout.write(JSON.stringify(result) + "\n");
+} else {
+  for (const [T, r] of [[10, t10], [2, t2]] as const) {
+    console.log(
+      `T=${String(T).padStart(2)}  equal ${r.equal.msPerStep.toFixed(2)} ms/step   gradnorm ${r.gradnorm.msPerStep.toFixed(2)} ms/step   ratio ${r.gradnorm.ratioToEqual.toFixed(3)}`,
+    );
+  }
+  console.log(`(median of ${measured} alternating steps each, batch ${toyTrainDefaults.batchSize}, after ${warmup} warm-up steps)`);
+}

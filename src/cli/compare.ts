@@ -1,0 +1,153 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import cliProgress from "cli-progress";
+import { runPool } from "./pool.js";
+import { formatTable } from "./table.js";
+import { toySigmas } from "../tasks/toy.js";
+import type { ToyRunOutcome, ToyRunSpec } from "../tasks/toyExperiment.js";
+import { renderReport } from "../report/html.js";
+import type { ComparisonReport, Experiment } from "../report/types.js";
+
+export interface CompareOptions {
+  tasks: number[];
+  seeds: number[];
+  steps: number;
+  batchSize: number;
+  lr: number;
+  alpha: number;
+  inputScale: number;
+  trainSize: number;
+  testSize: number;
+  dataSeed: number;
+  out: string;
+  workers?: number;
+  json?: boolean;
+  command: string;
+}
+
+/** The static grid: T = 2 → weight ratios w₁:w₂ of 10, 100, 1000; T > 2 → w ∝ σ^(−p), p ∈ {0.5, 1, 2}; normalized to Σw = T. */
+export function staticGrid(sigmas: readonly number[]): { label: string; weights: number[] }[] {
+  const T = sigmas.length;
+  const norm = (w: number[]) => {
+    const s = w.reduce((a, b) => a + b, 0);
+    return w.map((x) => (x * T) / s);
+  };
+  if (T === 2) return [10, 100, 1000].map((r) => ({ label: `static ${r}:1`, weights: norm([r, 1]) }));
+  return [0.5, 1, 2].map((p) => ({ label: `static σ^-${p}`, weights: norm(sigmas.map((s) => Math.max(s, 1e-6) ** -p)) }));
+}
+
+export function compareSpecs(o: CompareOptions): ToyRunSpec[] {
+  const specs: ToyRunSpec[] = [];
+  for (const T of o.tasks) {
+    const data = { numTasks: T, seed: o.dataSeed, inputScale: o.inputScale, trainSize: o.trainSize, testSize: o.testSize };
+    const sigmas = toySigmas(T, o.dataSeed);
+    for (const seed of o.seeds) {
+      const train = { steps: o.steps, batchSize: o.batchSize, lr: o.lr, seed };
+      specs.push({ method: "gradnorm", label: `gradnorm α=${o.alpha}`, options: { alpha: o.alpha }, data, train });
+      specs.push({ method: "equal", data, train });
+      specs.push({ method: "uncertainty", data, train });
+      for (const g of staticGrid(sigmas)) specs.push({ method: "static", label: g.label, options: { weights: g.weights }, data, train });
+    }
+  }
+  return specs;
+}
+
+const mean = (a: readonly number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+const std = (a: readonly number[]) => (a.length < 2 ? 0 : Math.sqrt(a.reduce((s, x) => s + (x - mean(a)) ** 2, 0) / (a.length - 1)));
+
+/** Per label: mean and std over seeds of the normalized test loss, and of each task's loss ratio. */
+export function summarize(runs: readonly ToyRunOutcome[]) {
+  const byLabel = new Map<string, ToyRunOutcome[]>();
+  for (const r of runs) byLabel.set(r.label, [...(byLabel.get(r.label) ?? []), r]);
+  return [...byLabel.entries()].map(([label, rs]) => {
+    const norm = rs.map((r) => r.normalizedTestLoss);
+    const T = rs[0]!.tasks;
+    const ratios = Array.from({ length: T }, (_, i) => mean(rs.map((r) => r.testLoss[i]! / r.initialTestLoss[i]!)));
+    const weights = Array.from({ length: T }, (_, i) => mean(rs.map((r) => r.weights[i]!)));
+    return { label, method: rs[0]!.method, seeds: rs.length, mean: mean(norm), std: std(norm), ratios, weights, msPerStep: mean(rs.map((r) => r.msPerStep)) };
+  });
+}
+
+export async function compareCommand(o: CompareOptions): Promise<void> {
+  const specs = compareSpecs(o);
+  const t0 = performance.now();
+  const bars = new cliProgress.MultiBar(
+    { format: " {bar} {percentage}% | {label}", hideCursor: true, clearOnComplete: false, stream: process.stderr, noTTYOutput: false, notTTYSchedule: 5000 },
+    cliProgress.Presets.shades_classic,
+  );
+  const total = bars.create(specs.length * o.steps, 0, { label: `all ${specs.length} runs` });
+  const per = specs.map((s) => bars.create(o.steps, 0, { label: `T=${s.data.numTasks} seed ${s.train.seed} ${s.label ?? s.method}` }));
+  const done = new Array<number>(specs.length).fill(0);
+  let runs: ToyRunOutcome[];
+  try {
+    runs = await runPool(
+      specs,
+      (i, step) => {
+        total.increment(step - done[i]!);
+        done[i] = step;
+        per[i]!.update(step);
+      },
+      o.workers,
+    );
+  } finally {
+    bars.stop();
+  }
+  const wallS = (performance.now() - t0) / 1000;
+  const experiments: Experiment[] = o.tasks.map((T) => {
+    const rs = runs.filter((r) => r.tasks === T);
+    const summary = summarize(rs);
+    const statics = summary.filter((s) => s.method === "static").sort((a, b) => a.mean - b.mean);
+    const gn = summary.find((s) => s.method === "gradnorm")!;
+    const notes = [
+      `Best static grid point: ${statics[0]?.label} (${statics[0]?.mean.toFixed(3)} ± ${statics[0]?.std.toFixed(3)}).`,
+      `GradNorm: ${gn.mean.toFixed(3)} ± ${gn.std.toFixed(3)}; equal weights: ${summary.find((s) => s.method === "equal")!.mean.toFixed(3)}; uncertainty: ${summary.find((s) => s.method === "uncertainty")!.mean.toFixed(3)} (normalized test loss, mean ± std over ${o.seeds.length} seeds; lower is better).`,
+    ];
+    return { title: `T = ${T} tasks`, tasks: T, sigma: rs[0]!.sigma, runs: rs.map((r) => ({ ...r })), notes };
+  });
+  const report: ComparisonReport = {
+    title: "lossbalance — GradNorm's synthetic experiment (Chen et al. 2018, §4)",
+    generatedAt: new Date().toISOString(),
+    command: o.command,
+    settings: {
+      seeds: o.seeds,
+      steps: o.steps,
+      batchSize: o.batchSize,
+      lr: o.lr,
+      alpha: o.alpha,
+      inputScale: o.inputScale,
+      trainSize: o.trainSize,
+      testSize: o.testSize,
+      dataSeed: o.dataSeed,
+      wallSeconds: Math.round(wallS),
+    },
+    experiments,
+  };
+  mkdirSync(o.out, { recursive: true });
+  const jsonPath = resolve(join(o.out, "results.json"));
+  const htmlPath = resolve(join(o.out, "report.html"));
+  writeFileSync(jsonPath, JSON.stringify(report));
+  writeFileSync(htmlPath, renderReport(report));
+  if (o.json) {
+    process.stdout.write(JSON.stringify({ settings: report.settings, experiments: experiments.map((e) => ({ tasks: e.tasks, sigma: e.sigma, summary: summarize(runs.filter((r) => r.tasks === e.tasks)) })) }) + "\n");
+    return;
+  }
+  for (const e of experiments) {
+    console.log(`\n${e.title}, σ = ${e.sigma.map((s) => s.toFixed(1)).join(", ")}`);
+    const s = summarize(runs.filter((r) => r.tasks === e.tasks));
+    const showTasks = e.tasks <= 4;
+    console.log(
+      formatTable(
+        ["method", "Σ Lᵢ/Lᵢ(0) mean ± std", ...(showTasks ? e.sigma.map((_, i) => `L${i}/L${i}(0)`) : ["Lᵢ/Lᵢ(0) min", "max"]), ...(showTasks ? ["final w"] : []), "ms/step"],
+        s.map((r) => [
+          r.label,
+          `${r.mean.toFixed(3)} ± ${r.std.toFixed(3)}`,
+          ...(showTasks ? r.ratios.map((x) => x.toFixed(3)) : [Math.min(...r.ratios).toFixed(3), Math.max(...r.ratios).toFixed(3)]),
+          ...(showTasks ? [r.weights.map((w) => w.toPrecision(3)).join(" ")] : []),
+          r.msPerStep.toFixed(2),
+        ]),
+      ),
+    );
+    for (const n of e.notes ?? []) console.log(n);
+  }
+  console.log(`\n${runs.length} runs in ${wallS.toFixed(0)} s. Report: ${htmlPath}\nData: ${jsonPath}`);
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+import { Command, Option } from "commander";
+import { methodNames } from "../balancers/registry.js";
+import { toyDefaults } from "../tasks/toy.js";
+import { toyTrainDefaults } from "../tasks/toyRun.js";
+import { finiteNumber, intList, nonNegativeInt, nonNegativeNumber, numberList, oneOf, positiveInt, positiveNumber } from "./options.js";
+
+const [major] = process.versions.node.split(".").map(Number);
+if ((major ?? 0) < 22) {
+  console.error(`lossbalance needs Node.js 22 or newer (this is ${process.version}); run it through npm scripts, which use the project's Node 22.`);
+  process.exit(1);
+}
+
+/** Settings of the synthetic experiment used by `toy` and `compare` (see README, "The regime"). */
+export const experimentDefaults = {
+  inputScale: 1,
+  trainSize: 2000,
+  testSize: 2000,
+  steps: toyTrainDefaults.steps,
+  batchSize: toyTrainDefaults.batchSize,
+  lr: toyTrainDefaults.lr,
+};
+
+const program = new Command();
+program.name("lossbalance").description("Adaptive loss balancing for multitask networks (GradNorm and peers) on jax-js").showHelpAfterError(false);
+
+function addDataOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("--steps <n>", "training steps").argParser(positiveInt).default(experimentDefaults.steps))
+    .addOption(new Option("--batch-size <n>", "batch size").argParser(positiveInt).default(experimentDefaults.batchSize))
+    .addOption(new Option("--lr <x>", "Adam learning rate of the network").argParser(positiveNumber).default(experimentDefaults.lr))
+    .addOption(new Option("--input-scale <x>", "standard deviation of the inputs x").argParser(positiveNumber).default(experimentDefaults.inputScale))
+    .addOption(new Option("--train-size <n>", "training points").argParser(positiveInt).default(experimentDefaults.trainSize))
+    .addOption(new Option("--test-size <n>", "test points").argParser(positiveInt).default(experimentDefaults.testSize))
+    .addOption(new Option("--data-seed <n>", "seed of B, εᵢ, σᵢ and the inputs").argParser(nonNegativeInt).default(toyDefaults.seed));
+}
+
+addDataOptions(
+  program
+    .command("toy")
+    .description("train one network on GradNorm's synthetic task (paper §4) with one method")
+    .addOption(new Option("--tasks <T>", "number of tasks (T = 2 uses σ = (1, 100))").argParser(positiveInt).default(2))
+    .addOption(new Option("--method <name>", `balancing method: ${methodNames().join(", ")}`).default("gradnorm"))
+    .addOption(new Option("--alpha <a>", "GradNorm's α (default 0.12, the paper's value for this task)").argParser(nonNegativeNumber))
+    .addOption(new Option("--grad-mode <mode>", "where GradNorm measures gradients").argParser(oneOf(["lastShared", "representation", "shared"] as const)))
+    .addOption(new Option("--weights <list>", "static weights, comma-separated (method static)").argParser(numberList))
+    .addOption(new Option("--temperature <x>", "DWA temperature").argParser(finiteNumber))
+    .addOption(new Option("--seed <n>", "seed of the initial network and the batch order").argParser(nonNegativeInt).default(0))
+    .option("--out <dir>", "write the run (with its history) as JSON into this folder")
+    .option("--json", "print one JSON object to stdout"),
+).action(async (opts) => (await import("./toy.js")).toyCommand(opts));
+
+addDataOptions(
+  program
+    .command("compare")
+    .description("the main job: GradNorm vs equal, uncertainty and a static grid on T = 2 and T = 10, with an HTML report")
+    .addOption(new Option("--tasks <list>", "task counts").argParser(intList).default([2, 10]))
+    .addOption(new Option("--seeds <list>", "network seeds").argParser(intList).default([0, 1, 2]))
+    .addOption(new Option("--alpha <a>", "GradNorm's α").argParser(nonNegativeNumber).default(0.12))
+    .addOption(new Option("--workers <n>", "worker threads (default: one per core)").argParser(positiveInt))
+    .option("--out <dir>", "output folder", "out")
+    .option("--json", "print a JSON summary to stdout"),
+).action(async (opts) => (await import("./compare.js")).compareCommand({ ...opts, command: `lossbalance ${process.argv.slice(2).join(" ")}` }));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  const message = e instanceof Error ? e.message : String(e);
+  console.error(message.startsWith("lossbalance") ? message : `lossbalance: ${message}`);
+  process.exit(1);
+}

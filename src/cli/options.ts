@@ -1,0 +1,54 @@
+import { InvalidArgumentError } from "commander";
+
+/** Commander argument parsers: each rejects bad values with a one-line message. */
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError("must be a positive integer");
+  return n;
+}
+
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError("must be a non-negative integer");
+  return n;
+}
+
+export function finiteNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError("must be a finite number");
+  return n;
+}
+
+export function positiveNumber(value: string): number {
+  const n = finiteNumber(value);
+  if (n <= 0) throw new InvalidArgumentError("must be > 0");
+  return n;
+}
+
+export function nonNegativeNumber(value: string): number {
+  const n = finiteNumber(value);
+  if (n < 0) throw new InvalidArgumentError("must be ≥ 0");
+  return n;
+}
+
+export function numberList(value: string): number[] {
+  const parts = value.split(",");
+  const out = parts.map((p) => Number(p));
+  if (parts.some((p) => p.trim() === "") || !out.every(Number.isFinite)) {
+    throw new InvalidArgumentError("must be a comma-separated list of finite numbers");
+  }
+  return out;
+}
+
+export function intList(value: string): number[] {
+  const out = numberList(value);
+  if (!out.every((n) => Number.isSafeInteger(n) && n >= 0)) throw new InvalidArgumentError("must be comma-separated non-negative integers");
+  return out;
+}
+
+export function oneOf<T extends string>(choices: readonly T[]) {
+  return (value: string): T => {
+    if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be one of ${choices.join(", ")}`);
+    return value as T;
+  };
+}

@@ -1,0 +1,93 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { init, defaultDevice } from "@jax-js/jax";
+import { createBalancer } from "../balancers/registry.js";
+import type { GradStatistic } from "../balancers/types.js";
+import { executeToyRun, toyData } from "../tasks/toyExperiment.js";
+import { toyDefaults } from "../tasks/toy.js";
+import { toyTrainDefaults } from "../tasks/toyRun.js";
+import { formatTable } from "./table.js";
+
+export interface ToyCommandOptions {
+  tasks: number;
+  method: string;
+  alpha?: number;
+  weights?: number[];
+  temperature?: number;
+  gradMode?: GradStatistic;
+  steps: number;
+  seed: number;
+  dataSeed: number;
+  batchSize: number;
+  lr: number;
+  inputScale: number;
+  trainSize: number;
+  testSize: number;
+  out?: string;
+  json?: boolean;
+}
+
+/** Method options from CLI flags; flags that a method does not take are an error. */
+export function methodOptions(o: Pick<ToyCommandOptions, "method" | "alpha" | "weights" | "temperature" | "gradMode">): Record<string, unknown> {
+  const opts: Record<string, unknown> = {};
+  const reject = (flag: string) => {
+    throw new Error(`--${flag} does not apply to method '${o.method}'`);
+  };
+  if (o.alpha !== undefined) (o.method === "gradnorm" ? (opts.alpha = o.alpha) : reject("alpha"));
+  if (o.gradMode !== undefined) (o.method === "gradnorm" ? (opts.gradNorms = o.gradMode) : reject("grad-mode"));
+  if (o.weights !== undefined) (o.method === "static" ? (opts.weights = o.weights) : reject("weights"));
+  if (o.temperature !== undefined) (o.method === "dwa" ? (opts.temperature = o.temperature) : reject("temperature"));
+  if (o.method === "static" && o.weights === undefined) throw new Error(`method 'static' needs --weights w1,w2,…`);
+  if (o.method === "gradnorm" && opts.alpha === undefined) opts.alpha = 0.12; // the paper's α on this task
+  return opts;
+}
+
+export async function toyCommand(o: ToyCommandOptions): Promise<void> {
+  const options = methodOptions(o);
+  createBalancer(o.method, options).init(o.tasks); // validate method, options and T before any work
+  await init("wasm");
+  defaultDevice("wasm");
+  const data = { numTasks: o.tasks, seed: o.dataSeed, inputScale: o.inputScale, trainSize: o.trainSize, testSize: o.testSize };
+  const spec = { method: o.method, options, data, train: { steps: o.steps, seed: o.seed, batchSize: o.batchSize, lr: o.lr } };
+  const r = executeToyRun(spec);
+  const summary = {
+    method: r.method,
+    options: r.options,
+    tasks: r.tasks,
+    sigma: r.sigma,
+    testLoss: r.testLoss,
+    initialTestLoss: r.initialTestLoss,
+    lossRatio: r.testLoss.map((l, i) => l / r.initialTestLoss[i]!),
+    normalizedTestLoss: r.normalizedTestLoss,
+    weights: r.weights,
+    msPerStep: r.msPerStep,
+    wallMs: r.wallMs,
+    steps: o.steps,
+    seed: o.seed,
+    saturation: toyData(data).saturation,
+  };
+  if (o.out) {
+    mkdirSync(o.out, { recursive: true });
+    const file = join(o.out, `toy-T${o.tasks}-${o.method}-seed${o.seed}.json`);
+    writeFileSync(file, JSON.stringify({ ...summary, history: r.history }, null, 1));
+    if (!o.json) console.log(`wrote ${file}`);
+  }
+  if (o.json) {
+    process.stdout.write(JSON.stringify(summary) + "\n");
+    return;
+  }
+  console.log(`toy T=${o.tasks} method=${o.method} ${JSON.stringify(options)} steps=${o.steps} seed=${o.seed}`);
+  console.log(
+    formatTable(
+      ["task", "σ", "test loss", "L/L(0)", "final w", "w·σ (norm.)"],
+      r.sigma.map((s, i) => {
+        const ws = r.weights.map((w, j) => w * r.sigma[j]!);
+        const meanWs = ws.reduce((a, b) => a + b, 0) / ws.length;
+        return [String(i), s.toFixed(2), r.testLoss[i]!.toPrecision(4), summary.lossRatio[i]!.toFixed(3), r.weights[i]!.toPrecision(4), (ws[i]! / meanWs).toFixed(3)];
+      }),
+    ),
+  );
+  console.log(`normalized test loss Σ Lᵢ/Lᵢ(0) = ${r.normalizedTestLoss.toFixed(4)}   ${r.msPerStep.toFixed(2)} ms/step`);
+}
+
+export const toyDefaultsForHelp = { ...toyDefaults, ...toyTrainDefaults };

@@ -1,0 +1,14 @@
+/**
+ * lossbalance — adaptive loss balancing for multitask networks.
+ * Balancers are engine-free (plain numbers in, plain weights out); the training pieces
+ * (MLP with stacked heads, jit step with per-task gradient statistics) run on jax-js.
+ */
+export * from "./balancers/index.js";
+export { vectorOptimizer, type VectorOptimizer, type VectorOptimizerOptions, type VectorOptimizerState } from "./optim/vector.js";
+export { adam, type AdamOptions, type AdamState } from "./optim/adam.js";
+export { initParams, forward, type MultiHeadMlpConfig, type Params } from "./models/mlp.js";
+export { meanSquaredError, crossEntropy, type TaskLoss } from "./train/losses.js";
+export { buildTrainStep, buildEvalLosses, lossesAndGrads, type StepConfig, type StepOutput } from "./train/step.js";
+export { trainLoop, TrainingError, type LoopOptions, type LoopResult, type LoopHistory, type Batch } from "./train/loop.js";
+export { makeToy, toySigmas, type ToyConfig, type ToyData } from "./tasks/toy.js";
+export { runToy, type ToyRunResult, type ToyTrainConfig } from "./tasks/toyRun.js";

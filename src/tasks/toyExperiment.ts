@@ -1,0 +1,36 @@
+import { createBalancer } from "../balancers/registry.js";
+import { makeToy, type ToyConfig, type ToyData } from "./toy.js";
+import { runToy, type ToyRunResult, type ToyTrainConfig } from "./toyRun.js";
+
+/** A fully specified toy run: plain data, so it can cross a worker boundary. */
+export interface ToyRunSpec {
+  readonly method: string;
+  /** Display name (e.g. `static 1:100`); defaults to the method. */
+  readonly label?: string;
+  readonly options?: Record<string, unknown>;
+  readonly data: ToyConfig;
+  readonly train: Partial<ToyTrainConfig>;
+}
+
+export type ToyRunOutcome = ToyRunResult & { label: string; seed: number; options: Record<string, unknown> };
+
+const cache = new Map<string, ToyData>();
+
+/** The toy data for a config, built once per process. */
+export function toyData(config: ToyConfig): ToyData {
+  const key = JSON.stringify(config);
+  let d = cache.get(key);
+  if (!d) {
+    d = makeToy(config);
+    cache.set(key, d);
+  }
+  return d;
+}
+
+export function executeToyRun(spec: ToyRunSpec, onStep?: (t: number) => void): ToyRunOutcome {
+  const data = toyData(spec.data);
+  const options = spec.options ?? {};
+  const balancer = createBalancer(spec.method, options);
+  const r = runToy(data, spec.method, balancer, spec.train, onStep);
+  return { ...r, label: spec.label ?? spec.method, seed: spec.train.seed ?? 0, options };
+}
