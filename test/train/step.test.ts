@@ -15,7 +15,7 @@ const cfg = { inputDim: 7, hidden: [6, 5, 4], outputDim: 3, numTasks: T };
 function batch(B: number, seed: number, onehot: boolean) {
   const rng = new Rng(seed);
   const x = np.array(rng.normals(B * cfg.inputDim)).reshape([B, cfg.inputDim]);
-  let y: Float32Array;
+  let y: Float32Array<ArrayBuffer>;
   if (onehot) {
     y = new Float32Array(T * B * cfg.outputDim);
     for (let i = 0; i < T * B; i++) y[i * cfg.outputDim + rng.int(cfg.outputDim)] = 1;
