@@ -68,29 +68,44 @@ export function summarize(runs: readonly ToyRunOutcome[]) {
   });
 }
 
+/**
+ * Progress on stderr: live bars (one per run and a total) on a terminal; elsewhere (CI logs,
+ * pipes) one line per finished run, since bars only draw on a TTY.
+ */
+export function progressReporter(specs: readonly ToyRunSpec[], steps: number): { (index: number, step: number): void; stop(): void } {
+  const name = (s: ToyRunSpec) => `T=${s.data.numTasks} seed ${s.train.seed ?? 0} ${s.label ?? s.method}`;
+  const t0 = performance.now();
+  if (!process.stderr.isTTY) {
+    let finished = 0;
+    const report = (i: number, step: number) => {
+      if (step >= steps) console.error(`[${++finished}/${specs.length}] ${name(specs[i]!)} done (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    };
+    return Object.assign(report, { stop() {} });
+  }
+  const bars = new cliProgress.MultiBar(
+    { format: " {bar} {percentage}% | {label}", hideCursor: true, clearOnComplete: false, stream: process.stderr },
+    cliProgress.Presets.shades_classic,
+  );
+  const total = bars.create(specs.length * steps, 0, { label: `all ${specs.length} runs` });
+  const per = specs.map((s) => bars.create(steps, 0, { label: name(s) }));
+  const done = new Array<number>(specs.length).fill(0);
+  const report = (i: number, step: number) => {
+    total.increment(step - done[i]!);
+    done[i] = step;
+    per[i]!.update(step);
+  };
+  return Object.assign(report, { stop: () => bars.stop() });
+}
+
 export async function compareCommand(o: CompareOptions): Promise<void> {
   const specs = compareSpecs(o);
   const t0 = performance.now();
-  const bars = new cliProgress.MultiBar(
-    { format: " {bar} {percentage}% | {label}", hideCursor: true, clearOnComplete: false, stream: process.stderr, noTTYOutput: false, notTTYSchedule: 5000 },
-    cliProgress.Presets.shades_classic,
-  );
-  const total = bars.create(specs.length * o.steps, 0, { label: `all ${specs.length} runs` });
-  const per = specs.map((s) => bars.create(o.steps, 0, { label: `T=${s.data.numTasks} seed ${s.train.seed} ${s.label ?? s.method}` }));
-  const done = new Array<number>(specs.length).fill(0);
+  const progress = progressReporter(specs, o.steps);
   let runs: ToyRunOutcome[];
   try {
-    runs = await runPool(
-      specs,
-      (i, step) => {
-        total.increment(step - done[i]!);
-        done[i] = step;
-        per[i]!.update(step);
-      },
-      o.workers,
-    );
+    runs = await runPool(specs, progress, o.workers);
   } finally {
-    bars.stop();
+    progress.stop();
   }
   const wallS = (performance.now() - t0) / 1000;
   const experiments: Experiment[] = o.tasks.map((T) => {

@@ -92,7 +92,7 @@ export function runToy(
     batchSize: c.batchSize,
     batch,
     evaluate: (p) => splitLosses(p, data.test, data, evalLosses),
-    evalEvery: c.evalEvery ?? Math.max(1, Math.floor(c.steps / 40)),
+    evalEvery: c.evalEvery ?? Math.max(1, Math.floor(c.steps / 25)),
     ...(onStep ? { onStep } : {}),
   });
   const wallMs = performance.now() - t0;

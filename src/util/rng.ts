@@ -34,13 +34,13 @@ export class Rng {
     return normalAt(this.seed, this.counter++);
   }
   /** Fills a Float32Array with N(mean, std²) samples. */
-  normals(n: number, std = 1, mean = 0): Float32Array {
+  normals(n: number, std = 1, mean = 0): Float32Array<ArrayBuffer> {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = mean + std * this.normal();
     return out;
   }
   /** Fills a Float32Array with U(lo, hi) samples. */
-  uniforms(n: number, lo: number, hi: number): Float32Array {
+  uniforms(n: number, lo: number, hi: number): Float32Array<ArrayBuffer> {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * this.uniform();
     return out;
