@@ -52,6 +52,21 @@ export function compareSpecs(o: CompareOptions): ToyRunSpec[] {
   return specs;
 }
 
+/**
+ * The exponent p of a least-squares fit log wᵢ = c − p·log σᵢ: how the weights scale with the
+ * task scale (p = 1: w ∝ 1/σ, which equalizes gradient norms here; p = 2: w ∝ 1/σ², which
+ * equalizes loss magnitudes). NaN with fewer than two distinct σ.
+ */
+export function weightExponent(weights: readonly number[], sigmas: readonly number[]): number {
+  const pts = weights.map((w, i) => [Math.log(Math.abs(sigmas[i]!)), Math.log(w)] as const).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+  if (pts.length < 2) return NaN;
+  const mx = pts.reduce((a, [x]) => a + x, 0) / pts.length;
+  const my = pts.reduce((a, [, y]) => a + y, 0) / pts.length;
+  const sxx = pts.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  const sxy = pts.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0);
+  return sxx === 0 ? NaN : -sxy / sxx;
+}
+
 const mean = (a: readonly number[]) => a.reduce((x, y) => x + y, 0) / a.length;
 const std = (a: readonly number[]) => (a.length < 2 ? 0 : Math.sqrt(a.reduce((s, x) => s + (x - mean(a)) ** 2, 0) / (a.length - 1)));
 
@@ -64,7 +79,18 @@ export function summarize(runs: readonly ToyRunOutcome[]) {
     const T = rs[0]!.tasks;
     const ratios = Array.from({ length: T }, (_, i) => mean(rs.map((r) => r.testLoss[i]! / r.initialTestLoss[i]!)));
     const weights = Array.from({ length: T }, (_, i) => mean(rs.map((r) => r.weights[i]!)));
-    return { label, method: rs[0]!.method, seeds: rs.length, mean: mean(norm), std: std(norm), ratios, weights, msPerStep: mean(rs.map((r) => r.msPerStep)) };
+    return {
+      label,
+      method: rs[0]!.method,
+      seeds: rs.length,
+      mean: mean(norm),
+      std: std(norm),
+      ratios,
+      weights,
+      weightExponent: weightExponent(weights, rs[0]!.sigma),
+      msPerStep: mean(rs.map((r) => r.msPerStep)),
+      wallSeconds: mean(rs.map((r) => r.wallMs)) / 1000,
+    };
   });
 }
 
@@ -152,13 +178,15 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
     const showTasks = e.tasks <= 4;
     console.log(
       formatTable(
-        ["method", "Σ Lᵢ/Lᵢ(0) mean ± std", ...(showTasks ? e.sigma.map((_, i) => `L${i}/L${i}(0)`) : ["Lᵢ/Lᵢ(0) min", "max"]), ...(showTasks ? ["final w"] : []), "ms/step"],
+        ["method", "Σ Lᵢ/Lᵢ(0) mean ± std", ...(showTasks ? e.sigma.map((_, i) => `L${i}/L${i}(0)`) : ["Lᵢ/Lᵢ(0) min", "max"]), ...(showTasks ? ["final w"] : []), "w ∝ σ^-p: p", "ms/step", "wall s"],
         s.map((r) => [
           r.label,
           `${r.mean.toFixed(3)} ± ${r.std.toFixed(3)}`,
           ...(showTasks ? r.ratios.map((x) => x.toFixed(3)) : [Math.min(...r.ratios).toFixed(3), Math.max(...r.ratios).toFixed(3)]),
           ...(showTasks ? [r.weights.map((w) => w.toPrecision(3)).join(" ")] : []),
+          r.weightExponent.toFixed(2),
           r.msPerStep.toFixed(2),
+          r.wallSeconds.toFixed(1),
         ]),
       ),
     );

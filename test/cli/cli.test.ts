@@ -1,0 +1,88 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { weightExponent, staticGrid } from "../../src/cli/compare.js";
+
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8", timeout: 120_000 });
+
+const tiny = ["--steps", "8", "--train-size", "64", "--test-size", "16"];
+
+test("toy --json prints one JSON object with the documented fields", () => {
+  const r = cli("toy", "--tasks", "2", "--method", "gradnorm", "--alpha", "0.5", ...tiny, "--json");
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n");
+  assert.equal(lines.length, 1, "exactly one line on stdout");
+  const o = JSON.parse(lines[0]!);
+  assert.equal(o.method, "gradnorm");
+  assert.equal(o.tasks, 2);
+  assert.deepEqual(o.sigma, [1, 100]);
+  assert.equal(o.testLoss.length, 2);
+  assert.equal(o.weights.length, 2);
+  assert.ok(Math.abs(o.weights[0] + o.weights[1] - 2) < 1e-9);
+  assert.equal(typeof o.normalizedTestLoss, "number");
+  assert.ok(o.msPerStep > 0);
+  assert.equal(o.options.alpha, 0.5);
+});
+
+test("toy runs every registered baseline and the GradNorm gradient modes", () => {
+  for (const args of [["--method", "equal"], ["--method", "uncertainty"], ["--method", "dwa"], ["--method", "rlw"], ["--method", "static", "--weights", "1,3"], ["--method", "gradnorm", "--grad-mode", "shared"], ["--method", "gradnorm", "--grad-mode", "representation"]]) {
+    const r = cli("toy", ...args, ...tiny, "--json");
+    assert.equal(r.status, 0, `${args.join(" ")}: ${r.stderr}`);
+    assert.ok(Number.isFinite(JSON.parse(r.stdout).normalizedTestLoss), args.join(" "));
+  }
+});
+
+for (const [args, pattern] of [
+  [["toy", "--method", "nope"], /unknown method 'nope'/],
+  [["toy", "--steps", "abc"], /--steps.*positive integer/],
+  [["toy", "--steps"], /argument missing/],
+  [["toy", "--alpha", "-1"], /--alpha.*≥ 0/],
+  [["toy", "--method", "equal", "--alpha", "1"], /--alpha does not apply/],
+  [["toy", "--method", "static"], /needs --weights/],
+  [["toy", "--method", "static", "--weights", "1,x"], /comma-separated/],
+  [["toy", "--method", "static", "--weights", "1,2,3", "--tasks", "2"], /static.*3.*2|2.*3/],
+  [["toy", "--tasks", "1"], /gradnorm.*tasks/],
+  [["toy", "--grad-mode", "everything"], /must be one of/],
+  [["toy", "--bogus"], /unknown option/],
+  [["frobnicate"], /unknown command/],
+] as const) {
+  test(`bad input: lossbalance ${args.join(" ")} → one-line error, non-zero exit`, () => {
+    const r = cli(...args);
+    assert.notEqual(r.status, 0);
+    const err = r.stderr.trim();
+    assert.match(err, pattern);
+    assert.equal(err.split("\n").length, 1, `one line, got:\n${err}`);
+    assert.equal(r.stdout, "");
+  });
+}
+
+test("--help lists the commands and toy's options", () => {
+  const r = cli("toy", "--help");
+  assert.equal(r.status, 0);
+  for (const flag of ["--tasks", "--method", "--alpha", "--steps", "--seed", "--out", "--json"]) assert.match(r.stdout, new RegExp(flag));
+});
+
+test("compare writes results.json and a self-contained report.html", () => {
+  const out = mkdtempSync(join(tmpdir(), "lb-compare-"));
+  const r = cli("compare", "--tasks", "2", "--seeds", "0", "--workers", "1", ...tiny, "--out", out);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /gradnorm α=0\.12/);
+  assert.ok(existsSync(join(out, "report.html")));
+  const data = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
+  assert.equal(data.experiments.length, 1);
+  const labels = data.experiments[0].runs.map((x: { label: string }) => x.label);
+  assert.deepEqual(labels, ["gradnorm α=0.12", "equal", "uncertainty", "static 10:1", "static 100:1", "static 1000:1"]);
+  assert.ok(!/<script[^>]+src=["']https?:/i.test(readFileSync(join(out, "report.html"), "utf8")));
+});
+
+test("weightExponent recovers p in w ∝ σ^-p; the static grid sums to T", () => {
+  const sig = [1, 3, 10, 40];
+  for (const p of [0, 0.5, 1, 2]) assert.ok(Math.abs(weightExponent(sig.map((s) => 7 * s ** -p), sig) - p) < 1e-9);
+  for (const g of [...staticGrid([1, 100]), ...staticGrid([2, 5, 9])]) {
+    assert.ok(Math.abs(g.weights.reduce((a, b) => a + b, 0) - g.weights.length) < 1e-9);
+  }
+});
