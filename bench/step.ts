@@ -2,9 +2,9 @@
  * Step-time benchmark: equal weights vs GradNorm (α = 0.12, gradients at the last shared layer)
  * on the synthetic task, T = 10 and T = 2, same model and batches.
  *
- * The two trainers advance in alternation, one step each, so that drifts of the machine's
- * speed hit both alike; each figure is the median over the measured steps, and the ratio is
- * taken between medians of the same run. Usage: npm run bench [-- --json] [-- --steps N]
+ * The two trainers advance in alternation, one step each and in ABBA order (so neither always
+ * runs first), so that drifts of the machine's speed hit both alike; each figure is the median
+ * over the measured steps, and the ratio is taken between medians of the same run. Usage: npm run bench [-- --json] [-- --steps N]
  */
 import { init, defaultDevice } from "@jax-js/jax";
 import { equalWeights } from "../src/balancers/equalWeights.js";
@@ -20,7 +20,7 @@ import { Rng } from "../src/util/rng.js";
 const args = process.argv.slice(2);
 const json = args.includes("--json");
 const stepsArg = args.indexOf("--steps");
-const measured = stepsArg >= 0 ? Number(args[stepsArg + 1]) : 400;
+const measured = stepsArg >= 0 ? Number(args[stepsArg + 1]) : 600;
 if (!Number.isInteger(measured) || measured <= 0) {
   console.error("bench: --steps must be a positive integer");
   process.exit(1);
@@ -50,11 +50,12 @@ function measure(T: number) {
   );
   const times = methods.map(() => [] as number[]);
   for (let i = 0; i < warmup + measured; i++) {
-    trainers.forEach((tr, k) => {
+    const order = i % 2 === 0 ? [0, 1] : [1, 0];
+    for (const k of order) {
       const t0 = performance.now();
-      tr.step(batches[i % batches.length]!);
+      trainers[k]!.step(batches[i % batches.length]!);
       if (i >= warmup) times[k]!.push(performance.now() - t0);
-    });
+    }
   }
   trainers.forEach((t) => t.dispose());
   const eq = median(times[0]!);

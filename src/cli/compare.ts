@@ -14,7 +14,8 @@ export interface CompareOptions {
   steps: number;
   batchSize: number;
   lr: number;
-  alpha: number;
+  /** GradNorm's α values: one GradNorm run per value. */
+  alpha: number[];
   inputScale: number;
   trainSize: number;
   testSize: number;
@@ -43,7 +44,7 @@ export function compareSpecs(o: CompareOptions): ToyRunSpec[] {
     const sigmas = toySigmas(T, o.dataSeed);
     for (const seed of o.seeds) {
       const train = { steps: o.steps, batchSize: o.batchSize, lr: o.lr, seed };
-      specs.push({ method: "gradnorm", label: `gradnorm α=${o.alpha}`, options: { alpha: o.alpha }, data, train });
+      for (const alpha of o.alpha) specs.push({ method: "gradnorm", label: `gradnorm α=${alpha}`, options: { alpha }, data, train });
       specs.push({ method: "equal", data, train });
       specs.push({ method: "uncertainty", data, train });
       for (const g of staticGrid(sigmas)) specs.push({ method: "static", label: g.label, options: { weights: g.weights }, data, train });
@@ -138,10 +139,12 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
     const rs = runs.filter((r) => r.tasks === T);
     const summary = summarize(rs);
     const statics = summary.filter((s) => s.method === "static").sort((a, b) => a.mean - b.mean);
-    const gn = summary.find((s) => s.method === "gradnorm")!;
+    const fmt = (s: { mean: number; std: number }) => `${s.mean.toFixed(3)} ± ${s.std.toFixed(3)}`;
+    const gns = summary.filter((s) => s.method === "gradnorm");
     const notes = [
-      `Best static grid point: ${statics[0]?.label} (${statics[0]?.mean.toFixed(3)} ± ${statics[0]?.std.toFixed(3)}).`,
-      `GradNorm: ${gn.mean.toFixed(3)} ± ${gn.std.toFixed(3)}; equal weights: ${summary.find((s) => s.method === "equal")!.mean.toFixed(3)}; uncertainty: ${summary.find((s) => s.method === "uncertainty")!.mean.toFixed(3)} (normalized test loss, mean ± std over ${o.seeds.length} seeds; lower is better).`,
+      `Normalized test loss Σ Lᵢ/Lᵢ(0), mean ± std over ${o.seeds.length} seeds; lower is better.`,
+      `Best static grid point: ${statics[0]?.label} (${statics[0] ? fmt(statics[0]) : "none"}).`,
+      `${gns.map((g) => `${g.label}: ${fmt(g)}`).join("; ")}; equal weights: ${fmt(summary.find((s) => s.method === "equal")!)}; uncertainty: ${fmt(summary.find((s) => s.method === "uncertainty")!)}.`,
     ];
     return { title: `T = ${T} tasks`, tasks: T, sigma: rs[0]!.sigma, runs: rs.map((r) => ({ ...r })), notes };
   });

@@ -3,7 +3,7 @@ import { Command, Option } from "commander";
 import { methodNames } from "../balancers/registry.js";
 import { toyDefaults } from "../tasks/toy.js";
 import { toyTrainDefaults } from "../tasks/toyRun.js";
-import { finiteNumber, intList, nonNegativeInt, nonNegativeNumber, numberList, oneOf, positiveInt, positiveNumber } from "./options.js";
+import { finiteNumber, intList, nonNegativeInt, nonNegativeList, nonNegativeNumber, numberList, oneOf, positiveInt, positiveNumber } from "./options.js";
 
 const [major] = process.versions.node.split(".").map(Number);
 if ((major ?? 0) < 22) {
@@ -56,7 +56,7 @@ addDataOptions(
     .description("the main job: GradNorm vs equal, uncertainty and a static grid on T = 2 and T = 10, with an HTML report")
     .addOption(new Option("--tasks <list>", "task counts").argParser(intList).default([2, 10]))
     .addOption(new Option("--seeds <list>", "network seeds").argParser(intList).default([0, 1]))
-    .addOption(new Option("--alpha <a>", "GradNorm's α").argParser(nonNegativeNumber).default(0.12))
+    .addOption(new Option("--alpha <list>", "GradNorm's α, one GradNorm run per value (comma-separated)").argParser(nonNegativeList).default([0.12]))
     .addOption(new Option("--workers <n>", "worker threads (default: one per core)").argParser(positiveInt))
     .option("--out <dir>", "output folder", "out")
     .option("--json", "print a JSON summary to stdout"),

@@ -40,6 +40,12 @@ export function numberList(value: string): number[] {
   return out;
 }
 
+export function nonNegativeList(value: string): number[] {
+  const out = numberList(value);
+  if (!out.every((n) => n >= 0)) throw new InvalidArgumentError("must be comma-separated numbers ≥ 0");
+  return out;
+}
+
 export function intList(value: string): number[] {
   const out = numberList(value);
   if (!out.every((n) => Number.isSafeInteger(n) && n >= 0)) throw new InvalidArgumentError("must be comma-separated non-negative integers");

@@ -111,8 +111,9 @@ export function createTrainer(opts: TrainerOptions) {
       );
       params = out.params;
       optState = out.optState;
-      const losses = Array.from(out.losses.dataSync() as Float32Array);
-      const gradNorms = out.gradNorms ? Array.from(out.gradNorms.dataSync() as Float32Array) : undefined;
+      const observed = Array.from(out.observed.dataSync() as Float32Array);
+      const losses = observed.slice(0, T);
+      const gradNorms = observed.length > T ? observed.slice(T) : undefined;
       const bad = losses.findIndex((l) => !Number.isFinite(l));
       if (bad >= 0) throw new TrainingError(`loss of task ${bad} is ${losses[bad]} at step ${t} (training diverged or the data holds NaN/Inf)`);
       state = balancer.update(gradNorms ? { losses, gradNorms } : { losses }, state).state;

@@ -18,10 +18,12 @@ export type OptState = AdamState<Params>;
 export type StepOutput = {
   params: Params;
   optState: OptState;
-  /** Unweighted task losses on the batch, [T]. */
-  losses: np.Array;
-  /** ‖∇ Lᵢ‖ for the configured statistic, [T]; absent when not configured. */
-  gradNorms?: np.Array;
+  /**
+   * What the balancer observes, in one array so that the host reads it back once:
+   * the unweighted task losses [T], or, with a statistic configured, [2, T] with the
+   * losses in row 0 and the per-task gradient norms ‖∇ Lᵢ‖ in row 1.
+   */
+  observed: np.Array;
 };
 
 /**
@@ -105,8 +107,8 @@ export function buildTrainStep(config: StepConfig) {
   const step = jit((params: Params, optState: OptState, weights: np.Array, x: np.Array, y: np.Array) => {
     const r = lossesAndGrads(params, weights, x, y, config.loss, config.gradNorms);
     const { params: next, state } = opt.update(params, r.grads, optState);
-    const out: StepOutput = { params: next, optState: state, losses: r.losses };
-    if (r.gradNorms) out.gradNorms = r.gradNorms;
+    const observed = r.gradNorms ? np.stack([r.losses, r.gradNorms]) : r.losses;
+    const out: StepOutput = { params: next, optState: state, observed };
     return out as unknown as JsTree<np.Array>;
   });
   return {
