@@ -4,8 +4,6 @@ import { init, defaultDevice } from "@jax-js/jax";
 import { createBalancer } from "../balancers/registry.js";
 import type { GradStatistic } from "../balancers/types.js";
 import { executeToyRun, toyData } from "../tasks/toyExperiment.js";
-import { toyDefaults } from "../tasks/toy.js";
-import { toyTrainDefaults } from "../tasks/toyRun.js";
 import { formatTable } from "./table.js";
 
 export interface ToyCommandOptions {
@@ -89,5 +87,3 @@ export async function toyCommand(o: ToyCommandOptions): Promise<void> {
   );
   console.log(`normalized test loss Σ Lᵢ/Lᵢ(0) = ${r.normalizedTestLoss.toFixed(4)}   ${r.msPerStep.toFixed(2)} ms/step`);
 }
-
-export const toyDefaultsForHelp = { ...toyDefaults, ...toyTrainDefaults };

@@ -19,12 +19,6 @@ export type Params = {
   heads: { W: np.Array; b: np.Array };
 };
 
-/** Host copy of parameters: the same tree with Float32Array leaves and shapes. */
-export interface HostTensor {
-  readonly shape: number[];
-  readonly data: Float32Array;
-}
-
 export function checkConfig(c: MultiHeadMlpConfig): void {
   const ok = (n: number) => Number.isInteger(n) && n > 0;
   if (!ok(c.inputDim) || !ok(c.outputDim) || !ok(c.numTasks) || c.hidden.length === 0 || !c.hidden.every(ok)) {
@@ -88,13 +82,4 @@ export function forward(params: Params, x: np.Array): np.Array {
     h = np.maximum(np.matmul(h, params.trunk.W[l]!.ref).add(params.trunk.b[l]!.ref), 0);
   }
   return headsForward(params.heads, h);
-}
-
-/** Copies parameters to the host (for checkpoints, reports and tests). Borrows params. */
-export function paramsToHost(params: Params): { trunk: { W: HostTensor[]; b: HostTensor[] }; heads: { W: HostTensor; b: HostTensor } } {
-  const host = (a: np.Array): HostTensor => ({ shape: [...a.shape], data: new Float32Array(a.ref.dataSync() as Float32Array) });
-  return {
-    trunk: { W: params.trunk.W.map(host), b: params.trunk.b.map(host) },
-    heads: { W: host(params.heads.W), b: host(params.heads.b) },
-  };
 }

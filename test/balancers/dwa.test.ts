@@ -3,14 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { dwa } from "../../src/balancers/dwa.js";
 import { BalancerInputError } from "../../src/balancers/validate.js";
-
-function throwsInput(fn: () => unknown, ...patterns: RegExp[]): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof BalancerInputError, `expected BalancerInputError, got ${String(e)}`);
-    for (const p of patterns) assert.match(e.message, p);
-    return true;
-  });
-}
+import { throwsInput } from "../helpers/assert.js";
 
 function closeVec(actual: readonly number[], expected: readonly number[], rel: number, what = ""): void {
   assert.equal(actual.length, expected.length);

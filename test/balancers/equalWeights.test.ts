@@ -3,14 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { equalWeights } from "../../src/balancers/equalWeights.js";
 import { BalancerInputError } from "../../src/balancers/validate.js";
-
-function throwsInput(fn: () => unknown, ...patterns: RegExp[]): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof BalancerInputError, `expected BalancerInputError, got ${String(e)}`);
-    for (const p of patterns) assert.match(e.message, p);
-    return true;
-  });
-}
+import { throwsInput } from "../helpers/assert.js";
 
 const losses = (T: number) => fc.array(fc.double({ min: 0, max: 1e6, noNaN: true }), { minLength: T, maxLength: T });
 

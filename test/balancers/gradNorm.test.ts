@@ -3,18 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { gradNorm, gradNormStep, renormalize } from "../../src/balancers/gradNorm.js";
 import { BalancerInputError } from "../../src/balancers/validate.js";
-
-function throwsInput(fn: () => unknown, ...patterns: RegExp[]): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof BalancerInputError, `expected BalancerInputError, got ${String(e)}`);
-    for (const p of patterns) assert.match(e.message, p);
-    return true;
-  });
-}
-
-function close(actual: number, expected: number, tol: number, what = ""): void {
-  assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs ${expected} (tol ${tol})`);
-}
+import { throwsInput, close } from "../helpers/assert.js";
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 const mean = (xs: readonly number[]) => sum(xs) / xs.length;

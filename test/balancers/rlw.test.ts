@@ -4,14 +4,7 @@ import fc from "fast-check";
 import { rlw } from "../../src/balancers/rlw.js";
 import { BalancerInputError } from "../../src/balancers/validate.js";
 import { normalAt } from "../../src/util/rng.js";
-
-function throwsInput(fn: () => unknown, ...patterns: RegExp[]): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof BalancerInputError, `expected BalancerInputError, got ${String(e)}`);
-    for (const p of patterns) assert.match(e.message, p);
-    return true;
-  });
-}
+import { throwsInput } from "../helpers/assert.js";
 
 /** Weights in force at steps 0 … n (init, then after each of n updates). */
 function sequence(seed: number, T: number, n: number, loss = 1): (readonly number[])[] {

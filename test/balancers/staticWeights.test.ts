@@ -3,14 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { staticWeights } from "../../src/balancers/staticWeights.js";
 import { BalancerInputError } from "../../src/balancers/validate.js";
-
-function throwsInput(fn: () => unknown, ...patterns: RegExp[]): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof BalancerInputError, `expected BalancerInputError, got ${String(e)}`);
-    for (const p of patterns) assert.match(e.message, p);
-    return true;
-  });
-}
+import { throwsInput } from "../helpers/assert.js";
 
 const weightsArb = fc
   .array(fc.double({ min: 0, max: 100, noNaN: true }), { minLength: 1, maxLength: 8 })

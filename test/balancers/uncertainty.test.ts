@@ -3,18 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { uncertainty, type UncertaintyTaskType } from "../../src/balancers/uncertainty.js";
 import { BalancerInputError } from "../../src/balancers/validate.js";
-
-function throwsInput(fn: () => unknown, ...patterns: RegExp[]): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof BalancerInputError, `expected BalancerInputError, got ${String(e)}`);
-    for (const p of patterns) assert.match(e.message, p);
-    return true;
-  });
-}
-
-function close(actual: number, expected: number, tol: number, what = ""): void {
-  assert.ok(Math.abs(actual - expected) <= tol, `${what} ${actual} vs ${expected} (tol ${tol})`);
-}
+import { throwsInput, close } from "../helpers/assert.js";
 
 /** The paper's factor, written out independently: eq. 7 (regression) ½, eq. 10 (classification) 1. */
 const factor = (t: UncertaintyTaskType) => (t === "regression" ? 0.5 : 1);
