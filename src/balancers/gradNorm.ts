@@ -15,7 +15,7 @@ export interface GradNormOptions {
    */
   readonly initialLoss?: "first" | readonly number[];
   /** Where Gᵢ is measured. Default `lastShared` (the paper's W). */
-  readonly gradNorms?: GradStatistic;
+  readonly gradMode?: GradStatistic;
   /** Floor applied to each weight before renormalization, keeping weights positive. Default 1e-4. */
   readonly minWeight?: number;
 }
@@ -80,11 +80,11 @@ export function renormalize(weights: readonly number[], minWeight = 0): number[]
  * The network step at t uses w(t); then w(t+1) = renormalize(w(t) − opt(∂L_grad/∂w)) so that Σ wᵢ = T.
  *
  * Options (defaults): `alpha` 1.5, `lr` 0.025 (paper §5.1), `optimizer` `adam` (paper: all Adam),
- * `initialLoss` `first`, `gradNorms` `lastShared`, `minWeight` 1e-4.
+ * `initialLoss` `first`, `gradMode` `lastShared`, `minWeight` 1e-4.
  *
  * Deviations: the paper does not say how weights are kept positive; we clamp each weight to
  * `minWeight` before renormalizing. LibMTL instead takes the softmax of free parameters and measures
- * gradients on all shared parameters (our `gradNorms: 'shared'`) with Lᵢ(0) averaged over the first epoch.
+ * gradients on all shared parameters (our `gradMode: 'shared'`) with Lᵢ(0) averaged over the first epoch.
  * The `sign(0) = 0` subgradient is used where Gᵢ equals its target exactly.
  */
 export function gradNorm(options: GradNormOptions = {}): Balancer<GradNormState> {
@@ -100,7 +100,10 @@ export function gradNorm(options: GradNormOptions = {}): Balancer<GradNormState>
     throw new BalancerInputError(name, `unknown optimizer '${String(options.optimizer)}' (adam or sgd)`);
   }
   const optimizer = vectorOptimizer({ name: options.optimizer ?? "adam", lr });
-  const stat: GradStatistic = options.gradNorms ?? "lastShared";
+  const stat: GradStatistic = options.gradMode ?? "lastShared";
+  if (!["lastShared", "representation", "shared"].includes(stat)) {
+    throw new BalancerInputError(name, `unknown gradMode '${String(stat)}' (lastShared, representation or shared)`);
+  }
 
   function checkInitial(values: readonly number[], T: number): readonly number[] {
     if (values.length !== T) throw new BalancerInputError(name, `expected ${T} initial losses, got ${values.length}`);

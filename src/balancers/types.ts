@@ -2,9 +2,12 @@
  * The balancer contract, in the spirit of optax's GradientTransformation: a factory
  * takes options and returns two pure functions. `init` gives the state before the
  * first step; `update` takes what one training step observed and the state, and
- * returns the loss weights for the next step together with the next state.
- * Nothing is kept on `this`, nothing touches the model.
+ * returns loss weights together with the next state. Which step the weights are for
+ * is the balancer's `timing`. Nothing is kept on `this`, nothing touches the model.
  */
+
+/** A T×T Gram matrix G = J Jᵀ of per-task gradients (row i of J is task i's gradient). */
+export type Gramian = readonly (readonly number[])[];
 
 /** What a training step observed, all per task and unweighted. */
 export interface Observation {
@@ -16,6 +19,11 @@ export interface Observation {
    * `needs.gradNorms` is set.
    */
   readonly gradNorms?: readonly number[];
+  /**
+   * G = J Jᵀ of the unweighted per-task gradients at `needs.gramian`; Gᵢⱼ = ⟨∇Lᵢ, ∇Lⱼ⟩.
+   * Required by balancers whose `needs.gramian` is set.
+   */
+  readonly gramian?: Gramian;
 }
 
 /**
@@ -29,9 +37,19 @@ export type GradStatistic = "lastShared" | "representation" | "shared";
 /** What a balancer asks the training step to compute besides the losses. */
 export interface Needs {
   readonly gradNorms?: GradStatistic;
+  readonly gramian?: GradStatistic;
 }
 
-/** Every balancer state carries the weights to use at the coming step. */
+/**
+ * - `next`: `update` with step t's observation returns the weights for step t + 1
+ *   (GradNorm, uncertainty weighting, DWA, …): one pass per step.
+ * - `current`: `update` with step t's observation returns the weights applied at step t
+ *   itself (MGDA, PCGrad, … — functions of this step's Gramian): the trainer computes the
+ *   statistics first, then the weighted backward pass.
+ */
+export type Timing = "next" | "current";
+
+/** Every balancer state carries the latest weights (for `next` timing: those to use at the coming step). */
 export interface BalancerState {
   readonly weights: readonly number[];
   readonly step: number;
@@ -49,6 +67,8 @@ export interface Balancer<S extends BalancerState = BalancerState> {
   /** Registry name, e.g. `gradnorm`. */
   readonly name: string;
   readonly needs: Needs;
+  /** Default `next`. */
+  readonly timing?: Timing;
   init(numTasks: number): S;
   update(observation: Observation, state: S): UpdateResult<S>;
 }

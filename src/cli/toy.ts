@@ -32,7 +32,7 @@ export function methodOptions(o: Pick<ToyCommandOptions, "method" | "alpha" | "w
     throw new Error(`--${flag} does not apply to method '${o.method}'`);
   };
   if (o.alpha !== undefined) (o.method === "gradnorm" ? (opts.alpha = o.alpha) : reject("alpha"));
-  if (o.gradMode !== undefined) (o.method === "gradnorm" ? (opts.gradNorms = o.gradMode) : reject("grad-mode"));
+  if (o.gradMode !== undefined) (o.method === "gradnorm" ? (opts.gradMode = o.gradMode) : reject("grad-mode"));
   if (o.weights !== undefined) (o.method === "static" ? (opts.weights = o.weights) : reject("weights"));
   if (o.temperature !== undefined) (o.method === "dwa" ? (opts.temperature = o.temperature) : reject("temperature"));
   if (o.method === "static" && o.weights === undefined) throw new Error(`method 'static' needs --weights w1,w2,…`);

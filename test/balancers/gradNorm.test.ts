@@ -110,7 +110,7 @@ describe("gradNorm", () => {
     const b = gradNorm();
     assert.equal(b.name, "gradnorm");
     assert.deepEqual(b.needs, { gradNorms: "lastShared" });
-    assert.deepEqual(gradNorm({ gradNorms: "shared" }).needs, { gradNorms: "shared" });
+    assert.deepEqual(gradNorm({ gradMode: "shared" }).needs, { gradNorms: "shared" });
     assert.deepEqual(b.init(3).weights, [1, 1, 1]);
   });
 
