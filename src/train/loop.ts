@@ -1,7 +1,7 @@
 import { numpy as np, tree } from "@jax-js/jax";
-import type { Balancer, BalancerState } from "../balancers/types.js";
+import type { Balancer, BalancerState, Needs } from "../balancers/types.js";
 import type { Params } from "../models/mlp.js";
-import { buildTrainStep, type StepConfig } from "./step.js";
+import { buildTrainStep, buildTwoPhaseStep, parseObserved, type StatRequest, type StepConfig } from "./step.js";
 
 export class TrainingError extends Error {
   constructor(message: string) {
@@ -16,7 +16,7 @@ export interface Batch {
 }
 
 export interface LoopOptions {
-  readonly step: Omit<StepConfig, "gradNorms">;
+  readonly step: Omit<StepConfig, "stat">;
   readonly balancer: Balancer<BalancerState>;
   /** Initial parameters; consumed. */
   readonly params: Params;
@@ -53,7 +53,7 @@ export interface LoopResult {
 }
 
 export interface TrainerOptions {
-  readonly step: Omit<StepConfig, "gradNorms">;
+  readonly step: Omit<StepConfig, "stat">;
   readonly balancer: Balancer<BalancerState>;
   /** Initial parameters; consumed. */
   readonly params: Params;
@@ -66,25 +66,58 @@ export interface StepRecord {
   readonly weights: readonly number[];
   readonly losses: number[];
   readonly gradNorms?: number[];
+  readonly gramian?: number[][];
+}
+
+/** The statistic a balancer's needs call for: the Gramian if it asks for one (its diagonal gives the norms), else norms. */
+export function statRequest(needs: Needs): StatRequest | undefined {
+  if (needs.gramian) {
+    if (needs.gradNorms && needs.gradNorms !== needs.gramian) {
+      throw new TrainingError(`a balancer cannot ask for gradient norms (${needs.gradNorms}) and a Gramian (${needs.gramian}) in different modes`);
+    }
+    return { mode: needs.gramian, kind: "gramian" };
+  }
+  return needs.gradNorms ? { mode: needs.gradNorms, kind: "norms" } : undefined;
 }
 
 /**
  * One training run's moving parts: the compiled step, the parameters, the optimizer state
- * and the balancer state. `step(batch)` calls the jit-compiled step with the balancer's
- * current weights, reads back the T losses (and gradient norms if the balancer needs them),
- * checks them, and lets the balancer produce the next weights.
+ * and the balancer state. `step(batch)` runs one training step:
+ * - timing `next` (GradNorm, DWA, …): one jit call with the balancer's current weights, then the
+ *   observation (losses, norms or Gramian) goes to the balancer for the next step's weights;
+ * - timing `current` (MGDA, PCGrad, …): a jit call computes the losses and statistics, the balancer
+ *   turns them into this step's weights, and a second jit call applies the weighted backward pass
+ *   to the residuals of the first (no second forward pass).
+ * Losses are checked for NaN/Inf at every step.
  */
 export function createTrainer(opts: TrainerOptions) {
   const { balancer, batchSize } = opts;
   const { numTasks: T, inputDim: D, outputDim: O } = opts.step.model;
-  const built = buildTrainStep({ ...opts.step, gradNorms: balancer.needs.gradNorms });
+  const request = statRequest(balancer.needs);
+  const current = balancer.timing === "current";
+  const config = { ...opts.step, stat: request };
+  const single = current ? null : buildTrainStep(config);
+  const twoPhase = current ? buildTwoPhaseStep(config) : null;
   let params: Params | null = opts.params;
-  let optState = built.initOptState(params);
+  let optState = (single ?? twoPhase)!.initOptState(params);
   let state = balancer.init(T);
   let t = 0;
   const live = () => {
     if (!params) throw new TrainingError("trainer already disposed");
     return params;
+  };
+  const read = (observed: np.Array) => {
+    const obs = parseObserved(observed.dataSync() as Float32Array, T, request, balancer.needs.gradNorms !== undefined);
+    const bad = obs.losses.findIndex((l) => !Number.isFinite(l));
+    if (bad >= 0) throw new TrainingError(`loss of task ${bad} is ${obs.losses[bad]} at step ${t} (training diverged or the data holds NaN/Inf)`);
+    return obs;
+  };
+  const arrays = (batch: Batch) => {
+    const { x, y } = batch;
+    if (x.length !== batchSize * D || y.length !== T * batchSize * O) {
+      throw new TrainingError(`batch ${t} has wrong shape: x ${x.length} values (want ${batchSize}×${D}), y ${y.length} (want ${T}×${batchSize}×${O})`);
+    }
+    return { x: np.array(x).reshape([batchSize, D]), y: np.array(y).reshape([T, batchSize, O]) };
   };
   return {
     get params(): Params {
@@ -97,35 +130,40 @@ export function createTrainer(opts: TrainerOptions) {
       return t;
     },
     step(batch: Batch): StepRecord {
-      const { x, y } = batch;
-      if (x.length !== batchSize * D || y.length !== T * batchSize * O) {
-        throw new TrainingError(`batch ${t} has wrong shape: x ${x.length} values (want ${batchSize}×${D}), y ${y.length} (want ${T}×${batchSize}×${O})`);
+      const { x, y } = arrays(batch);
+      let record: StepRecord;
+      if (twoPhase) {
+        const { observed, residuals } = twoPhase.observe(tree.ref(live()), x, y);
+        let obs;
+        try {
+          obs = read(observed);
+          state = balancer.update(obs, state).state;
+        } catch (e) {
+          tree.dispose(residuals);
+          throw e;
+        }
+        const out = twoPhase.apply(live(), optState, np.array(new Float32Array(state.weights)), residuals);
+        params = out.params;
+        optState = out.optState;
+        record = { ...obs, weights: state.weights };
+      } else {
+        const weights = state.weights;
+        const out = single!.step(live(), optState, np.array(new Float32Array(weights)), x, y);
+        params = out.params;
+        optState = out.optState;
+        const obs = read(out.observed);
+        state = balancer.update(obs, state).state;
+        record = { ...obs, weights };
       }
-      const weights = state.weights;
-      const out = built.step(
-        live(),
-        optState,
-        np.array(new Float32Array(weights)),
-        np.array(x).reshape([batchSize, D]),
-        np.array(y).reshape([T, batchSize, O]),
-      );
-      params = out.params;
-      optState = out.optState;
-      const observed = Array.from(out.observed.dataSync() as Float32Array);
-      const losses = observed.slice(0, T);
-      const gradNorms = observed.length > T ? observed.slice(T) : undefined;
-      const bad = losses.findIndex((l) => !Number.isFinite(l));
-      if (bad >= 0) throw new TrainingError(`loss of task ${bad} is ${losses[bad]} at step ${t} (training diverged or the data holds NaN/Inf)`);
-      state = balancer.update(gradNorms ? { losses, gradNorms } : { losses }, state).state;
       t++;
-      return gradNorms ? { weights, losses, gradNorms } : { weights, losses };
+      return record;
     },
     /** Frees everything but the parameters, which are returned to the caller. */
     finish(): Params {
       const p = live();
       params = null;
       tree.dispose(optState);
-      built.dispose();
+      (single ?? twoPhase)!.dispose();
       return p;
     },
     /** Frees everything, parameters included. */

@@ -2,87 +2,98 @@ import { numpy as np, jit, tree, type JsTree } from "@jax-js/jax";
 import type { GradStatistic } from "../balancers/types.js";
 import { adam, type AdamOptions, type AdamState } from "../optim/adam.js";
 import { forward, headsForward, trunkForward, type MultiHeadMlpConfig, type Params } from "../models/mlp.js";
-import { biasGradSquaredNorms, linearGradSquaredNorms, stackedSquaredNorms } from "../stats/gradNorms.js";
+import { statKernels, type StatKind } from "../stats/gradNorms.js";
 import type { TaskLoss } from "./losses.js";
 
-export interface StepConfig {
-  readonly model: MultiHeadMlpConfig;
-  readonly loss: TaskLoss;
-  readonly optimizer: AdamOptions;
-  /** Per-task gradient norms to compute, if the balancer needs them. */
-  readonly gradNorms?: GradStatistic | undefined;
-}
 
 export type OptState = AdamState<Params>;
 
 export type StepOutput = {
   params: Params;
   optState: OptState;
-  /**
-   * What the balancer observes, in one array so that the host reads it back once:
-   * the unweighted task losses [T], or, with a statistic configured, [2, T] with the
-   * losses in row 0 and the per-task gradient norms ‖∇ Lᵢ‖ in row 1.
-   */
+  /** What the balancer observes, in one array so that the host reads it back once (see {@link parseObserved}). */
   observed: np.Array;
 };
 
+/** A per-task statistic request: where, and norms or the Gramian. */
+export interface StatRequest {
+  readonly mode: GradStatistic;
+  readonly kind: StatKind;
+}
+
+/** What the weighted backward pass needs from the forward pass (all owned). */
+export type Residuals = {
+  /** Layer inputs x, h₁, …, h_L (h_L is the shared representation). */
+  hs: np.Array[];
+  /** ReLU masks of the trunk layers. */
+  masks: np.Array[];
+  /** Unweighted ∂Lₜ/∂outputₜ, [T, B, O]. */
+  dout: np.Array;
+  /** Unweighted per-task cotangents at the last layer's pre-activation, [T, B, H], when statistics were computed. */
+  dzT?: np.Array;
+};
+
 /**
- * The gradients of Σ wᵢLᵢ for the MLP trunk and stacked heads, written as explicit batched
- * products (checked against autodiff in the tests). The per-task cotangents at the
- * representation, [T, B, H], are what the combined backward pass already computes for the
- * stacked heads, so per-task statistics reuse them instead of running T backward passes.
- * Borrows params; consumes weights, x and y.
+ * Forward pass, per-task losses and, if requested, a per-task gradient statistic: squared norms
+ * [T] or the Gramian [T, T] of the unweighted task gradients (not yet square-rooted). The per-task
+ * cotangents at the representation, [T, B, H], are what the stacked heads' backward pass computes
+ * anyway, so statistics reuse them instead of running T backward passes. Borrows params; consumes x, y.
  */
-export function lossesAndGrads(
+export function forwardWithStats(
   params: Params,
-  weights: np.Array,
   x: np.Array,
   y: np.Array,
   loss: TaskLoss,
-  stat: GradStatistic | undefined,
-): { losses: np.Array; grads: Params; gradNorms?: np.Array } {
+  stat: StatRequest | undefined,
+): { losses: np.Array; stat?: np.Array; residuals: Residuals } {
+  const L = params.trunk.W.length;
+  const { hs, masks } = trunkForward(params.trunk, x);
+  const out = headsForward(params.heads, hs[L]!.ref);
+  const { losses, grads: dout } = loss.valueAndGrad(out, y);
+  if (!stat) return { losses, residuals: { hs, masks, dout } };
+  const k = statKernels[stat.kind];
+  const dRepT = np.einsum("tbo,tko->tbk", dout.ref, params.heads.W.ref);
+  const dzT = dRepT.ref.mul(masks[L - 1]!.ref);
+  let value: np.Array;
+  if (stat.mode === "representation") {
+    value = k.stacked(dRepT);
+  } else if (stat.mode === "lastShared") {
+    dRepT.dispose();
+    value = k.linear(hs[L - 1]!.ref, dzT.ref);
+  } else {
+    // All shared parameters, biases included: propagate the T cotangents through the trunk.
+    dRepT.dispose();
+    let d = dzT.ref;
+    value = k.linear(hs[L - 1]!.ref, d.ref).add(k.bias(d.ref));
+    for (let l = L - 1; l > 0; l--) {
+      d = np.einsum("tbk,jk->tbj", d, params.trunk.W[l]!.ref).mul(masks[l - 1]!.ref);
+      value = value.add(k.linear(hs[l - 1]!.ref, d.ref)).add(k.bias(d.ref));
+    }
+    d.dispose();
+  }
+  return { losses, stat: value, residuals: { hs, masks, dout, dzT } };
+}
+
+/**
+ * The gradients of Σ wᵢLᵢ from the residuals of {@link forwardWithStats}, written as explicit
+ * batched products (checked against autodiff in the tests). Borrows params; consumes weights and residuals.
+ */
+export function combinedGrads(params: Params, weights: np.Array, res: Residuals): Params {
   const L = params.trunk.W.length;
   const T = params.heads.W.shape[0]!;
-  const { hs, masks } = trunkForward(params.trunk, x);
-  const rep = hs[L]!;
-  const out = headsForward(params.heads, rep.ref);
-  const { losses, grads: dout } = loss.valueAndGrad(out, y);
+  const { hs, masks, dout } = res;
   const w3 = weights.reshape([T, 1, 1]);
-  const doutW = dout.ref.mul(w3.ref);
-  const gHeadW = np.einsum("bk,tbo->tko", rep.ref, doutW.ref);
+  const doutW = dout.mul(w3.ref);
+  const gHeadW = np.einsum("bk,tbo->tko", hs[L]!.ref, doutW.ref);
   const gHeadB = doutW.ref.sum(1);
-
-  let gradNorms: np.Array | undefined;
   let dz: np.Array;
-  if (stat === undefined) {
-    dout.dispose();
+  if (res.dzT) {
+    doutW.dispose();
+    dz = res.dzT.mul(w3).sum(0);
+  } else {
     w3.dispose();
     dz = np.einsum("tbo,tko->tbk", doutW, params.heads.W.ref).sum(0).mul(masks[L - 1]!.ref);
-  } else {
-    doutW.dispose();
-    // Unweighted per-task cotangents at the representation and at the last layer's pre-activation.
-    const dRepT = np.einsum("tbo,tko->tbk", dout, params.heads.W.ref);
-    let dzT = dRepT.ref.mul(masks[L - 1]!.ref);
-    if (stat === "representation") {
-      gradNorms = np.sqrt(stackedSquaredNorms(dRepT.ref));
-    } else if (stat === "lastShared") {
-      gradNorms = np.sqrt(linearGradSquaredNorms(hs[L - 1]!.ref, dzT.ref));
-    }
-    dz = dzT.ref.mul(w3).sum(0);
-    dRepT.dispose();
-    if (stat === "shared") {
-      // Propagate the T cotangents through the whole trunk: all shared parameters, biases included.
-      let sq = linearGradSquaredNorms(hs[L - 1]!.ref, dzT.ref).add(biasGradSquaredNorms(dzT.ref));
-      for (let l = L - 1; l > 0; l--) {
-        dzT = np.einsum("tbk,jk->tbj", dzT, params.trunk.W[l]!.ref).mul(masks[l - 1]!.ref);
-        sq = sq.add(linearGradSquaredNorms(hs[l - 1]!.ref, dzT.ref)).add(biasGradSquaredNorms(dzT.ref));
-      }
-      gradNorms = np.sqrt(sq);
-    }
-    dzT.dispose();
   }
-
-  // Combined backward pass through the trunk.
   const gW: np.Array[] = new Array(L);
   const gb: np.Array[] = new Array(L);
   for (let l = L - 1; l >= 0; l--) {
@@ -93,28 +104,106 @@ export function lossesAndGrads(
   dz.dispose();
   hs.forEach((h) => h.dispose());
   masks.forEach((m) => m.dispose());
-  const grads: Params = { trunk: { W: gW, b: gb }, heads: { W: gHeadW, b: gHeadB } };
-  return gradNorms === undefined ? { losses, grads } : { losses, grads, gradNorms };
+  return { trunk: { W: gW, b: gb }, heads: { W: gHeadW, b: gHeadB } };
 }
 
 /**
- * Builds the jit-compiled training step: forward, per-task losses, the balancer's statistics,
- * the weighted backward pass and the Adam update, in one compiled function.
- * Call as step(params, optState, weights[T], x[B,D], y[T,B,O]); it consumes all arguments.
+ * Losses, Σ wᵢLᵢ gradients and per-task gradient norms ‖∇Lᵢ‖ in one pass (GradNorm's step).
+ * Borrows params; consumes weights, x and y.
+ */
+export function lossesAndGrads(
+  params: Params,
+  weights: np.Array,
+  x: np.Array,
+  y: np.Array,
+  loss: TaskLoss,
+  stat: GradStatistic | undefined,
+): { losses: np.Array; grads: Params; gradNorms?: np.Array } {
+  const f = forwardWithStats(params, x, y, loss, stat ? { mode: stat, kind: "norms" } : undefined);
+  const grads = combinedGrads(params, weights, f.residuals);
+  return f.stat ? { losses: f.losses, grads, gradNorms: np.sqrt(f.stat) } : { losses: f.losses, grads };
+}
+
+/**
+ * The statistic's value as the balancer sees it, flattened after the losses into one array so
+ * the host reads back once: [T] losses, then norms [T] (square roots taken here) or the Gramian [T·T].
+ */
+function observedArray(losses: np.Array, stat: np.Array | undefined, request: StatRequest | undefined): np.Array {
+  if (!stat || !request) return losses;
+  const flat = request.kind === "norms" ? np.sqrt(stat) : stat.reshape([-1]);
+  return np.concatenate([losses, flat]);
+}
+
+/** Splits a read-back `observed` array into the balancer's observation. */
+export function parseObserved(
+  observed: Float32Array,
+  T: number,
+  request: StatRequest | undefined,
+  wantNorms: boolean,
+): { losses: number[]; gradNorms?: number[]; gramian?: number[][] } {
+  const losses = Array.from(observed.subarray(0, T));
+  if (!request) return { losses };
+  if (request.kind === "norms") return { losses, gradNorms: Array.from(observed.subarray(T, 2 * T)) };
+  const gramian = Array.from({ length: T }, (_, i) => Array.from(observed.subarray(T + i * T, T + (i + 1) * T)));
+  return wantNorms ? { losses, gramian, gradNorms: gramian.map((row, i) => Math.sqrt(Math.max(0, row[i]!))) } : { losses, gramian };
+}
+
+export interface StepConfig {
+  readonly model: MultiHeadMlpConfig;
+  readonly loss: TaskLoss;
+  readonly optimizer: AdamOptions;
+  readonly stat?: StatRequest | undefined;
+}
+
+/**
+ * Builds the jit-compiled training step for weights known before the step (timing `next`):
+ * forward, per-task losses, the requested statistic, the weighted backward pass and the Adam
+ * update, in one compiled function. Call as step(params, optState, weights[T], x[B,D], y[T,B,O]);
+ * it consumes all arguments.
  */
 export function buildTrainStep(config: StepConfig) {
   const opt = adam(config.optimizer);
   const step = jit((params: Params, optState: OptState, weights: np.Array, x: np.Array, y: np.Array) => {
-    const r = lossesAndGrads(params, weights, x, y, config.loss, config.gradNorms);
-    const { params: next, state } = opt.update(params, r.grads, optState);
-    const observed = r.gradNorms ? np.stack([r.losses, r.gradNorms]) : r.losses;
-    const out: StepOutput = { params: next, optState: state, observed };
+    const f = forwardWithStats(params, x, y, config.loss, config.stat);
+    const grads = combinedGrads(params, weights, f.residuals);
+    const { params: next, state } = opt.update(params, grads, optState);
+    const out: StepOutput = { params: next, optState: state, observed: observedArray(f.losses, f.stat, config.stat) };
     return out as unknown as JsTree<np.Array>;
   });
   return {
     step: step as unknown as (p: Params, s: OptState, w: np.Array, x: np.Array, y: np.Array) => StepOutput,
     initOptState: (params: Params) => opt.init(params),
     dispose: () => step.dispose(),
+  };
+}
+
+/**
+ * Builds the two jit-compiled halves of a step whose weights depend on this step's statistics
+ * (timing `current`, e.g. MGDA): `observe(params, x, y)` → { observed, residuals } (the forward
+ * pass and the statistic, keeping what the backward pass needs), then, after the host has
+ * computed the weights, `apply(params, optState, weights, residuals)` → { params, optState }.
+ * The forward pass runs once. `observe` consumes x and y and borrows nothing: pass tree.ref(params).
+ */
+export function buildTwoPhaseStep(config: StepConfig) {
+  const opt = adam(config.optimizer);
+  const observe = jit((params: Params, x: np.Array, y: np.Array) => {
+    const f = forwardWithStats(params, x, y, config.loss, config.stat);
+    tree.dispose(params);
+    return { observed: observedArray(f.losses, f.stat, config.stat), residuals: f.residuals } as unknown as JsTree<np.Array>;
+  });
+  const apply = jit((params: Params, optState: OptState, weights: np.Array, residuals: Residuals) => {
+    const grads = combinedGrads(params, weights, residuals);
+    const { params: next, state } = opt.update(params, grads, optState);
+    return { params: next, optState: state } as unknown as JsTree<np.Array>;
+  });
+  return {
+    observe: observe as unknown as (p: Params, x: np.Array, y: np.Array) => { observed: np.Array; residuals: Residuals },
+    apply: apply as unknown as (p: Params, s: OptState, w: np.Array, r: Residuals) => { params: Params; optState: OptState },
+    initOptState: (params: Params) => opt.init(params),
+    dispose: () => {
+      observe.dispose();
+      apply.dispose();
+    },
   };
 }
 

@@ -105,3 +105,31 @@ for (const [loss, onehot] of [[meanSquaredError, false], [crossEntropy, true]] a
     });
   }
 }
+
+import { forwardWithStats, combinedGrads } from "../../src/train/step.js";
+
+test("per-task Gramians match autodiff in every mode, both kernels (B < and > layer width)", () => {
+  for (const B of [4, 12]) {
+    const p = initParams(cfg, 21);
+    const { x, y } = batch(B, 22, false);
+    const L = cfg.hidden.length;
+    const per = Array.from({ length: T }, (_, i) => taskGrad(p, i, meanSquaredError, x, y));
+    const vecs = {
+      lastShared: per.map((g) => toList(g.trunk.W[L - 1]!)),
+      shared: per.map((g) => tree.leaves(g.trunk).flatMap((a) => toList(a as np.Array))),
+    };
+    per.forEach((g) => tree.dispose(g));
+    for (const mode of ["lastShared", "shared"] as const) {
+      const f = forwardWithStats(p, x.ref, y.ref, meanSquaredError, { mode, kind: "gramian" });
+      const G = toList(f.stat!);
+      tree.dispose(combinedGrads(p, np.ones([T]), f.residuals));
+      f.losses.dispose();
+      f.stat!.dispose();
+      const want = vecs[mode].flatMap((a) => vecs[mode].map((b) => a.reduce((s, v, k) => s + v * b[k]!, 0)));
+      assert.ok(maxRelErr(G, want) < 1e-5, `B=${B} ${mode}: ${G} vs ${want}`);
+    }
+    tree.dispose(p);
+    x.dispose();
+    y.dispose();
+  }
+});
