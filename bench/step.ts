@@ -16,6 +16,7 @@ import { createTrainer } from "../src/train/loop.js";
 import { gatherBatch, makeToy } from "../src/tasks/toy.js";
 import { toyTrainDefaults } from "../src/tasks/toyRun.js";
 import { Rng } from "../src/util/rng.js";
+import { benchMethods } from "./methods.js";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
@@ -26,6 +27,13 @@ if (!Number.isInteger(measured) || measured <= 0) {
   process.exit(1);
 }
 const warmup = 30;
+const msArg = args.indexOf("--method-steps");
+const methodSteps = msArg >= 0 ? Number(args[msArg + 1]) : 40;
+if (!Number.isInteger(methodSteps) || methodSteps <= 0) {
+  console.error("bench: --method-steps must be a positive integer");
+  process.exit(1);
+}
+const gradnormOnly = args.includes("--gradnorm-only");
 
 await init("wasm");
 defaultDevice("wasm");
@@ -65,10 +73,8 @@ function measure(T: number) {
 
 const t10 = measure(10);
 const t2 = measure(2);
-const result = { ...t10, t2, steps: measured, batchSize: toyTrainDefaults.batchSize, node: process.version };
-if (json) {
-  process.stdout.write(JSON.stringify(result) + "\n");
-} else {
+const result: Record<string, unknown> = { ...t10, t2, steps: measured, batchSize: toyTrainDefaults.batchSize, node: process.version };
+if (!json) {
   for (const [T, r] of [[10, t10], [2, t2]] as const) {
     console.log(
       `T=${String(T).padStart(2)}  equal ${r.equal.msPerStep.toFixed(2)} ms/step   gradnorm ${r.gradnorm.msPerStep.toFixed(2)} ms/step   ratio ${r.gradnorm.ratioToEqual.toFixed(3)}`,
@@ -76,3 +82,9 @@ if (json) {
   }
   console.log(`(median of ${measured} alternating steps each, batch ${toyTrainDefaults.batchSize}, after ${warmup} warm-up steps)`);
 }
+if (!gradnormOnly) {
+  if (!json) console.log(`\nMethods with per-task statistics, each against equal weights (median of ${methodSteps} alternating steps, 5 warm-up):`);
+  result.methods = benchMethods([2, 10, 50], methodSteps, 5, json ? undefined : (line) => console.log(line));
+  result.methodSteps = methodSteps;
+}
+if (json) process.stdout.write(JSON.stringify(result) + "\n");

@@ -3,7 +3,7 @@ import { Command, Option } from "commander";
 import { methodNames } from "../balancers/registry.js";
 import { toyDefaults } from "../tasks/toy.js";
 import { toyTrainDefaults } from "../tasks/toyRun.js";
-import { finiteNumber, intList, nonNegativeInt, nonNegativeList, nonNegativeNumber, numberList, oneOf, positiveInt, positiveNumber } from "./options.js";
+import { finiteNumber, intList, keyValue, nonNegativeInt, nonNegativeList, nonNegativeNumber, numberList, oneOf, positiveInt, positiveNumber } from "./options.js";
 
 const [major] = process.versions.node.split(".").map(Number);
 if ((major ?? 0) < 22) {
@@ -45,6 +45,7 @@ addDataOptions(
     .addOption(new Option("--grad-mode <mode>", "where GradNorm measures gradients").argParser(oneOf(["lastShared", "representation", "shared"] as const)))
     .addOption(new Option("--weights <list>", "static weights, comma-separated (method static)").argParser(numberList))
     .addOption(new Option("--temperature <x>", "DWA temperature").argParser(finiteNumber))
+    .addOption(new Option("--opt <key=value>", "any method option, repeatable (e.g. --opt c=0.4 for cagrad)").argParser(keyValue))
     .addOption(new Option("--seed <n>", "seed of the initial network and the batch order").argParser(nonNegativeInt).default(0))
     .option("--out <dir>", "write the run (with its history) as JSON into this folder")
     .option("--json", "print one JSON object to stdout"),

@@ -58,3 +58,19 @@ export function oneOf<T extends string>(choices: readonly T[]) {
     return value as T;
   };
 }
+
+/**
+ * `key=value` method options: numbers, comma-separated number lists, true/false, else strings.
+ * Accumulates over repeated flags.
+ */
+export function keyValue(value: string, previous: Record<string, unknown> = {}): Record<string, unknown> {
+  const m = /^([A-Za-z][A-Za-z0-9]*)=(.+)$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError("must be key=value (e.g. c=0.4)");
+  const [, key, raw] = m as unknown as [string, string, string];
+  let v: unknown = raw;
+  if (raw === "true" || raw === "false") v = raw === "true";
+  else if (raw.split(",").every((p) => p.trim() !== "" && Number.isFinite(Number(p)))) {
+    v = raw.includes(",") ? raw.split(",").map(Number) : Number(raw);
+  }
+  return { ...previous, [key]: v };
+}

@@ -13,6 +13,7 @@ export interface ToyCommandOptions {
   weights?: number[];
   temperature?: number;
   gradMode?: GradStatistic;
+  opt?: Record<string, unknown>;
   steps: number;
   seed: number;
   dataSeed: number;
@@ -26,13 +27,17 @@ export interface ToyCommandOptions {
 }
 
 /** Method options from CLI flags; flags that a method does not take are an error. */
-export function methodOptions(o: Pick<ToyCommandOptions, "method" | "alpha" | "weights" | "temperature" | "gradMode">): Record<string, unknown> {
-  const opts: Record<string, unknown> = {};
+export function methodOptions(o: Pick<ToyCommandOptions, "method" | "alpha" | "weights" | "temperature" | "gradMode" | "opt">): Record<string, unknown> {
+  const opts: Record<string, unknown> = { ...o.opt };
   const reject = (flag: string) => {
     throw new Error(`--${flag} does not apply to method '${o.method}'`);
   };
   if (o.alpha !== undefined) (o.method === "gradnorm" ? (opts.alpha = o.alpha) : reject("alpha"));
-  if (o.gradMode !== undefined) (o.method === "gradnorm" ? (opts.gradMode = o.gradMode) : reject("grad-mode"));
+  if (o.gradMode !== undefined) {
+    const needs = createBalancer(o.method, o.method === "static" ? { weights: o.weights ?? [] } : {}).needs;
+    if (needs.gradNorms === undefined && needs.gramian === undefined) reject("grad-mode");
+    opts.gradMode = o.gradMode;
+  }
   if (o.weights !== undefined) (o.method === "static" ? (opts.weights = o.weights) : reject("weights"));
   if (o.temperature !== undefined) (o.method === "dwa" ? (opts.temperature = o.temperature) : reject("temperature"));
   if (o.method === "static" && o.weights === undefined) throw new Error(`method 'static' needs --weights w1,w2,…`);

@@ -1,0 +1,70 @@
+/**
+ * Per-method step cost: for T ∈ {2, 10, 50}, every registered method that needs per-task
+ * gradient statistics, in each gradient mode, against equal weights on the same model and
+ * batches. Each method trainer alternates one step with an equal-weights trainer (ABBA order),
+ * and the ratio is between the medians of the same run.
+ */
+import { createBalancer, methodNames } from "../src/balancers/registry.js";
+import type { Balancer, BalancerState, GradStatistic } from "../src/balancers/types.js";
+import { initParams } from "../src/models/mlp.js";
+import { meanSquaredError } from "../src/train/losses.js";
+import { createTrainer, type Batch } from "../src/train/loop.js";
+import { gatherBatch, makeToy } from "../src/tasks/toy.js";
+import { toyTrainDefaults } from "../src/tasks/toyRun.js";
+import { Rng } from "../src/util/rng.js";
+
+export const modes: readonly GradStatistic[] = ["representation", "lastShared", "shared"];
+
+export interface MethodTiming {
+  msPerStep: number;
+  equalMsPerStep: number;
+  ratioToEqual: number;
+}
+
+const median = (a: number[]) => {
+  const b = [...a].sort((x, y) => x - y);
+  return b.length % 2 ? b[b.length >> 1]! : (b[b.length / 2 - 1]! + b[b.length / 2]!) / 2;
+};
+
+/** The methods that take a gradient mode: those whose default balancer asks for statistics. */
+export function statisticMethods(): string[] {
+  return methodNames().filter((m) => {
+    if (m === "static") return false;
+    const needs = createBalancer(m).needs;
+    return needs.gradNorms !== undefined || needs.gramian !== undefined;
+  });
+}
+
+export function benchMethods(tasks: readonly number[], measured: number, warmup: number, onRow?: (line: string) => void) {
+  const out: Record<string, Record<string, Record<string, MethodTiming>>> = {};
+  const batchSize = toyTrainDefaults.batchSize;
+  for (const T of tasks) {
+    const data = makeToy({ numTasks: T, trainSize: 512, testSize: 1, inputScale: 1 });
+    const model = { inputDim: 250, hidden: toyTrainDefaults.hidden, outputDim: 100, numTasks: T };
+    const rng = new Rng(2);
+    const batches: Batch[] = Array.from({ length: 16 }, () => gatherBatch(data.train, Array.from({ length: batchSize }, () => rng.int(512)), T, 250, 100));
+    const make = (b: Balancer<BalancerState>) =>
+      createTrainer({ step: { model, loss: meanSquaredError, optimizer: { lr: 1e-3 } }, balancer: b, params: initParams(model, 0), batchSize });
+    out[`T${T}`] = {};
+    for (const method of statisticMethods()) {
+      out[`T${T}`]![method] = {};
+      for (const mode of modes) {
+        const trainers = [make(createBalancer("equal")), make(createBalancer(method, { gradMode: mode }))];
+        const times: number[][] = [[], []];
+        for (let i = 0; i < warmup + measured; i++) {
+          for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {
+            const t0 = performance.now();
+            trainers[k]!.step(batches[i % batches.length]!);
+            if (i >= warmup) times[k]!.push(performance.now() - t0);
+          }
+        }
+        trainers.forEach((t) => t.dispose());
+        const eq = median(times[0]!);
+        const ms = median(times[1]!);
+        out[`T${T}`]![method]![mode] = { msPerStep: ms, equalMsPerStep: eq, ratioToEqual: ms / eq };
+        onRow?.(`T=${String(T).padStart(2)}  ${method.padEnd(12)} ${mode.padEnd(14)} ${ms.toFixed(2).padStart(8)} ms/step   equal ${eq.toFixed(2).padStart(7)}   ratio ${(ms / eq).toFixed(2)}`);
+      }
+    }
+  }
+  return out;
+}
