@@ -1,4 +1,4 @@
-export type { Balancer, BalancerState, GradStatistic, Needs, Observation, UpdateResult } from "./types.js";
+export type { Balancer, BalancerState, Gramian, GradStatistic, Needs, Observation, RepresentationCombiner, Timing, UpdateResult } from "./types.js";
 export { BalancerInputError } from "./validate.js";
 export { registry, methodNames, createBalancer, type AnyFactory } from "./registry.js";
 export { gradNorm, gradNormStep, renormalize, type GradNormInfo, type GradNormOptions, type GradNormState } from "./gradNorm.js";
@@ -14,3 +14,4 @@ export {
 } from "./uncertainty.js";
 export { dwa, dwaWeights, type DwaOptions, type DwaState } from "./dwa.js";
 export { rlw, rlwDraw, type RlwOptions, type RlwState } from "./rlw.js";
+export { gradDrop, gradDropCombine, type GradDropOptions, type GradDropState } from "./gradDrop.js";

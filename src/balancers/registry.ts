@@ -6,6 +6,7 @@ import { staticWeights } from "./staticWeights.js";
 import { uncertainty } from "./uncertainty.js";
 import { dwa } from "./dwa.js";
 import { rlw } from "./rlw.js";
+import { gradDrop } from "./gradDrop.js";
 
 /**
  * Every method by its CLI name. A factory takes a loosely typed options object (from the
@@ -21,6 +22,7 @@ export const registry: Readonly<Record<string, AnyFactory>> = {
   uncertainty: uncertainty as AnyFactory,
   dwa: dwa as AnyFactory,
   rlw: rlw as AnyFactory,
+  graddrop: gradDrop as AnyFactory,
 };
 
 export function methodNames(): string[] {

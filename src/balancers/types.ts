@@ -6,6 +6,8 @@
  * is the balancer's `timing`. Nothing is kept on `this`, nothing touches the model.
  */
 
+import type { Array as JaxArray } from "@jax-js/jax";
+
 /** A T×T Gram matrix G = J Jᵀ of per-task gradients (row i of J is task i's gradient). */
 export type Gramian = readonly (readonly number[])[];
 
@@ -63,12 +65,26 @@ export interface UpdateResult<S extends BalancerState> {
   readonly info?: Readonly<Record<string, number | readonly number[]>>;
 }
 
+/**
+ * An engine-level hook for methods that are not a weighting of the task gradients (GradDrop):
+ * inside the jit-compiled step, `representation` turns the unweighted per-task cotangents at the
+ * pre-activation of the last shared layer, dzT [T, B, H], the loss weights [T] and a uint32 seed
+ * (scalar array) into the cotangent [B, H] backpropagated through the shared trunk (the default is
+ * Σₜ wₜ·dzTₜ). `seed(state)` gives the step's seed on the host. The heads keep their own gradients.
+ */
+export interface RepresentationCombiner<S> {
+  representation(dzT: JaxArray, weights: JaxArray, seed: JaxArray): JaxArray;
+  seed(state: S): number;
+}
+
 export interface Balancer<S extends BalancerState = BalancerState> {
   /** Registry name, e.g. `gradnorm`. */
   readonly name: string;
   readonly needs: Needs;
   /** Default `next`. */
   readonly timing?: Timing;
+  /** Only for methods that change how task gradients combine in the trunk (GradDrop). */
+  readonly combine?: RepresentationCombiner<S>;
   init(numTasks: number): S;
   update(observation: Observation, state: S): UpdateResult<S>;
 }

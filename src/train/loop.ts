@@ -95,7 +95,8 @@ export function createTrainer(opts: TrainerOptions) {
   const { numTasks: T, inputDim: D, outputDim: O } = opts.step.model;
   const request = statRequest(balancer.needs);
   const current = balancer.timing === "current";
-  const config = { ...opts.step, stat: request };
+  if (balancer.combine && current) throw new TrainingError(`${balancer.name}: a representation combiner needs timing 'next'`);
+  const config = { ...opts.step, stat: request, combine: balancer.combine?.representation };
   const single = current ? null : buildTrainStep(config);
   const twoPhase = current ? buildTwoPhaseStep(config) : null;
   let params: Params | null = opts.params;
@@ -148,7 +149,8 @@ export function createTrainer(opts: TrainerOptions) {
         record = { ...obs, weights: state.weights };
       } else {
         const weights = state.weights;
-        const out = single!.step(live(), optState, np.array(new Float32Array(weights)), x, y);
+        const seed = np.array(balancer.combine ? balancer.combine.seed(state) >>> 0 : 0, { dtype: np.uint32 });
+        const out = single!.step(live(), optState, np.array(new Float32Array(weights)), x, y, seed);
         params = out.params;
         optState = out.optState;
         const obs = read(out.observed);

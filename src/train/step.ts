@@ -15,6 +15,9 @@ export type StepOutput = {
   observed: np.Array;
 };
 
+/** A representation combiner run inside the step (see RepresentationCombiner): (dzT [T,B,H], weights [T], seed) → [B,H]. */
+export type Combine = (dzT: np.Array, weights: np.Array, seed: np.Array) => np.Array;
+
 /** A per-task statistic request: where, and norms or the Gramian. */
 export interface StatRequest {
   readonly mode: GradStatistic;
@@ -45,15 +48,20 @@ export function forwardWithStats(
   y: np.Array,
   loss: TaskLoss,
   stat: StatRequest | undefined,
+  perTask = false,
 ): { losses: np.Array; stat?: np.Array; residuals: Residuals } {
   const L = params.trunk.W.length;
   const { hs, masks } = trunkForward(params.trunk, x);
   const out = headsForward(params.heads, hs[L]!.ref);
   const { losses, grads: dout } = loss.valueAndGrad(out, y);
-  if (!stat) return { losses, residuals: { hs, masks, dout } };
-  const k = statKernels[stat.kind];
+  if (!stat && !perTask) return { losses, residuals: { hs, masks, dout } };
   const dRepT = np.einsum("tbo,tko->tbk", dout.ref, params.heads.W.ref);
   const dzT = dRepT.ref.mul(masks[L - 1]!.ref);
+  if (!stat) {
+    dRepT.dispose();
+    return { losses, residuals: { hs, masks, dout, dzT } };
+  }
+  const k = statKernels[stat.kind];
   let value: np.Array;
   if (stat.mode === "representation") {
     value = k.stacked(dRepT);
@@ -78,19 +86,26 @@ export function forwardWithStats(
  * The gradients of Σ wᵢLᵢ from the residuals of {@link forwardWithStats}, written as explicit
  * batched products (checked against autodiff in the tests). Borrows params; consumes weights and residuals.
  */
-export function combinedGrads(params: Params, weights: np.Array, res: Residuals): Params {
+export function combinedGrads(params: Params, weights: np.Array, res: Residuals, combine?: Combine, seed?: np.Array): Params {
   const L = params.trunk.W.length;
   const T = params.heads.W.shape[0]!;
   const { hs, masks, dout } = res;
-  const w3 = weights.reshape([T, 1, 1]);
+  const w3 = weights.ref.reshape([T, 1, 1]);
   const doutW = dout.mul(w3.ref);
   const gHeadW = np.einsum("bk,tbo->tko", hs[L]!.ref, doutW.ref);
   const gHeadB = doutW.ref.sum(1);
   let dz: np.Array;
-  if (res.dzT) {
+  if (combine) {
+    if (!res.dzT || !seed) throw new Error("combinedGrads: a combiner needs per-task cotangents and a seed");
+    doutW.dispose();
+    w3.dispose();
+    dz = combine(res.dzT, weights, seed);
+  } else if (res.dzT) {
+    weights.dispose();
     doutW.dispose();
     dz = res.dzT.mul(w3).sum(0);
   } else {
+    weights.dispose();
     w3.dispose();
     dz = np.einsum("tbo,tko->tbk", doutW, params.heads.W.ref).sum(0).mul(masks[L - 1]!.ref);
   }
@@ -153,25 +168,33 @@ export interface StepConfig {
   readonly loss: TaskLoss;
   readonly optimizer: AdamOptions;
   readonly stat?: StatRequest | undefined;
+  /** Replaces Σₜ wₜ·dzTₜ as the trunk's cotangent (GradDrop); the step then takes a seed argument. */
+  readonly combine?: Combine | undefined;
 }
 
 /**
  * Builds the jit-compiled training step for weights known before the step (timing `next`):
  * forward, per-task losses, the requested statistic, the weighted backward pass and the Adam
- * update, in one compiled function. Call as step(params, optState, weights[T], x[B,D], y[T,B,O]);
+ * update, in one compiled function. Call as step(params, optState, weights[T], x[B,D], y[T,B,O], seed);
  * it consumes all arguments.
  */
 export function buildTrainStep(config: StepConfig) {
   const opt = adam(config.optimizer);
-  const step = jit((params: Params, optState: OptState, weights: np.Array, x: np.Array, y: np.Array) => {
-    const f = forwardWithStats(params, x, y, config.loss, config.stat);
-    const grads = combinedGrads(params, weights, f.residuals);
+  const step = jit((params: Params, optState: OptState, weights: np.Array, x: np.Array, y: np.Array, seed: np.Array) => {
+    const f = forwardWithStats(params, x, y, config.loss, config.stat, config.combine !== undefined);
+    let grads: Params;
+    if (config.combine) grads = combinedGrads(params, weights, f.residuals, config.combine, seed);
+    else {
+      seed.dispose();
+      grads = combinedGrads(params, weights, f.residuals);
+    }
     const { params: next, state } = opt.update(params, grads, optState);
     const out: StepOutput = { params: next, optState: state, observed: observedArray(f.losses, f.stat, config.stat) };
     return out as unknown as JsTree<np.Array>;
   });
   return {
-    step: step as unknown as (p: Params, s: OptState, w: np.Array, x: np.Array, y: np.Array) => StepOutput,
+    /** The seed is a uint32 scalar array, used only with a combiner. */
+    step: step as unknown as (p: Params, s: OptState, w: np.Array, x: np.Array, y: np.Array, seed: np.Array) => StepOutput,
     initOptState: (params: Params) => opt.init(params),
     dispose: () => step.dispose(),
   };
