@@ -5,6 +5,8 @@ import { runPool } from "./pool.js";
 import { formatTable } from "./table.js";
 import { toySigmas } from "../tasks/toy.js";
 import type { ToyRunOutcome, ToyRunSpec } from "../tasks/toyExperiment.js";
+import type { GradStatistic } from "../balancers/types.js";
+import { methodNames } from "../balancers/registry.js";
 import { renderReport } from "../report/html.js";
 import type { ComparisonReport, Experiment } from "../report/types.js";
 
@@ -24,6 +26,12 @@ export interface CompareOptions {
   workers?: number;
   json?: boolean;
   command: string;
+  /** Methods that need per-task statistics (MGDA, PCGrad, …), run on `extraTasks` with `extraSeeds`. */
+  extraMethods?: string[];
+  extraTasks?: number[];
+  extraSeeds?: number[];
+  /** Gradient mode for the extra methods (default: each method's own). */
+  gradMode?: GradStatistic;
 }
 
 /** The static grid: T = 2 → weight ratios w₁:w₂ of 10, 100, 1000; T > 2 → w ∝ σ^(−p), p ∈ {0.5, 1, 2}; normalized to Σw = T. */
@@ -37,6 +45,12 @@ export function staticGrid(sigmas: readonly number[]): { label: string; weights:
   return [0.5, 1, 2].map((p) => ({ label: `static σ^-${p}`, weights: norm(sigmas.map((s) => Math.max(s, 1e-6) ** -p)) }));
 }
 
+/** The methods of the gradient-manipulation family: every registered one but GradNorm's comparison set and DWA/RLW. */
+export function defaultExtraMethods(): string[] {
+  const base = new Set(["gradnorm", "equal", "static", "uncertainty", "dwa", "rlw"]);
+  return methodNames().filter((m) => !base.has(m));
+}
+
 export function compareSpecs(o: CompareOptions): ToyRunSpec[] {
   const specs: ToyRunSpec[] = [];
   for (const T of o.tasks) {
@@ -48,6 +62,14 @@ export function compareSpecs(o: CompareOptions): ToyRunSpec[] {
       specs.push({ method: "equal", data, train });
       specs.push({ method: "uncertainty", data, train });
       for (const g of staticGrid(sigmas)) specs.push({ method: "static", label: g.label, options: { weights: g.weights }, data, train });
+    }
+    if ((o.extraTasks ?? []).includes(T)) {
+      for (const seed of o.extraSeeds ?? [0]) {
+        const train = { steps: o.steps, batchSize: o.batchSize, lr: o.lr, seed };
+        for (const m of o.extraMethods ?? []) {
+          specs.push({ method: m, ...(o.gradMode ? { label: `${m} (${o.gradMode})`, options: { gradMode: o.gradMode } } : {}), data, train });
+        }
+      }
     }
   }
   return specs;

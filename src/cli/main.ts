@@ -3,7 +3,7 @@ import { Command, Option } from "commander";
 import { methodNames } from "../balancers/registry.js";
 import { toyDefaults } from "../tasks/toy.js";
 import { toyTrainDefaults } from "../tasks/toyRun.js";
-import { finiteNumber, intList, keyValue, nonNegativeInt, nonNegativeList, nonNegativeNumber, numberList, oneOf, positiveInt, positiveNumber } from "./options.js";
+import { finiteNumber, intList, keyValue, nameList, nonNegativeInt, nonNegativeList, nonNegativeNumber, numberList, oneOf, positiveInt, positiveNumber } from "./options.js";
 
 const [major] = process.versions.node.split(".").map(Number);
 if ((major ?? 0) < 22) {
@@ -59,9 +59,16 @@ addDataOptions(
     .addOption(new Option("--seeds <list>", "network seeds").argParser(intList).default([0, 1]))
     .addOption(new Option("--alpha <list>", "GradNorm's α, one GradNorm run per value (comma-separated)").argParser(nonNegativeList).default([0.12]))
     .addOption(new Option("--workers <n>", "worker threads (default: one per core)").argParser(positiveInt))
+    .addOption(new Option("--extra-methods <list>", "methods on per-task statistics to add (default: every registered one)").argParser(nameList))
+    .addOption(new Option("--extra-tasks <list>", "task counts that get the extra methods").argParser(intList).default([10]))
+    .addOption(new Option("--extra-seeds <list>", "seeds for the extra methods").argParser(intList).default([0]))
+    .addOption(new Option("--grad-mode <mode>", "gradient mode for the extra methods (default: each method's own)").argParser(oneOf(["lastShared", "representation", "shared"] as const)))
     .option("--out <dir>", "output folder", "out")
     .option("--json", "print a JSON summary to stdout"),
-).action(async (opts) => (await import("./compare.js")).compareCommand({ ...opts, command: `lossbalance ${process.argv.slice(2).join(" ")}` }));
+).action(async (opts) => {
+  const { compareCommand, defaultExtraMethods } = await import("./compare.js");
+  await compareCommand({ ...opts, extraMethods: opts.extraMethods ?? defaultExtraMethods(), command: `lossbalance ${process.argv.slice(2).join(" ")}` });
+});
 
 try {
   await program.parseAsync(process.argv);

@@ -74,3 +74,11 @@ export function keyValue(value: string, previous: Record<string, unknown> = {}):
   }
   return { ...previous, [key]: v };
 }
+
+/** Comma-separated names; an empty string is an empty list. */
+export function nameList(value: string): string[] {
+  if (value.trim() === "") return [];
+  const out = value.split(",").map((v) => v.trim());
+  if (out.some((v) => !/^[A-Za-z][\w-]*$/.test(v))) throw new InvalidArgumentError("must be comma-separated method names");
+  return out;
+}
