@@ -15,3 +15,4 @@ export {
 export { dwa, dwaWeights, type DwaOptions, type DwaState } from "./dwa.js";
 export { rlw, rlwDraw, type RlwOptions, type RlwState } from "./rlw.js";
 export { gradDrop, gradDropCombine, type GradDropOptions, type GradDropState } from "./gradDrop.js";
+export { famo, famoSoftmax, famoLogitGrad, famoWeights, type FamoOptions, type FamoState } from "./famo.js";

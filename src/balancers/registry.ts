@@ -7,6 +7,7 @@ import { uncertainty } from "./uncertainty.js";
 import { dwa } from "./dwa.js";
 import { rlw } from "./rlw.js";
 import { gradDrop } from "./gradDrop.js";
+import { famo } from "./famo.js";
 
 /**
  * Every method by its CLI name. A factory takes a loosely typed options object (from the
@@ -23,6 +24,7 @@ export const registry: Readonly<Record<string, AnyFactory>> = {
   dwa: dwa as AnyFactory,
   rlw: rlw as AnyFactory,
   graddrop: gradDrop as AnyFactory,
+  famo: famo as AnyFactory,
 };
 
 export function methodNames(): string[] {
