@@ -16,3 +16,8 @@ export { dwa, dwaWeights, type DwaOptions, type DwaState } from "./dwa.js";
 export { rlw, rlwDraw, type RlwOptions, type RlwState } from "./rlw.js";
 export { gradDrop, gradDropCombine, type GradDropOptions, type GradDropState } from "./gradDrop.js";
 export { famo, famoSoftmax, famoLogitGrad, famoWeights, type FamoOptions, type FamoState } from "./famo.js";
+export { mgda, mgdaWeights, mgdaSolve } from "./mgda.js";
+export { upgrad, upgradWeights, upgradSolve } from "./upgrad.js";
+export { dualProj, dualProjWeights, dualProjSolve } from "./dualProj.js";
+export { cagrad, cagradWeights, cagradSolve } from "./cagrad.js";
+export { nashMtl, nashMtlWeights, nashMtlSolve } from "./nashMtl.js";

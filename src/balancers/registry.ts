@@ -8,6 +8,11 @@ import { dwa } from "./dwa.js";
 import { rlw } from "./rlw.js";
 import { gradDrop } from "./gradDrop.js";
 import { famo } from "./famo.js";
+import { mgda } from "./mgda.js";
+import { upgrad } from "./upgrad.js";
+import { dualProj } from "./dualProj.js";
+import { cagrad } from "./cagrad.js";
+import { nashMtl } from "./nashMtl.js";
 
 /**
  * Every method by its CLI name. A factory takes a loosely typed options object (from the
@@ -25,6 +30,11 @@ export const registry: Readonly<Record<string, AnyFactory>> = {
   rlw: rlw as AnyFactory,
   graddrop: gradDrop as AnyFactory,
   famo: famo as AnyFactory,
+  mgda: mgda as AnyFactory,
+  upgrad: upgrad as AnyFactory,
+  dualproj: dualProj as AnyFactory,
+  cagrad: cagrad as AnyFactory,
+  nashmtl: nashMtl as AnyFactory,
 };
 
 export function methodNames(): string[] {

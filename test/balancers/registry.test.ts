@@ -5,9 +5,16 @@ import * as lb from "../../src/balancers/index.js";
 import { createBalancer, methodNames, registry } from "../../src/balancers/registry.js";
 import { BalancerInputError } from "../../src/balancers/validate.js";
 
+/** An observation with whatever statistics the balancer needs: norms 1/L, and a Gramian with those norms and cosines 0.3. */
+function observation(b: { needs: { gradNorms?: unknown; gramian?: unknown } }, losses: number[]) {
+  const n = losses.map((x) => 1 / x);
+  const gramian = n.map((a, i) => n.map((c, j) => (i === j ? a * a : 0.3 * a * c)));
+  return { losses, ...(b.needs.gradNorms ? { gradNorms: n } : {}), ...(b.needs.gramian ? { gramian } : {}) };
+}
+
 describe("registry", () => {
   test("lists exactly the documented methods", () => {
-    const documented = ["dwa", "equal", "famo", "graddrop", "gradnorm", "rlw", "static", "uncertainty"];
+    const documented = ["dwa", "equal", "famo", "graddrop", "gradnorm", "rlw", "static", "uncertainty", "mgda", "upgrad", "dualproj", "cagrad", "nashmtl"];
     assert.deepEqual([...methodNames()].sort(), documented.sort());
   });
 
@@ -19,11 +26,10 @@ describe("registry", () => {
       const s = b.init(3);
       assert.equal(s.weights.length, 3);
       assert.equal(s.step, 0);
-      const obs = b.needs.gradNorms ? { losses: [1, 2, 3], gradNorms: [1, 1, 1] } : { losses: [1, 2, 3] };
-      const r = b.update(obs, s);
+      const r = b.update(observation(b, [1, 2, 3]), s);
       assert.equal(r.state.step, 1, name);
       assert.deepEqual(r.weights, r.state.weights, name);
-      for (const w of r.weights) assert.ok(Number.isFinite(w) && w >= 0, `${name}: ${w}`);
+      for (const w of r.weights) assert.ok(Number.isFinite(w) && (b.needs.gramian !== undefined || w >= 0), `${name}: ${w}`);
     }
   });
 
@@ -46,9 +52,8 @@ describe("registry", () => {
           const b = createBalancer(name, name === "static" ? { weights: [1, 2, 3] } : {});
           let s = b.init(3);
           for (const l of seq) {
-            const obs = b.needs.gradNorms ? { losses: l, gradNorms: l.map((x) => 1 / x) } : { losses: l };
-            s = b.update(obs, s).state;
-            for (const w of s.weights) assert.ok(Number.isFinite(w) && w >= 0, `${name}: ${w}`);
+            s = b.update(observation(b, l), s).state;
+            for (const w of s.weights) assert.ok(Number.isFinite(w) && (b.needs.gramian !== undefined || w >= 0), `${name}: ${w}`);
           }
         },
       ),
@@ -58,8 +63,8 @@ describe("registry", () => {
 
   test("an unknown name throws, listing the known ones", () => {
     assert.throws(
-      () => createBalancer("pcgrad"),
-      (e: unknown) => e instanceof BalancerInputError && /unknown method 'pcgrad'/.test(e.message) && /gradnorm, equal/.test(e.message),
+      () => createBalancer("nope"),
+      (e: unknown) => e instanceof BalancerInputError && /unknown method 'nope'/.test(e.message) && /gradnorm, equal/.test(e.message),
     );
   });
 

@@ -1,0 +1,83 @@
+import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
+import { BalancerInputError, checkLosses, checkNumTasks } from "./validate.js";
+import { dualConeWeights } from "../solvers/qp.js";
+import { checkGradMode, gramianInput } from "./mgda.js";
+import { checkPref } from "./upgrad.js";
+
+export interface DualProjWeightsOptions {
+  /** The weights u of the vector to project, Jᵀu. Default 1/T each (the mean gradient). */
+  readonly pref?: readonly number[];
+}
+
+export interface DualProjOptions extends DualProjWeightsOptions {
+  /** Where G is measured. Default `shared`. */
+  readonly gradMode?: GradStatistic;
+}
+
+export interface DualProjSolution {
+  readonly weights: number[];
+  /** KKT residual of the projection (relative to unit gradients). */
+  readonly kktResidual: number;
+}
+
+/**
+ * DualProj weights from a Gramian alone (see {@link dualProj}): Jᵀα is the projection of the mean
+ * gradient Jᵀ(1/T) onto the dual cone {d : Jd ≥ 0}. Validates G (BalancerInputError).
+ * (Gα)ᵢ ≥ 0 for every task. G = 0: 1/T each.
+ */
+export function dualProjWeights(G: Gramian, options: DualProjWeightsOptions = {}): number[] {
+  return dualProjSolve(G, options).weights;
+}
+
+/** {@link dualProjWeights} with the KKT residual. */
+export function dualProjSolve(G: Gramian, options: DualProjWeightsOptions = {}): DualProjSolution {
+  const method = "dualproj";
+  const P = gramianInput(method, G);
+  const r = dualConeWeights(P, checkPref(method, options.pref, P.T));
+  return { weights: r.weights, kktResidual: r.kktResidual };
+}
+
+/**
+ * DualProj — Quinton & Rey, "Jacobian Descent for Multi-Objective Optimization" (arXiv 2406.16232),
+ * TorchJD's `DualProj`: the mean gradient projected onto the dual cone of the task gradients (the
+ * solution of eq. 11 of Lopez-Paz & Ranzato, "Gradient Episodic Memory", NeurIPS 2017):
+ *
+ *   A_DualProj(J) = π_J((1/T) Σᵢ gᵢ),   π_J(x) = argmin_{d : Jd ≥ 0} ‖d − x‖,
+ *
+ * with weights w = argmin_{v ≥ u} vᵀGv for u = 1/T (Proposition 1), so that (Gα)ᵢ ≥ 0 for every
+ * task. Without conflict ((G·1)ᵢ ≥ 0 for all i) α = 1/T each.
+ *
+ * Options (defaults): `gradMode` `shared`, `pref` 1/T each (TorchJD's `pref_vector`: the vector
+ * projected is Jᵀpref).
+ *
+ * Solver and deviations: as {@link upgrad} — exact non-negative QP on the cosine Gramian instead of
+ * TorchJD's quadprog on G/trace(G) + 1e-4·I. Tasks with a zero gradient keep αᵢ = prefᵢ.
+ */
+export function dualProj(options: DualProjOptions = {}): Balancer<BalancerState> {
+  const name = "dualproj";
+  const gradMode = checkGradMode(name, options.gradMode);
+  if (options.pref !== undefined) {
+    if (!Array.isArray(options.pref) || options.pref.length === 0) {
+      throw new BalancerInputError(name, `option pref must be a non-empty array of numbers`);
+    }
+    checkPref(name, options.pref, options.pref.length);
+  }
+  return {
+    name,
+    needs: { gramian: gradMode },
+    timing: "current",
+    init(numTasks) {
+      checkNumTasks(name, numTasks, 1);
+      checkPref(name, options.pref, numTasks);
+      return { weights: new Array<number>(numTasks).fill(1), step: 0 };
+    },
+    update(obs: Observation, state: BalancerState): UpdateResult<BalancerState> {
+      const T = state.weights.length;
+      checkLosses(name, obs, T);
+      const P = gramianInput(name, obs.gramian, T);
+      const r = dualConeWeights(P, checkPref(name, options.pref, T));
+      const weights = r.weights;
+      return { weights, state: { weights, step: state.step + 1 }, info: { kktResidual: r.kktResidual } };
+    },
+  };
+}

@@ -1,0 +1,179 @@
+import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
+import { BalancerInputError, checkFiniteVector, checkLosses, checkNumTasks } from "./validate.js";
+import { checkGramian } from "../solvers/linalg.js";
+import { minNormSimplex, prepareGramian, type PreparedGramian } from "../solvers/qp.js";
+
+const GRAD_MODES: readonly GradStatistic[] = ["lastShared", "representation", "shared"];
+
+/**
+ * Smallest eigenvalue allowed for the cosine matrix Cᵢⱼ = Gᵢⱼ/(‖gᵢ‖‖gⱼ‖) of an input Gramian.
+ * A Gramian has none below 0; rounding (float32 Gramians from an accelerator) can make a few
+ * slightly negative, and those are clipped to 0. Below −1e-4 the matrix is not a Gramian.
+ */
+export const PSD_TOLERANCE = 1e-4;
+
+/** Validates a Gramian method's `gradMode` option (default `shared`). */
+export function checkGradMode(method: string, mode: GradStatistic | undefined): GradStatistic {
+  const m = mode ?? "shared";
+  if (!GRAD_MODES.includes(m)) {
+    throw new BalancerInputError(method, `unknown gradMode '${String(m)}' (lastShared, representation or shared)`);
+  }
+  return m;
+}
+
+/**
+ * Validates a Gramian given to a Gramian method (present, T×T when T is given, finite, symmetric,
+ * non-negative diagonal, positive semidefinite up to {@link PSD_TOLERANCE} on the cosine scale) and
+ * prepares it for the solvers. Throws a {@link BalancerInputError} naming the method and the problem.
+ */
+export function gramianInput(method: string, G: Gramian | undefined, T?: number): PreparedGramian {
+  if (G === undefined || G === null) {
+    throw new BalancerInputError(method, `a Gramian (G = J Jᵀ of the per-task gradients) is required but was not given`);
+  }
+  if (!Array.isArray(G) || G.some((row) => !Array.isArray(row))) {
+    throw new BalancerInputError(method, `the Gramian must be an array of rows (T×T numbers)`);
+  }
+  if (G.length === 0) throw new BalancerInputError(method, `the Gramian is empty (no tasks)`);
+  const problem = checkGramian(G, T);
+  if (problem !== null) throw new BalancerInputError(method, problem);
+  const P = prepareGramian(G);
+  if (P.minCosineEigen < -PSD_TOLERANCE) {
+    throw new BalancerInputError(
+      method,
+      `the Gramian is not positive semidefinite (its cosine matrix has eigenvalue ${P.minCosineEigen.toPrecision(3)}); G = J Jᵀ has none below 0`,
+    );
+  }
+  return P;
+}
+
+/**
+ * Gradient normalization before the min-norm solve, as in Sener & Koltun's official code
+ * (`gradient_normalizers`, "optional and not included in the paper"): each gᵢ is divided by
+ * 1 (`none`), ‖gᵢ‖ (`l2`), Lᵢ (`loss`) or Lᵢ‖gᵢ‖ (`loss+`).
+ */
+export type MgdaNormalization = "none" | "l2" | "loss" | "loss+";
+const NORMALIZATIONS: readonly MgdaNormalization[] = ["none", "l2", "loss", "loss+"];
+
+export interface MgdaWeightsOptions {
+  /** Default `none` (the paper). */
+  readonly normalization?: MgdaNormalization;
+  /** Task losses, required (finite, > 0) by the `loss` and `loss+` normalizations. */
+  readonly losses?: readonly number[];
+}
+
+export interface MgdaOptions {
+  /**
+   * Where G is measured. Default `shared` (MGDA). `representation` is MGDA-UB, the paper's
+   * upper-bound variant: the Gramian of the gradients with respect to the shared representation.
+   */
+  readonly gradMode?: GradStatistic;
+  /** Default `none`; see {@link MgdaNormalization}. */
+  readonly normalization?: MgdaNormalization;
+}
+
+export interface MgdaSolution {
+  /** α on the simplex (Σαᵢ = 1). */
+  readonly weights: number[];
+  /** ‖Σαᵢĝᵢ‖² of the (normalized) gradients ĝᵢ; 0 at a Pareto-stationary point. */
+  readonly minNorm: number;
+  /** KKT residual of the min-norm problem, relative to maxᵢ‖ĝᵢ‖². */
+  readonly kktResidual: number;
+}
+
+function checkNormalization(method: string, n: MgdaNormalization | undefined): MgdaNormalization {
+  const v = n ?? "none";
+  if (!NORMALIZATIONS.includes(v)) {
+    throw new BalancerInputError(method, `unknown normalization '${String(v)}' (none, l2, loss or loss+)`);
+  }
+  return v;
+}
+
+function solve(method: string, P: PreparedGramian, normalization: MgdaNormalization, losses: readonly number[] | undefined): MgdaSolution {
+  const T = P.T;
+  let Q: PreparedGramian = P;
+  if (normalization !== "none") {
+    let inv = new Array<number>(T).fill(1);
+    if (normalization === "loss" || normalization === "loss+") {
+      const L = checkFiniteVector(method, "losses", losses, T);
+      L.forEach((l, i) => {
+        if (!(l > 0)) throw new BalancerInputError(method, `normalization '${normalization}' divides by the losses; loss of task ${i} is ${l} (must be > 0)`);
+      });
+      inv = L.map((l) => 1 / l);
+    }
+    // In the cosine (unit-gradient) coordinates: gᵢ/sᵢ has norm ‖gᵢ‖/sᵢ.
+    const norms = P.norms.map((n, i) => (normalization === "l2" || normalization === "loss+" ? (n > 0 ? 1 : 0) : n) * inv[i]!);
+    const scaled = P.cosine.map((row, i) => row.map((c, j) => norms[i]! * norms[j]! * c));
+    Q = prepareGramian(scaled);
+  }
+  const r = minNormSimplex(Q);
+  return { weights: r.weights, minNorm: r.value, kktResidual: r.kktResidual };
+}
+
+/**
+ * MGDA weights from a Gramian alone: α = argmin over the simplex of αᵀGα = ‖Σαᵢgᵢ‖², the
+ * min-norm point of the convex hull of the task gradients (see {@link mgda}). Σαᵢ = 1.
+ * Validates G (BalancerInputError). G = 0: 1/T each.
+ */
+export function mgdaWeights(G: Gramian, options: MgdaWeightsOptions = {}): number[] {
+  return mgdaSolve(G, options).weights;
+}
+
+/** {@link mgdaWeights} with the min-norm value and the KKT residual. */
+export function mgdaSolve(G: Gramian, options: MgdaWeightsOptions = {}): MgdaSolution {
+  const method = "mgda";
+  const normalization = checkNormalization(method, options.normalization);
+  return solve(method, gramianInput(method, G), normalization, options.losses);
+}
+
+/**
+ * MGDA — Sener & Koltun, "Multi-Task Learning as Multi-Objective Optimization", NeurIPS 2018
+ * (arXiv 1810.04650), eq. 3 / Algorithm 2, after Désidéri's multiple-gradient descent algorithm:
+ *
+ *   α = argmin_{α ≥ 0, Σαᵢ = 1} ‖Σᵢ αᵢ ∇Lᵢ‖² = argmin αᵀGα,
+ *
+ * and the shared parameters move along −Σαᵢ∇Lᵢ, the min-norm element of the convex hull of the
+ * task gradients: a direction that decreases every task loss, or 0 at a Pareto-stationary point.
+ * The weights are applied to the losses (Σαᵢ Lᵢ), with Σαᵢ = 1 (not T).
+ *
+ * Options (defaults): `gradMode` `shared` (MGDA; `representation` gives MGDA-UB, the paper's
+ * eq. 4 upper bound using gradients with respect to the shared representation Z), `normalization`
+ * `none`.
+ *
+ * Solver: exact active-set (Wolfe's min-norm-point method) on G / maxᵢGᵢᵢ, then pairwise-exchange
+ * polish to a KKT gap below 1e-13; the paper uses Frank–Wolfe with the exact 2-task line search
+ * (Algorithm 2). KKT: (Gα)ᵢ ≥ αᵀGα for all i, with equality where αᵢ > 0. α is invariant to
+ * G → kG.
+ *
+ * Deviations and choices: G = 0 gives 1/T each (every α is optimal). With linearly dependent
+ * gradients the direction Σαᵢgᵢ is unique but α may not be; we return the active-set solution.
+ * `normalization` follows the official code (gradients divided by the normalizer for the solve,
+ * the weights then applied to the unnormalized losses); LibMTL instead applies α to the
+ * normalized gradients (αᵢ/normᵢ in our terms). Non-positive losses with `loss`/`loss+` are
+ * rejected; a zero gradient with `l2` stays zero (the official code divides by 0).
+ */
+export function mgda(options: MgdaOptions = {}): Balancer<BalancerState> {
+  const name = "mgda";
+  const gradMode = checkGradMode(name, options.gradMode);
+  const normalization = checkNormalization(name, options.normalization);
+  return {
+    name,
+    needs: { gramian: gradMode },
+    timing: "current",
+    init(numTasks) {
+      checkNumTasks(name, numTasks, 1);
+      return { weights: new Array<number>(numTasks).fill(1), step: 0 };
+    },
+    update(obs: Observation, state: BalancerState): UpdateResult<BalancerState> {
+      const T = state.weights.length;
+      const losses = checkLosses(name, obs, T);
+      const P = gramianInput(name, obs.gramian, T);
+      const r = solve(name, P, normalization, losses);
+      const weights = r.weights;
+      return {
+        weights,
+        state: { weights, step: state.step + 1 },
+        info: { minNorm: r.minNorm, kktResidual: r.kktResidual },
+      };
+    },
+  };
+}
