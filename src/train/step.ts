@@ -159,7 +159,9 @@ export function parseObserved(
   const losses = Array.from(observed.subarray(0, T));
   if (!request) return { losses };
   if (request.kind === "norms") return { losses, gradNorms: Array.from(observed.subarray(T, 2 * T)) };
-  const gramian = Array.from({ length: T }, (_, i) => Array.from(observed.subarray(T + i * T, T + (i + 1) * T)));
+  // Symmetric by definition; float32 products in different orders leave rounding-level asymmetry.
+  const at = (i: number, j: number) => observed[T + i * T + j]!;
+  const gramian = Array.from({ length: T }, (_, i) => Array.from({ length: T }, (_, j) => (at(i, j) + at(j, i)) / 2));
   return wantNorms ? { losses, gramian, gradNorms: gramian.map((row, i) => Math.sqrt(Math.max(0, row[i]!))) } : { losses, gramian };
 }
 
