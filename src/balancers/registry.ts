@@ -13,6 +13,12 @@ import { upgrad } from "./upgrad.js";
 import { dualProj } from "./dualProj.js";
 import { cagrad } from "./cagrad.js";
 import { nashMtl } from "./nashMtl.js";
+import { pcgrad } from "./pcgrad.js";
+import { gradVac } from "./gradVac.js";
+import { config } from "./config.js";
+import { imtlG } from "./imtlG.js";
+import { alignedMtl } from "./alignedMtl.js";
+import { dbMtl } from "./dbMtl.js";
 
 /**
  * Every method by its CLI name. A factory takes a loosely typed options object (from the
@@ -35,6 +41,12 @@ export const registry: Readonly<Record<string, AnyFactory>> = {
   dualproj: dualProj as AnyFactory,
   cagrad: cagrad as AnyFactory,
   nashmtl: nashMtl as AnyFactory,
+  pcgrad: pcgrad as AnyFactory,
+  gradvac: gradVac as AnyFactory,
+  config: config as AnyFactory,
+  imtlg: imtlG as AnyFactory,
+  alignedmtl: alignedMtl as AnyFactory,
+  dbmtl: dbMtl as AnyFactory,
 };
 
 export function methodNames(): string[] {

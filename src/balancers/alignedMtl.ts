@@ -1,0 +1,124 @@
+import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
+import { BalancerInputError, checkLosses, checkNumTasks, checkOption } from "./validate.js";
+import { checkGradMode, requireGramian } from "./pcgrad.js";
+import { symmetricEigen } from "../solvers/linalg.js";
+
+/** The target singular value σ of the aligned components, from the kept eigenvalues λ of G. */
+export type AlignedMtlScale = "min" | "median" | "rmse";
+
+export interface AlignedMtlOptions {
+  /** `min`: σ² = λ_min (paper and LibMTL); `median`: the lower median of λ; `rmse`: mean of λ (official code's modes). Default `min`. */
+  readonly scale?: AlignedMtlScale;
+  /**
+   * Rank tolerance: eigenvalues λ ≤ λ_max·T·eps are dropped. Default 2⁻²³ (float32 machine epsilon,
+   * the official `torch.finfo().eps`), matching Gramians computed in float32.
+   */
+  readonly eps?: number;
+  /** Where the Gramian is measured. Default `shared`. */
+  readonly gradMode?: GradStatistic;
+}
+
+export type AlignedMtlState = BalancerState;
+
+/** Result of {@link alignedMtlMatrix}. */
+export interface AlignedMtlResult {
+  /** B = σ·V Λ^{−½} Vᵀ over the kept eigenpairs (symmetric T×T). */
+  readonly B: number[][];
+  /** α = B·1: Σⱼ of the aligned components ĝⱼ = Σᵢ Bᵢⱼ gᵢ. */
+  readonly weights: number[];
+  /** Number of kept eigenvalues. */
+  readonly rank: number;
+  /** σ, the common singular value of the aligned components (0 when rank is 0). */
+  readonly sigma: number;
+}
+
+export const FLOAT32_EPS = 2 ** -23;
+const SCALES: readonly AlignedMtlScale[] = ["min", "median", "rmse"];
+
+/**
+ * Aligned-MTL's stabilizing matrix from the Gramian. G = VΛVᵀ; eigenpairs with λ ≤ λ_max·T·eps are
+ * dropped (the rank-deficient case: their directions carry no gradient); over the r kept ones
+ * B = σ V_r Λ_r^{−½} V_rᵀ, so the aligned components ĝⱼ = Σᵢ Bᵢⱼ gᵢ (the columns of J ᵀB) have Gramian
+ * BᵀGB = σ² V_rV_rᵀ: r equal eigenvalues σ² (all singular values equal to σ on the span) and zeros.
+ * The update is Σⱼ ĝⱼ, so α = B·1 (LibMTL `alpha = B.sum(0)`, the official `weights.sum(-1)`; B is
+ * symmetric). σ² = λ_r for `min`, the lower median of the kept λ for `median` (torch.median), their
+ * mean for `rmse`.
+ *
+ * Fallback: a zero Gramian (no eigenvalue above 0) gives B = 0 and α = 0 (the official code fails on
+ * an empty eigenvalue list).
+ */
+export function alignedMtlMatrix(G: Gramian, scale: AlignedMtlScale = "min", eps: number = FLOAT32_EPS): AlignedMtlResult {
+  const method = "alignedmtl";
+  requireGramian(method, G);
+  checkScale(method, scale);
+  checkOption(method, "eps", eps, (v) => v >= 0 && v < 1, "a number in [0, 1)");
+  const T = G.length;
+  const { values, vectors } = symmetricEigen(G);
+  const lmax = Math.max(...values, 0);
+  const tol = lmax * T * eps;
+  const kept = values.flatMap((lam, k) => (lam > tol && lam > 0 ? [k] : []));
+  const r = kept.length;
+  if (r === 0) {
+    return { B: G.map((row) => row.map(() => 0)), weights: new Array<number>(T).fill(0), rank: 0, sigma: 0 };
+  }
+  const lams = kept.map((k) => values[k]!); // descending
+  let sigmaSq: number;
+  if (scale === "min") sigmaSq = lams[r - 1]!;
+  else if (scale === "median") sigmaSq = [...lams].reverse()[Math.floor((r - 1) / 2)]!;
+  else sigmaSq = lams.reduce((s, v) => s + v, 0) / r;
+  const sigma = Math.sqrt(sigmaSq);
+  const B = Array.from({ length: T }, (_, i) =>
+    Array.from({ length: T }, (_, j) => kept.reduce((s, k) => s + (vectors[i]![k]! * vectors[j]![k]!) * (sigma / Math.sqrt(values[k]!)), 0)),
+  );
+  const weights = B.map((row) => row.reduce((s, v) => s + v, 0));
+  return { B, weights, rank: r, sigma };
+}
+
+/** Aligned-MTL's α = B·1 (see {@link alignedMtlMatrix}). */
+export function alignedMtlWeights(G: Gramian, scale: AlignedMtlScale = "min", eps: number = FLOAT32_EPS): number[] {
+  return alignedMtlMatrix(G, scale, eps).weights;
+}
+
+function checkScale(method: string, scale: unknown): asserts scale is AlignedMtlScale {
+  if (!SCALES.includes(scale as AlignedMtlScale)) {
+    throw new BalancerInputError(method, `unknown scale '${String(scale)}' (min, median or rmse)`);
+  }
+}
+
+/**
+ * Aligned-MTL — Senushkin, Patakin, Kuznetsov, Konushin, CVPR 2023 (arXiv 2305.19000),
+ * "Independent Component Alignment for Multi-Task Learning", Algorithm 1: align the task gradients by
+ * the whitening-like transform of the Gramian so that the gradient matrix's condition number is 1
+ * (all singular values equal σ = √λ_min), then sum them: d = Jᵀ B 1 with
+ * B = √λ_min · VΛ^{−½}Vᵀ (see {@link alignedMtlMatrix}).
+ *
+ * As a weighting of the Gramian; `timing: 'current'`. Pre-set task weights (the paper's ω) are all 1.
+ * The rank cut is the official one (λ_max·T·float32 eps) by default; note that with tasks of very
+ * different gradient scales (λ ratio below ~T·10⁻⁷) it drops the small direction, and those tasks then
+ * get weight ≈ 0 (set `eps` smaller for float64 Gramians).
+ *
+ * Options (defaults): `scale` `min`, `eps` 2⁻²³, `gradMode` `shared`. Info: `rank`, `sigma`.
+ */
+export function alignedMtl(options: AlignedMtlOptions = {}): Balancer<AlignedMtlState> {
+  const name = "alignedmtl";
+  const scale = options.scale ?? "min";
+  checkScale(name, scale);
+  const eps = checkOption(name, "eps", options.eps ?? FLOAT32_EPS, (v) => v >= 0 && v < 1, "a number in [0, 1)");
+  const gradMode = checkGradMode(name, options.gradMode);
+  return {
+    name,
+    needs: { gramian: gradMode },
+    timing: "current",
+    init(numTasks) {
+      checkNumTasks(name, numTasks, 1);
+      return { weights: new Array<number>(numTasks).fill(1), step: 0 };
+    },
+    update(obs: Observation, state: AlignedMtlState): UpdateResult<AlignedMtlState> {
+      const T = state.weights.length;
+      checkLosses(name, obs, T);
+      const G = requireGramian(name, obs.gramian, T);
+      const { weights, rank, sigma } = alignedMtlMatrix(G, scale, eps);
+      return { weights, state: { weights, step: state.step + 1 }, info: { rank, sigma } };
+    },
+  };
+}
