@@ -1,6 +1,5 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkLosses, checkNumTasks, checkOption } from "./validate.js";
-import { checkGradMode, requireGramian } from "./pcgrad.js";
+import { BalancerInputError, checkGradMode, checkLosses, checkNumTasks, checkOption, requireGramian } from "./validate.js";
 import { symmetricEigen } from "../solvers/linalg.js";
 
 /** The target singular value σ of the aligned components, from the kept eigenvalues λ of G. */

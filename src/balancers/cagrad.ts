@@ -1,8 +1,8 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkLosses, checkNumTasks, checkOption } from "./validate.js";
+import { BalancerInputError, checkGradMode, checkLosses, checkNumTasks, checkOption } from "./validate.js";
 import { dot, matVec } from "../solvers/linalg.js";
 import { simplexQp, type PreparedGramian } from "../solvers/qp.js";
-import { checkGradMode, gramianInput } from "./mgda.js";
+import { gramianInput } from "./mgda.js";
 
 /**
  * Final rescaling of the direction in the official code (`rescale` argument of `cagrad`):

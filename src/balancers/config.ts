@@ -1,6 +1,5 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { checkLosses, checkNumTasks } from "./validate.js";
-import { checkGradMode, requireGramian } from "./pcgrad.js";
+import { checkGradMode, checkLosses, checkNumTasks, requireGramian } from "./validate.js";
 import { symmetricEigen } from "../solvers/linalg.js";
 
 export interface ConfigOptions {

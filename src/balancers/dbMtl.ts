@@ -1,6 +1,5 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkFiniteVector, checkLosses, checkNumTasks, checkOption } from "./validate.js";
-import { checkGradMode, requireGramian } from "./pcgrad.js";
+import { BalancerInputError, checkFiniteVector, checkGradMode, checkLosses, checkNumTasks, checkOption, requireGramian } from "./validate.js";
 
 export interface DbMtlOptions {
   /** EMA coefficient β ∈ [0, 1) (paper and LibMTL: 0.9). Default 0.9. */

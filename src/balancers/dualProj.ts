@@ -1,7 +1,7 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkLosses, checkNumTasks } from "./validate.js";
+import { BalancerInputError, checkGradMode, checkLosses, checkNumTasks } from "./validate.js";
 import { dualConeWeights } from "../solvers/qp.js";
-import { checkGradMode, gramianInput } from "./mgda.js";
+import { gramianInput } from "./mgda.js";
 import { checkPref } from "./upgrad.js";
 
 export interface DualProjWeightsOptions {

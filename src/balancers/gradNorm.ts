@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkGradNorms, checkLosses, checkNumTasks, checkOption } from "./validate.js";
+import { BalancerInputError, checkGradMode, checkGradNorms, checkLosses, checkNumTasks, checkOption } from "./validate.js";
 import { vectorOptimizer, type VectorOptimizerName, type VectorOptimizerState } from "../optim/vector.js";
 
 export interface GradNormOptions {
@@ -100,10 +100,7 @@ export function gradNorm(options: GradNormOptions = {}): Balancer<GradNormState>
     throw new BalancerInputError(name, `unknown optimizer '${String(options.optimizer)}' (adam or sgd)`);
   }
   const optimizer = vectorOptimizer({ name: options.optimizer ?? "adam", lr });
-  const stat: GradStatistic = options.gradMode ?? "lastShared";
-  if (!["lastShared", "representation", "shared"].includes(stat)) {
-    throw new BalancerInputError(name, `unknown gradMode '${String(stat)}' (lastShared, representation or shared)`);
-  }
+  const stat: GradStatistic = checkGradMode(name, options.gradMode, "lastShared");
 
   function checkInitial(values: readonly number[], T: number): readonly number[] {
     if (values.length !== T) throw new BalancerInputError(name, `expected ${T} initial losses, got ${values.length}`);

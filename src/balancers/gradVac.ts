@@ -1,6 +1,6 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkLosses, checkNumTasks, checkOption } from "./validate.js";
-import { ascendingOrders, checkGradMode, checkSeed, pcgradOrders, requireGramian, requireOrders } from "./pcgrad.js";
+import { BalancerInputError, checkGradMode, checkLosses, checkNumTasks, checkOption, requireGramian } from "./validate.js";
+import { ascendingOrders, checkSeed, pcgradOrders, requireOrders } from "./pcgrad.js";
 
 export interface GradVacOptions {
   /** EMA rate β ∈ (0, 1] of the targets φ̂ᵢⱼ (paper: 1e-2; LibMTL's default is 0.5). Default 0.01. */

@@ -1,9 +1,7 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkFiniteVector, checkLosses, checkNumTasks } from "./validate.js";
-import { checkGramian } from "../solvers/linalg.js";
+import { BalancerInputError, checkFiniteVector, checkGradMode, checkLosses, checkNumTasks, requireGramian } from "./validate.js";
 import { minNormSimplex, prepareGramian, type PreparedGramian } from "../solvers/qp.js";
 
-const GRAD_MODES: readonly GradStatistic[] = ["lastShared", "representation", "shared"];
 
 /**
  * Smallest eigenvalue allowed for the cosine matrix Cᵢⱼ = Gᵢⱼ/(‖gᵢ‖‖gⱼ‖) of an input Gramian.
@@ -12,14 +10,6 @@ const GRAD_MODES: readonly GradStatistic[] = ["lastShared", "representation", "s
  */
 export const PSD_TOLERANCE = 1e-4;
 
-/** Validates a Gramian method's `gradMode` option (default `shared`). */
-export function checkGradMode(method: string, mode: GradStatistic | undefined): GradStatistic {
-  const m = mode ?? "shared";
-  if (!GRAD_MODES.includes(m)) {
-    throw new BalancerInputError(method, `unknown gradMode '${String(m)}' (lastShared, representation or shared)`);
-  }
-  return m;
-}
 
 /**
  * Validates a Gramian given to a Gramian method (present, T×T when T is given, finite, symmetric,
@@ -27,16 +17,7 @@ export function checkGradMode(method: string, mode: GradStatistic | undefined): 
  * prepares it for the solvers. Throws a {@link BalancerInputError} naming the method and the problem.
  */
 export function gramianInput(method: string, G: Gramian | undefined, T?: number): PreparedGramian {
-  if (G === undefined || G === null) {
-    throw new BalancerInputError(method, `a Gramian (G = J Jᵀ of the per-task gradients) is required but was not given`);
-  }
-  if (!Array.isArray(G) || G.some((row) => !Array.isArray(row))) {
-    throw new BalancerInputError(method, `the Gramian must be an array of rows (T×T numbers)`);
-  }
-  if (G.length === 0) throw new BalancerInputError(method, `the Gramian is empty (no tasks)`);
-  const problem = checkGramian(G, T);
-  if (problem !== null) throw new BalancerInputError(method, problem);
-  const P = prepareGramian(G);
+  const P = prepareGramian(requireGramian(method, G, T));
   if (P.minCosineEigen < -PSD_TOLERANCE) {
     throw new BalancerInputError(
       method,

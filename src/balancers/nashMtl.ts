@@ -1,8 +1,8 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { checkLosses, checkNumTasks, checkOption } from "./validate.js";
+import { checkGradMode, checkLosses, checkNumTasks, checkOption } from "./validate.js";
 import { dot, matVec } from "../solvers/linalg.js";
 import { prepareGramian, type PreparedGramian } from "../solvers/qp.js";
-import { checkGradMode, gramianInput } from "./mgda.js";
+import { gramianInput } from "./mgda.js";
 
 export interface NashMtlWeightsOptions {
   /** Cap on Newton iterations per solve. Default 100 (typically 5–15 are used). */

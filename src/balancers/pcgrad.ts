@@ -1,6 +1,5 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkLosses, checkNumTasks, checkOption } from "./validate.js";
-import { checkGramian } from "../solvers/linalg.js";
+import { BalancerInputError, checkGradMode, checkLosses, checkNumTasks, checkOption, requireGramian } from "./validate.js";
 import { uniformAt } from "../util/rng.js";
 
 export interface PcgradOptions {
@@ -58,17 +57,6 @@ export function ascendingOrders(T: number): number[][] {
   return Array.from({ length: T }, (_, i) => Array.from({ length: T }, (_, j) => j).filter((j) => j !== i));
 }
 
-/** Validates a Gramian for a pure weighting function, throwing BalancerInputError naming `method`. */
-export function requireGramian(method: string, G: Gramian | undefined, T?: number): Gramian {
-  if (G === undefined || G === null) throw new BalancerInputError(method, "the Gramian is required but was not given");
-  if (!Array.isArray(G)) throw new BalancerInputError(method, "the Gramian must be an array of rows");
-  for (let i = 0; i < G.length; i++) {
-    if (!Array.isArray(G[i])) throw new BalancerInputError(method, `Gramian row ${i} is not an array`);
-  }
-  const problem = checkGramian(G, T);
-  if (problem !== null) throw new BalancerInputError(method, problem);
-  return G;
-}
 
 /** Validates per-task visiting orders: T lists of task indices, none equal to its own task. */
 export function requireOrders(method: string, orders: readonly (readonly number[])[], T: number): void {
@@ -87,14 +75,6 @@ export function checkSeed(method: string, seed: number): number {
   return checkOption(method, "seed", seed, (v) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31, "an integer in [−2³¹, 2³¹)");
 }
 
-/** Validates the gradMode option. */
-export function checkGradMode(method: string, mode: GradStatistic | undefined, fallback: GradStatistic = "shared"): GradStatistic {
-  const m = mode ?? fallback;
-  if (!["lastShared", "representation", "shared"].includes(m)) {
-    throw new BalancerInputError(method, `unknown gradMode '${String(m)}' (lastShared, representation or shared)`);
-  }
-  return m;
-}
 
 /**
  * PCGrad's projections (Yu et al., Algorithm 1) in Gramian coordinates. Each gᵢ^PC is kept as a

@@ -1,7 +1,7 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkLosses, checkNumTasks } from "./validate.js";
+import { BalancerInputError, checkGradMode, checkLosses, checkNumTasks } from "./validate.js";
 import { dualConeWeights, type PreparedGramian } from "../solvers/qp.js";
-import { checkGradMode, gramianInput } from "./mgda.js";
+import { gramianInput } from "./mgda.js";
 
 export interface UpgradWeightsOptions {
   /**

@@ -1,4 +1,5 @@
-import type { Observation } from "./types.js";
+import type { Gramian, GradStatistic, Observation } from "./types.js";
+import { checkGramian } from "../solvers/linalg.js";
 
 /** Error raised for bad balancer input: names the method, the problem and the task. */
 export class BalancerInputError extends Error {
@@ -49,4 +50,29 @@ export function checkOption(method: string, name: string, value: number, ok: (v:
     throw new BalancerInputError(method, `option ${name} must be ${rule}, got ${String(value)}`);
   }
   return value;
+}
+
+const GRAD_MODES: readonly GradStatistic[] = ["lastShared", "representation", "shared"];
+
+/** Validates the gradMode option shared by every method on per-task gradient statistics. */
+export function checkGradMode(method: string, mode: GradStatistic | undefined, fallback: GradStatistic = "shared"): GradStatistic {
+  const m = mode ?? fallback;
+  if (!GRAD_MODES.includes(m)) {
+    throw new BalancerInputError(method, `unknown gradMode '${String(m)}' (lastShared, representation or shared)`);
+  }
+  return m;
+}
+
+/** Validates a Gramian (present, an array of T rows of T finite numbers, symmetric, diagonal ≥ 0). */
+export function requireGramian(method: string, G: Gramian | undefined, T?: number): Gramian {
+  if (G === undefined || G === null) {
+    throw new BalancerInputError(method, `the Gramian is required but was not given (G = J Jᵀ of the per-task gradients)`);
+  }
+  if (!Array.isArray(G) || G.some((row) => !Array.isArray(row))) {
+    throw new BalancerInputError(method, `the Gramian must be an array of rows (T×T numbers)`);
+  }
+  if (G.length === 0) throw new BalancerInputError(method, `the Gramian is empty (no tasks)`);
+  const problem = checkGramian(G, T);
+  if (problem !== null) throw new BalancerInputError(method, problem);
+  return G;
 }
