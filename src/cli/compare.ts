@@ -6,7 +6,7 @@ import { formatTable } from "./table.js";
 import { toySigmas } from "../tasks/toy.js";
 import type { ToyRunOutcome, ToyRunSpec } from "../tasks/toyExperiment.js";
 import type { GradStatistic } from "../balancers/types.js";
-import { methodNames } from "../balancers/registry.js";
+import { createBalancer, methodNames } from "../balancers/registry.js";
 import { renderReport } from "../report/html.js";
 import type { ComparisonReport, Experiment } from "../report/types.js";
 
@@ -67,7 +67,8 @@ export function compareSpecs(o: CompareOptions): ToyRunSpec[] {
       for (const seed of o.extraSeeds ?? [0]) {
         const train = { steps: o.steps, batchSize: o.batchSize, lr: o.lr, seed };
         for (const m of o.extraMethods ?? []) {
-          specs.push({ method: m, ...(o.gradMode ? { label: `${m} (${o.gradMode})`, options: { gradMode: o.gradMode } } : {}), data, train });
+          const takesMode = o.gradMode !== undefined && createBalancer(m).needs.gramian !== undefined;
+          specs.push({ method: m, ...(takesMode ? { label: `${m} (${o.gradMode})`, options: { gradMode: o.gradMode } } : {}), data, train });
         }
       }
     }

@@ -62,7 +62,7 @@ addDataOptions(
     .addOption(new Option("--extra-methods <list>", "methods on per-task statistics to add (default: every registered one)").argParser(nameList))
     .addOption(new Option("--extra-tasks <list>", "task counts that get the extra methods").argParser(intList).default([10]))
     .addOption(new Option("--extra-seeds <list>", "seeds for the extra methods").argParser(intList).default([0]))
-    .addOption(new Option("--grad-mode <mode>", "gradient mode for the extra methods (default: each method's own)").argParser(oneOf(["lastShared", "representation", "shared"] as const)))
+    .addOption(new Option("--grad-mode <mode>", "gradient mode of the extra methods that take one").argParser(oneOf(["lastShared", "representation", "shared"] as const)).default("representation"))
     .option("--out <dir>", "output folder", "out")
     .option("--json", "print a JSON summary to stdout"),
 ).action(async (opts) => {

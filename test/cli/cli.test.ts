@@ -29,7 +29,7 @@ test("toy --json prints one JSON object with the documented fields", () => {
 });
 
 test("toy runs every registered baseline and the GradNorm gradient modes", () => {
-  for (const args of [["--method", "equal"], ["--method", "uncertainty"], ["--method", "dwa"], ["--method", "rlw"], ["--method", "static", "--weights", "1,3"], ["--method", "gradnorm", "--grad-mode", "shared"], ["--method", "gradnorm", "--grad-mode", "representation"]]) {
+  for (const args of [["--method", "equal"], ["--method", "uncertainty"], ["--method", "dwa"], ["--method", "rlw"], ["--method", "static", "--weights", "1,3"], ["--method", "gradnorm", "--grad-mode", "shared"], ["--method", "gradnorm", "--grad-mode", "representation"], ["--method", "mgda", "--grad-mode", "representation"], ["--method", "cagrad", "--opt", "c=0.2", "--tasks", "3"]]) {
     const r = cli("toy", ...args, ...tiny, "--json");
     assert.equal(r.status, 0, `${args.join(" ")}: ${r.stderr}`);
     assert.ok(Number.isFinite(JSON.parse(r.stdout).normalizedTestLoss), args.join(" "));
@@ -47,6 +47,8 @@ for (const [args, pattern] of [
   [["toy", "--method", "static", "--weights", "1,2,3", "--tasks", "2"], /static.*3.*2|2.*3/],
   [["toy", "--tasks", "1"], /gradnorm.*tasks/],
   [["toy", "--grad-mode", "everything"], /must be one of/],
+  [["toy", "--method", "equal", "--grad-mode", "shared"], /--grad-mode does not apply/],
+  [["toy", "--opt", "c"], /key=value/],
   [["toy", "--bogus"], /unknown option/],
   [["frobnicate"], /unknown command/],
 ] as const) {
