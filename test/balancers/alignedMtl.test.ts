@@ -2,43 +2,11 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { alignedMtl, alignedMtlMatrix, alignedMtlWeights, FLOAT32_EPS, type AlignedMtlScale } from "../../src/balancers/alignedMtl.js";
-import { matMul, permuteSym, symmetricEigen } from "../../src/solvers/linalg.js";
+import { dot, matMul, permuteSym, symmetricEigen } from "../../src/solvers/linalg.js";
 import { Rng } from "../../src/util/rng.js";
 import { close, throwsInput } from "../helpers/assert.js";
+import { gramOf, combine, rngJacobian, rngCaseArb } from "../helpers/gramians.js";
 
-// ---- random Jacobians (rows = task gradients) and their Gramians -------------------------------
-type Kind = "random" | "zero" | "rank" | "collinear" | "scaled" | "allZero" | "mixed";
-const kinds: Kind[] = ["random", "zero", "rank", "collinear", "scaled", "allZero", "mixed"];
-
-/** J (T×D): random, with a zero row, rank-deficient, collinear rows, rows scaled 10⁻⁴…10⁴, all zero, or all of these. */
-function jacobian(T: number, D: number, kind: Kind, seed: number): number[][] {
-  const rng = new Rng(seed);
-  const mixed = kind === "mixed";
-  const r = kind === "rank" || mixed ? 1 + rng.int(Math.max(1, T - 1)) : T;
-  const A = Array.from({ length: T }, () => Array.from({ length: r }, () => rng.normal()));
-  const B = Array.from({ length: r }, () => Array.from({ length: D }, () => rng.normal()));
-  const J = A.map((a) => Array.from({ length: D }, (_, d) => a.reduce((s, v, k) => s + v * B[k]![d]!, 0)));
-  if (kind === "collinear" || mixed) {
-    const i = rng.int(T);
-    const j = (i + 1 + rng.int(T - 1)) % T;
-    const c = (rng.uniform() < 0.5 ? -1 : 1) * 10 ** (2 * rng.uniform() - 1);
-    J[i] = J[j]!.map((v) => c * v);
-  }
-  if (kind === "zero" || mixed) J[rng.int(T)] = new Array<number>(D).fill(0);
-  if (kind === "scaled" || mixed) J.forEach((row, i) => (J[i] = row.map((v) => v * 10 ** (8 * rng.uniform() - 4))));
-  if (kind === "allZero") J.forEach((row, i) => (J[i] = row.map(() => 0)));
-  return J;
-}
-const dotv = (a: readonly number[], b: readonly number[]) => a.reduce((s, v, i) => s + v * b[i]!, 0);
-const gram = (J: readonly (readonly number[])[]) => J.map((a) => J.map((b) => dotv(a, b)));
-const combine = (J: readonly (readonly number[])[], w: readonly number[]) => J[0]!.map((_, d) => J.reduce((s, row, i) => s + w[i]! * row[d]!, 0));
-const caseArb = fc.record({
-  T: fc.integer({ min: 2, max: 8 }),
-  D: fc.integer({ min: 1, max: 10 }),
-  kind: fc.constantFrom(...kinds),
-  seed: fc.integer(),
-});
-// ------------------------------------------------------------------------------------------------
 const scales: AlignedMtlScale[] = ["min", "median", "rmse"];
 
 describe("alignedmtl", () => {
@@ -87,8 +55,8 @@ describe("alignedmtl", () => {
 
   test("property: the aligned components' Gramian BᵀGB has r equal eigenvalues σ² and the rest 0; α = B·1, B symmetric", () => {
     fc.assert(
-      fc.property(caseArb, fc.constantFrom(...scales), ({ T, D, kind, seed }, scale) => {
-        const G = gram(jacobian(T, D, kind, seed));
+      fc.property(rngCaseArb, fc.constantFrom(...scales), ({ T, D, kind, seed }, scale) => {
+        const G = gramOf(rngJacobian(T, D, kind, seed));
         const { B, weights, rank, sigma } = alignedMtlMatrix(G, scale);
         B.forEach((row, i) => row.forEach((v, j) => close(v, B[j]![i]!, 1e-12 * Math.max(1, Math.abs(v)), `B sym ${i},${j}`)));
         weights.forEach((a, i) => close(a, B[i]!.reduce((s, v) => s + v, 0), 1e-12 * Math.max(1, Math.abs(a)), `α${i}`));
@@ -99,10 +67,10 @@ describe("alignedmtl", () => {
         for (let k = 0; k < T; k++) close(mu[k]!, k < rank ? sigma * sigma : 0, tol, `eigenvalue ${k} (rank ${rank}, ${kind}, ${scale})`);
         // The aligned components are the columns of JᵀB: their norms are all σ (over the kept span).
         if (rank === T) {
-          const J = jacobian(T, D, kind, seed);
+          const J = rngJacobian(T, D, kind, seed);
           for (let j = 0; j < T; j++) {
             const comp = combine(J, B.map((row) => row[j]!));
-            close(Math.sqrt(dotv(comp, comp)), sigma, 1e-6 * sigma, `component ${j} norm`);
+            close(Math.sqrt(dot(comp, comp)), sigma, 1e-6 * sigma, `component ${j} norm`);
           }
         }
       }),
@@ -112,8 +80,8 @@ describe("alignedmtl", () => {
 
   test("property: finite on zero, rank-deficient, collinear and badly scaled Gramians, for every scale and for eps = 0", () => {
     fc.assert(
-      fc.property(caseArb, fc.constantFrom(...scales), fc.constantFrom(FLOAT32_EPS, 0), ({ T, D, kind, seed }, scale, eps) => {
-        const G = gram(jacobian(T, D, kind, seed));
+      fc.property(rngCaseArb, fc.constantFrom(...scales), fc.constantFrom(FLOAT32_EPS, 0), ({ T, D, kind, seed }, scale, eps) => {
+        const G = gramOf(rngJacobian(T, D, kind, seed));
         const b = alignedMtl({ scale, eps });
         const r = b.update({ losses: new Array<number>(T).fill(1), gramian: G }, b.init(T));
         for (const w of r.weights) assert.ok(Number.isFinite(w), `${kind} ${scale} ${eps}: ${r.weights}`);
@@ -124,8 +92,8 @@ describe("alignedmtl", () => {
 
   test("property: permutation equivariance", () => {
     fc.assert(
-      fc.property(caseArb, fc.integer(), fc.constantFrom(...scales), ({ T, D, kind, seed }, permSeed, scale) => {
-        const G = gram(jacobian(T, D, kind, seed));
+      fc.property(rngCaseArb, fc.integer(), fc.constantFrom(...scales), ({ T, D, kind, seed }, permSeed, scale) => {
+        const G = gramOf(rngJacobian(T, D, kind, seed));
         const p = Array.from(new Rng(permSeed).permutation(T));
         const w = alignedMtlWeights(G, scale);
         const w2 = alignedMtlWeights(permuteSym(G, p), scale);

@@ -3,137 +3,9 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { cagrad, cagradSolve, cagradWeights } from "../../src/balancers/cagrad.js";
 import type { Gramian } from "../../src/balancers/types.js";
-import { matVec, permuteSym, quadForm } from "../../src/solvers/linalg.js";
+import { dot, matVec, permuteSym, quadForm } from "../../src/solvers/linalg.js";
 import { close, throwsInput } from "../helpers/assert.js";
-
-// ---------------------------------------------------------------------------------------------
-// Test Gramians G = J Jᵀ (seeded), of several kinds.
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const gaussian = (rng: () => number) => Math.sqrt(-2 * Math.log(Math.max(rng(), 1e-12))) * Math.cos(2 * Math.PI * rng());
-
-type Kind = "random" | "rankDeficient" | "collinear" | "duplicate" | "zeroRow" | "zero" | "badlyScaled";
-const KINDS: readonly Kind[] = ["random", "rankDeficient", "collinear", "duplicate", "zeroRow", "zero", "badlyScaled"];
-
-function jacobian(seed: number, T: number, d: number, kind: Kind): number[][] {
-  const rng = mulberry32(seed);
-  const row = (n = d) => Array.from({ length: n }, () => gaussian(rng));
-  switch (kind) {
-    case "random":
-      return Array.from({ length: T }, () => row());
-    case "rankDeficient": {
-      const r = Math.max(1, Math.min(T - 1, d));
-      const basis = Array.from({ length: r }, () => row());
-      return Array.from({ length: T }, () => {
-        const c = row(r);
-        return Array.from({ length: d }, (_, k) => basis.reduce((s, b, j) => s + c[j]! * b[k]!, 0));
-      });
-    }
-    case "collinear": {
-      const g = row();
-      return Array.from({ length: T }, () => {
-        const c = gaussian(rng);
-        return g.map((v) => c * v);
-      });
-    }
-    case "duplicate": {
-      const J = Array.from({ length: T }, () => row());
-      J[T - 1] = J[0]!.slice();
-      return J;
-    }
-    case "zeroRow": {
-      const J = Array.from({ length: T }, () => row());
-      J[Math.floor(rng() * T)] = new Array<number>(d).fill(0);
-      return J;
-    }
-    case "zero":
-      return Array.from({ length: T }, () => new Array<number>(d).fill(0));
-    case "badlyScaled":
-      return Array.from({ length: T }, () => {
-        const s = 10 ** (-4 + 8 * rng());
-        return row().map((v) => v * s);
-      });
-  }
-}
-
-function gramOf(J: readonly (readonly number[])[]): number[][] {
-  return J.map((a) => J.map((b) => a.reduce((s, v, k) => s + v * b[k]!, 0)));
-}
-
-const caseArb = fc.record({
-  seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-  T: fc.integer({ min: 2, max: 8 }),
-  d: fc.integer({ min: 1, max: 10 }),
-  kind: fc.constantFrom(...KINDS),
-});
-/** Cases whose Gramian is positive definite (unique solutions). */
-const fullRankArb = caseArb.filter((c) => c.d >= c.T && (c.kind === "random" || c.kind === "badlyScaled"));
-
-function permutation(seed: number, T: number): number[] {
-  const rng = mulberry32(seed);
-  const p = Array.from({ length: T }, (_, i) => i);
-  for (let i = T - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [p[i], p[j]] = [p[j]!, p[i]!];
-  }
-  return p;
-}
-
-/** ‖Jᵀ(a − b)‖ / (maxᵢ‖gᵢ‖·max(‖a‖₁, ‖b‖₁)): how far apart the directions of two weightings are. */
-function directionGap(G: readonly (readonly number[])[], a: readonly number[], b: readonly number[]): number {
-  const diff = a.map((v, i) => v - b[i]!);
-  const sq = diff.reduce((s, di, i) => s + di * G[i]!.reduce((t, g, j) => t + g * diff[j]!, 0), 0);
-  const maxNorm = Math.sqrt(Math.max(0, ...G.map((r, i) => r[i]!)));
-  const l1 = Math.max(
-    a.reduce((s, v) => s + Math.abs(v), 0),
-    b.reduce((s, v) => s + Math.abs(v), 0),
-  );
-  return maxNorm === 0 || l1 === 0 ? 0 : Math.sqrt(Math.max(0, sq)) / (maxNorm * l1);
-}
-
-/** (Gα)ᵢ ≥ −tol·‖gᵢ‖·maxⱼ‖gⱼ‖·‖α‖₁ for every task (the direction conflicts with no task). */
-function assertNonConflicting(G: readonly (readonly number[])[], alpha: readonly number[], tol: number, what: string): void {
-  const maxNorm = Math.sqrt(Math.max(0, ...G.map((r, i) => r[i]!)));
-  const l1 = alpha.reduce((s, v) => s + Math.abs(v), 0);
-  G.forEach((row, i) => {
-    const gd = row.reduce((s, g, j) => s + g * alpha[j]!, 0);
-    const scale = Math.sqrt(row[i]!) * maxNorm * l1;
-    assert.ok(gd >= -tol * scale, `${what}: task ${i} conflicts: (Gα)ᵢ = ${gd} (scale ${scale}), α = ${alpha.join(", ")}`);
-  });
-}
-
-/** The standard bad Gramians for a T-task method, each with a pattern its error must match. */
-function badGramians(T: number): [string, unknown, RegExp][] {
-  const ok = gramOf(jacobian(7, T, 4, "random"));
-  const nan = ok.map((r) => r.slice());
-  nan[0]![1] = Number.NaN;
-  nan[1]![0] = Number.NaN;
-  const asym = ok.map((r) => r.slice());
-  asym[1]![0] = asym[1]![0]! + 10 + ok[0]![0]! + ok[1]![1]!;
-  const ragged = ok.map((r, i) => (i === 1 ? r.slice(0, T - 1) : r.slice()));
-  const notPsd = ok.map((r, i) => r.map((v, j) => (i === j ? 1 : i + j === 1 ? 3 : 0)));
-  return [
-    ["NaN entry", nan, /NaN/],
-    ["asymmetric", asym, /symmetric/],
-    ["non-square row", ragged, /row 1 has/],
-    ["wrong size", gramOf(jacobian(7, T + 1, 4, "random")), new RegExp(`${T}×${T}`)],
-    ["missing", undefined, /required/],
-    ["not PSD", notPsd, /positive semidefinite/],
-  ];
-}
-
-const combo = (J: readonly (readonly number[])[], w: readonly number[]) =>
-  Array.from({ length: J[0]!.length }, (_, k) => w.reduce((s, wi, i) => s + wi * J[i]![k]!, 0));
-const dotv = (a: readonly number[], b: readonly number[]) => a.reduce((s, v, k) => s + v * b[k]!, 0);
+import { mulberry32, gaussian, permutation, gramOf, combine, jacobian, caseArb, directionGap, badGramians } from "../helpers/gramians.js";
 
 describe("cagrad", () => {
   test("name, needs, timing, init", () => {
@@ -176,11 +48,11 @@ describe("cagrad", () => {
           const J = jacobian(seed, T, dim, "random");
           const r = cagradSolve(gramOf(J), { c, rescale: 0 });
           fc.pre(r.fallback === "none");
-          const d = combo(J, r.weights);
-          const g0 = combo(J, new Array<number>(T).fill(1 / T));
+          const d = combine(J, r.weights);
+          const g0 = combine(J, new Array<number>(T).fill(1 / T));
           const radius = c * Math.hypot(...g0);
           close(Math.hypot(...d.map((v, k) => v - g0[k]!)), radius, 1e-9 * (1 + radius), "‖d − g₀‖");
-          const worst = (y: readonly number[]) => Math.min(...J.map((g) => dotv(g, y)));
+          const worst = (y: readonly number[]) => Math.min(...J.map((g) => dot(g, y)));
           const best = worst(d);
           const rng = mulberry32(seed + 5);
           for (let k = 0; k < 300; k++) {
@@ -250,7 +122,7 @@ describe("cagrad", () => {
       [6, 1, 1],
     ];
     const a = cagradWeights(gramOf(J), { c: 0.5, rescale: 0 });
-    [0.1835, 1.2041, 1.2041].forEach((v, k) => close(combo(J, a)[k]!, v, 1e-4, `d${k}`));
+    [0.1835, 1.2041, 1.2041].forEach((v, k) => close(combine(J, a)[k]!, v, 1e-4, `d${k}`));
     // Here w* = e₁ (g₁ is the worse task): α = (½ + c‖g₀‖/‖g₁‖, ½) exactly.
     close(a[0]!, 0.5 + (0.5 * Math.sqrt(3)) / Math.sqrt(18), 1e-12, "α₁");
     close(a[1]!, 0.5, 1e-12, "α₂");
@@ -303,7 +175,7 @@ describe("cagrad", () => {
     const G = gramOf(J);
     const small = cagradSolve(G, { c: 0.5, rescale: 0 });
     assert.equal(small.fallback, "none");
-    const d = combo(J, small.weights);
+    const d = combine(J, small.weights);
     close(Math.hypot(d[0]! - 0.25, d[1]!), 0.125, 1e-9, "‖d − g₀‖ = c‖g₀‖");
     const large = cagradSolve(G, { c: 2 });
     assert.equal(large.fallback, "stationary");

@@ -5,41 +5,8 @@ import { dbMtl, dbMtlStep, dbMtlWeights, type DbMtlState } from "../../src/balan
 import { permuteSym } from "../../src/solvers/linalg.js";
 import { Rng } from "../../src/util/rng.js";
 import { close, throwsInput } from "../helpers/assert.js";
+import { norm, gramOf, combine, rngJacobian, rngCaseArb } from "../helpers/gramians.js";
 
-// ---- random Jacobians (rows = task gradients) and their Gramians -------------------------------
-type Kind = "random" | "zero" | "rank" | "collinear" | "scaled" | "allZero" | "mixed";
-const kinds: Kind[] = ["random", "zero", "rank", "collinear", "scaled", "allZero", "mixed"];
-
-/** J (T×D): random, with a zero row, rank-deficient, collinear rows, rows scaled 10⁻⁴…10⁴, all zero, or all of these. */
-function jacobian(T: number, D: number, kind: Kind, seed: number): number[][] {
-  const rng = new Rng(seed);
-  const mixed = kind === "mixed";
-  const r = kind === "rank" || mixed ? 1 + rng.int(Math.max(1, T - 1)) : T;
-  const A = Array.from({ length: T }, () => Array.from({ length: r }, () => rng.normal()));
-  const B = Array.from({ length: r }, () => Array.from({ length: D }, () => rng.normal()));
-  const J = A.map((a) => Array.from({ length: D }, (_, d) => a.reduce((s, v, k) => s + v * B[k]![d]!, 0)));
-  if (kind === "collinear" || mixed) {
-    const i = rng.int(T);
-    const j = (i + 1 + rng.int(T - 1)) % T;
-    const c = (rng.uniform() < 0.5 ? -1 : 1) * 10 ** (2 * rng.uniform() - 1);
-    J[i] = J[j]!.map((v) => c * v);
-  }
-  if (kind === "zero" || mixed) J[rng.int(T)] = new Array<number>(D).fill(0);
-  if (kind === "scaled" || mixed) J.forEach((row, i) => (J[i] = row.map((v) => v * 10 ** (8 * rng.uniform() - 4))));
-  if (kind === "allZero") J.forEach((row, i) => (J[i] = row.map(() => 0)));
-  return J;
-}
-const dotv = (a: readonly number[], b: readonly number[]) => a.reduce((s, v, i) => s + v * b[i]!, 0);
-const gram = (J: readonly (readonly number[])[]) => J.map((a) => J.map((b) => dotv(a, b)));
-const combine = (J: readonly (readonly number[])[], w: readonly number[]) => J[0]!.map((_, d) => J.reduce((s, row, i) => s + w[i]! * row[d]!, 0));
-const caseArb = fc.record({
-  T: fc.integer({ min: 2, max: 8 }),
-  D: fc.integer({ min: 1, max: 10 }),
-  kind: fc.constantFrom(...kinds),
-  seed: fc.integer(),
-});
-// ------------------------------------------------------------------------------------------------
-const norm = (v: readonly number[]) => Math.sqrt(dotv(v, v));
 const lossesArb = (T: number) => fc.array(fc.double({ min: 0, max: 1e3, noNaN: true }), { minLength: T, maxLength: T });
 
 /** LibMTL's DB_MTL on the vectors: EMA of the log-gradient vectors, d = Σ (max‖b‖/‖bᵢ‖) bᵢ (without its +1e-8). */
@@ -85,9 +52,9 @@ describe("dbmtl", () => {
   test("property: every non-zero task contributes a vector of length max n̂ (αᵢ‖gᵢ‖ = max n̂); zero gradients get 0", () => {
     fc.assert(
       fc.property(
-        caseArb.chain((c) => fc.tuple(fc.constant(c), lossesArb(c.T))),
+        rngCaseArb.chain((c) => fc.tuple(fc.constant(c), lossesArb(c.T))),
         ([{ T, D, kind, seed }, losses]) => {
-          const G = gram(jacobian(T, D, kind, seed));
+          const G = gramOf(rngJacobian(T, D, kind, seed));
           const ema = new Array<number>(T).fill(0).map((_, i) => i / T);
           const r = dbMtlStep(G, losses, ema, 3, { beta: 0.7, betaSigma: 0.5 });
           const top = Math.max(...r.emaNorms);
@@ -109,10 +76,10 @@ describe("dbmtl", () => {
   test("property: with β = 0 the direction equals LibMTL's DB_MTL on the vectors (whose EMA is then the current log-gradient)", () => {
     fc.assert(
       fc.property(
-        caseArb.chain((c) => fc.tuple(fc.constant(c), lossesArb(c.T))),
+        rngCaseArb.chain((c) => fc.tuple(fc.constant(c), lossesArb(c.T))),
         ([{ T, D, kind, seed }, losses]) => {
-          const J = jacobian(T, D, kind, seed);
-          const w = dbMtlWeights(gram(J), losses, new Array<number>(T).fill(0), 1, { beta: 0 });
+          const J = rngJacobian(T, D, kind, seed);
+          const w = dbMtlWeights(gramOf(J), losses, new Array<number>(T).fill(0), 1, { beta: 0 });
           const d = combine(J, w);
           const ref = libmtlStep(J, losses, J.map((g) => g.map(() => 0)), 1, 0, 0.5, 1e-8).d;
           // The summands have length max‖∇log Lᵢ‖ each: the rounding scale of the (possibly cancelling) sum.
@@ -131,7 +98,7 @@ describe("dbmtl", () => {
       [-1, 2, 0],
       [0.1, 0.1, -0.2],
     ];
-    const G = gram(J);
+    const G = gramOf(J);
     const losses = [2, 0.5, 7];
     const b = dbMtl({ beta: 0.8, betaSigma: 0.3 });
     let s: DbMtlState = b.init(3);
@@ -150,9 +117,9 @@ describe("dbmtl", () => {
   test("property: permutation equivariance (with the permuted state)", () => {
     fc.assert(
       fc.property(
-        caseArb.chain((c) => fc.tuple(fc.constant(c), lossesArb(c.T), fc.integer())),
+        rngCaseArb.chain((c) => fc.tuple(fc.constant(c), lossesArb(c.T), fc.integer())),
         ([{ T, D, kind, seed }, losses, permSeed]) => {
-          const G = gram(jacobian(T, D, kind, seed));
+          const G = gramOf(rngJacobian(T, D, kind, seed));
           const ema = losses.map((l) => l / 7);
           const p = Array.from(new Rng(permSeed).permutation(T));
           const w = dbMtlWeights(G, losses, ema, 2);
@@ -172,9 +139,9 @@ describe("dbmtl", () => {
   test("property: finite over many steps on zero, rank-deficient, collinear and badly scaled Gramians, losses 0 … 1e3", () => {
     fc.assert(
       fc.property(
-        caseArb.chain((c) => fc.tuple(fc.constant(c), lossesArb(c.T))),
+        rngCaseArb.chain((c) => fc.tuple(fc.constant(c), lossesArb(c.T))),
         ([{ T, D, kind, seed }, losses]) => {
-          const G = gram(jacobian(T, D, kind, seed));
+          const G = gramOf(rngJacobian(T, D, kind, seed));
           const b = dbMtl();
           let s = b.init(T);
           for (let k = 0; k < 5; k++) {
@@ -190,7 +157,7 @@ describe("dbmtl", () => {
 
   test("update is pure: the same state gives the same result and is not mutated", () => {
     const b = dbMtl();
-    const G = gram(jacobian(3, 4, "random", 5));
+    const G = gramOf(rngJacobian(3, 4, "random", 5));
     const s = b.update({ losses: [1, 2, 3], gramian: G }, b.init(3)).state;
     const copy = structuredClone(s);
     const a = b.update({ losses: [1, 2, 3], gramian: G }, s);

@@ -6,42 +6,8 @@ import { pcgradOrders, pcgradWeights } from "../../src/balancers/pcgrad.js";
 import { permuteSym } from "../../src/solvers/linalg.js";
 import { Rng } from "../../src/util/rng.js";
 import { close, throwsInput } from "../helpers/assert.js";
+import { norm, cosv, gramOf, combine, rngJacobian, rngCaseArb } from "../helpers/gramians.js";
 
-// ---- random Jacobians (rows = task gradients) and their Gramians -------------------------------
-type Kind = "random" | "zero" | "rank" | "collinear" | "scaled" | "allZero" | "mixed";
-const kinds: Kind[] = ["random", "zero", "rank", "collinear", "scaled", "allZero", "mixed"];
-
-/** J (T×D): random, with a zero row, rank-deficient, collinear rows, rows scaled 10⁻⁴…10⁴, all zero, or all of these. */
-function jacobian(T: number, D: number, kind: Kind, seed: number): number[][] {
-  const rng = new Rng(seed);
-  const mixed = kind === "mixed";
-  const r = kind === "rank" || mixed ? 1 + rng.int(Math.max(1, T - 1)) : T;
-  const A = Array.from({ length: T }, () => Array.from({ length: r }, () => rng.normal()));
-  const B = Array.from({ length: r }, () => Array.from({ length: D }, () => rng.normal()));
-  const J = A.map((a) => Array.from({ length: D }, (_, d) => a.reduce((s, v, k) => s + v * B[k]![d]!, 0)));
-  if (kind === "collinear" || mixed) {
-    const i = rng.int(T);
-    const j = (i + 1 + rng.int(T - 1)) % T;
-    const c = (rng.uniform() < 0.5 ? -1 : 1) * 10 ** (2 * rng.uniform() - 1);
-    J[i] = J[j]!.map((v) => c * v);
-  }
-  if (kind === "zero" || mixed) J[rng.int(T)] = new Array<number>(D).fill(0);
-  if (kind === "scaled" || mixed) J.forEach((row, i) => (J[i] = row.map((v) => v * 10 ** (8 * rng.uniform() - 4))));
-  if (kind === "allZero") J.forEach((row, i) => (J[i] = row.map(() => 0)));
-  return J;
-}
-const dotv = (a: readonly number[], b: readonly number[]) => a.reduce((s, v, i) => s + v * b[i]!, 0);
-const gram = (J: readonly (readonly number[])[]) => J.map((a) => J.map((b) => dotv(a, b)));
-const combine = (J: readonly (readonly number[])[], w: readonly number[]) => J[0]!.map((_, d) => J.reduce((s, row, i) => s + w[i]! * row[d]!, 0));
-const caseArb = fc.record({
-  T: fc.integer({ min: 2, max: 8 }),
-  D: fc.integer({ min: 1, max: 10 }),
-  kind: fc.constantFrom(...kinds),
-  seed: fc.integer(),
-});
-// ------------------------------------------------------------------------------------------------
-const norm = (v: readonly number[]) => Math.sqrt(dotv(v, v));
-const cosv = (a: readonly number[], b: readonly number[]) => dotv(a, b) / (norm(a) * norm(b));
 const zeros = (T: number) => Array.from({ length: T }, () => new Array<number>(T).fill(0));
 const randomOrders = (T: number, seed: number) => pcgradOrders(seed, 0, T).orders;
 
@@ -99,9 +65,9 @@ describe("gradvac", () => {
 
   test("property: targets below the current cosines change nothing (α = 1); the EMA still moves", () => {
     fc.assert(
-      fc.property(caseArb, fc.double({ min: 0, max: 2, noNaN: true }), ({ T, D, kind, seed }, delta) => {
-        const J = jacobian(T, D, kind, seed);
-        const G = gram(J);
+      fc.property(rngCaseArb, fc.double({ min: 0, max: 2, noNaN: true }), ({ T, D, kind, seed }, delta) => {
+        const J = rngJacobian(T, D, kind, seed);
+        const G = gramOf(J);
         const targets = J.map((gi, i) => J.map((gj, j) => (i === j || norm(gi) === 0 || norm(gj) === 0 ? 0 : Math.max(-1, cosv(gi, gj) - delta - 1e-9))));
         const r = gradVacStep(G, targets, 0.1, randomOrders(T, seed));
         assert.deepEqual(r.weights, new Array<number>(T).fill(1));
@@ -119,11 +85,11 @@ describe("gradvac", () => {
 
   test("property: a correction brings cos(gᵢ', gⱼ) exactly to the target (T = 2)", () => {
     fc.assert(
-      fc.property(caseArb, fc.double({ min: -0.99, max: 0.99, noNaN: true }), ({ D, seed }, target) => {
-        const J = jacobian(2, Math.max(D, 2), "random", seed);
+      fc.property(rngCaseArb, fc.double({ min: -0.99, max: 0.99, noNaN: true }), ({ D, seed }, target) => {
+        const J = rngJacobian(2, Math.max(D, 2), "random", seed);
         fc.pre(Math.abs(cosv(J[0]!, J[1]!)) < 0.999);
         fc.pre(cosv(J[0]!, J[1]!) < target);
-        const { coefficients } = gradVacStep(gram(J), [[0, target], [target, 0]], 0.01);
+        const { coefficients } = gradVacStep(gramOf(J), [[0, target], [target, 0]], 0.01);
         for (let i = 0; i < 2; i++) close(cosv(combine(J, coefficients[i]!), J[1 - i]!), target, 1e-9, `task ${i}`);
       }),
       { numRuns: 200 },
@@ -135,19 +101,19 @@ describe("gradvac", () => {
       fc.property(
         // No (nearly) collinear pairs: at φ = ±1, √(1 − φ²) turns rounding into ~1e-8 errors that a corrected gᵢ'
         // can amplify further (both implementations are right; they just round differently). Covered by the finiteness test.
-        caseArb.filter(({ T, D, kind, seed }) => {
-          const J = jacobian(T, D, kind, seed);
+        rngCaseArb.filter(({ T, D, kind, seed }) => {
+          const J = rngJacobian(T, D, kind, seed);
           return J.every((a, i) => J.every((b, j) => i === j || norm(a) === 0 || norm(b) === 0 || Math.abs(cosv(a, b)) <= 0.999));
         }),
         fc.integer(),
         fc.double({ min: 0.001, max: 1, noNaN: true }),
         fc.double({ min: -1, max: 0.999, noNaN: true }),
         ({ T, D, kind, seed }, orderSeed, beta, t0) => {
-          const J = jacobian(T, D, kind, seed);
+          const J = rngJacobian(T, D, kind, seed);
           const rng = new Rng(orderSeed);
           const targets = Array.from({ length: T }, (_, i) => Array.from({ length: T }, (_, j) => (i === j ? 0 : Math.max(-1, Math.min(0.999, t0 + 0.3 * rng.normal())))));
           const orders = randomOrders(T, orderSeed);
-          const r = gradVacStep(gram(J), targets, beta, orders);
+          const r = gradVacStep(gramOf(J), targets, beta, orders);
           const ref = referenceGradVac(J, targets, beta, orders);
           const d = combine(J, r.weights);
           // Rounding scale of the (possibly cancelling) sum; √(1 − φ²) turns rounding at φ = ±1 (collinear gradients) into ~1e-8.
@@ -163,9 +129,9 @@ describe("gradvac", () => {
 
   test("property: with all targets 0 (the first step), GradVac is PCGrad for the same orders", () => {
     fc.assert(
-      fc.property(caseArb, fc.integer(), ({ T, D, kind, seed }, orderSeed) => {
-        const J = jacobian(T, D, kind, seed);
-        const G = gram(J);
+      fc.property(rngCaseArb, fc.integer(), ({ T, D, kind, seed }, orderSeed) => {
+        const J = rngJacobian(T, D, kind, seed);
+        const G = gramOf(J);
         const orders = randomOrders(T, orderSeed);
         const a = gradVacWeights(G, zeros(T), 0.01, orders);
         const b = pcgradWeights(G, orders);
@@ -183,8 +149,8 @@ describe("gradvac", () => {
 
   test("property: finite on zero, rank-deficient, collinear and badly scaled Gramians, over many steps and targets near ±1", () => {
     fc.assert(
-      fc.property(caseArb, fc.constantFrom(-1, 0, 0.5, 1), ({ T, D, kind, seed }, t) => {
-        const G = gram(jacobian(T, D, kind, seed));
+      fc.property(rngCaseArb, fc.constantFrom(-1, 0, 0.5, 1), ({ T, D, kind, seed }, t) => {
+        const G = gramOf(rngJacobian(T, D, kind, seed));
         const targets = Array.from({ length: T }, (_, i) => Array.from({ length: T }, (_, j) => (i === j ? 0 : t)));
         for (const w of gradVacWeights(G, targets, 0.5, randomOrders(T, seed))) assert.ok(Number.isFinite(w), `${kind}, target ${t}`);
         const b = gradVac({ beta: 0.3, seed: seed | 0 });
@@ -203,15 +169,15 @@ describe("gradvac", () => {
       [1, 0],
       [0.6, 0.8],
     ];
-    const { coefficients } = gradVacStep(gram(J), [[0, 1], [1, 0]], 0.01);
+    const { coefficients } = gradVacStep(gramOf(J), [[0, 1], [1, 0]], 0.01);
     close(cosv(combine(J, coefficients[0]!), J[1]!), GRADVAC_MAX_TARGET, 1e-9, "capped");
   });
 
   test("property: permutation equivariance with the permuted targets and orders", () => {
     fc.assert(
-      fc.property(caseArb, fc.integer(), fc.integer(), ({ T, D, kind, seed }, orderSeed, permSeed) => {
-        const J = jacobian(T, D, kind, seed);
-        const G = gram(J);
+      fc.property(rngCaseArb, fc.integer(), fc.integer(), ({ T, D, kind, seed }, orderSeed, permSeed) => {
+        const J = rngJacobian(T, D, kind, seed);
+        const G = gramOf(J);
         const rng = new Rng(orderSeed);
         const targets = Array.from({ length: T }, (_, i) => Array.from({ length: T }, (_, j) => (i === j ? 0 : 2 * rng.uniform() - 1)));
         const orders = randomOrders(T, orderSeed);
@@ -255,7 +221,7 @@ describe("gradvac", () => {
       [-0.5, -Math.sqrt(3) / 2, 0.1],
       [0.3, -0.2, -1],
     ];
-    const G4 = gram(J);
+    const G4 = gramOf(J);
     const seqFor = (seed: number) => {
       const bb = gradVac({ seed, beta: 0.1 });
       let st = bb.init(4);
@@ -272,7 +238,7 @@ describe("gradvac", () => {
 
   test("update is pure: the same state gives the same result and is not mutated", () => {
     const b = gradVac({ seed: 3, beta: 0.5 });
-    const G = gram(jacobian(3, 4, "random", 11));
+    const G = gramOf(rngJacobian(3, 4, "random", 11));
     const s = b.update({ losses: [1, 2, 3], gramian: G }, b.init(3)).state;
     const copy = structuredClone(s);
     const a = b.update({ losses: [1, 2, 3], gramian: G }, s);

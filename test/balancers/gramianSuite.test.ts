@@ -16,6 +16,7 @@ import { registry, type AnyFactory } from "../../src/balancers/registry.js";
 import type { Balancer, BalancerState, Gramian, Observation, UpdateResult } from "../../src/balancers/types.js";
 import { BalancerInputError, checkLosses, checkNumTasks } from "../../src/balancers/validate.js";
 import { checkGramian, permuteSym } from "../../src/solvers/linalg.js";
+import { assertNonConflicting, gaussianMatrix, gramOf, mulberry32, shuffle } from "../helpers/gramians.js";
 
 // ---------------------------------------------------------------------------------------------
 // Which methods are randomized, and which claim a non-conflicting direction.
@@ -153,40 +154,6 @@ const subjects: Subject[] = [
 // ---------------------------------------------------------------------------------------------
 // Seeded random numbers and test Gramians.
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function gaussian(rng: () => number): number {
-  const u = Math.max(rng(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());
-}
-
-function randomJ(rng: () => number, T: number, d: number): number[][] {
-  return Array.from({ length: T }, () => Array.from({ length: d }, () => gaussian(rng)));
-}
-
-/** G = J Jᵀ, filled from the lower triangle so that it is exactly symmetric. */
-function gramOf(J: readonly (readonly number[])[]): number[][] {
-  const T = J.length;
-  const G = Array.from({ length: T }, () => new Array<number>(T).fill(0));
-  for (let i = 0; i < T; i++)
-    for (let j = 0; j <= i; j++) {
-      let s = 0;
-      for (let k = 0; k < J[i]!.length; k++) s += J[i]![k]! * J[j]![k]!;
-      G[i]![j] = s;
-      G[j]![i] = s;
-    }
-  return G;
-}
-
 function randomLosses(rng: () => number, T: number): number[] {
   return Array.from({ length: T }, () => 0.1 + 3 * rng());
 }
@@ -211,7 +178,7 @@ function randomCases(seed: number): Case[] {
   const out: Case[] = [];
   for (const T of [2, 3, 5, 8])
     for (const d of [1, 3, 20]) {
-      out.push({ label: `random T=${T} d=${d}`, T, Js: sequence(() => randomJ(rng, T, d)), fullRank: d >= T });
+      out.push({ label: `random T=${T} d=${d}`, T, Js: sequence(() => gaussianMatrix(rng, T, d)), fullRank: d >= T });
     }
   return out;
 }
@@ -230,7 +197,7 @@ function degenerateCases(seed: number): Case[] {
   const d = 6;
   const out: Case[] = [];
   const scaledCopies = (factors: readonly number[]) => () => {
-    const g = randomJ(rng, 1, d)[0]!;
+    const g = gaussianMatrix(rng, 1, d)[0]!;
     return factors.map((c) => g.map((v) => c * v));
   };
   out.push({ label: "collinear, same direction, T=3", T: 3, Js: sequence(scaledCopies([1, 2, 0.5])), fullRank: false });
@@ -240,7 +207,7 @@ function degenerateCases(seed: number): Case[] {
     label: "repeated rows, T=5",
     T: 5,
     Js: sequence(() => {
-      const J = randomJ(rng, 3, d);
+      const J = gaussianMatrix(rng, 3, d);
       return [J[0]!, J[1]!, J[0]!.slice(), J[2]!, J[1]!.slice()];
     }),
     fullRank: false,
@@ -249,7 +216,7 @@ function degenerateCases(seed: number): Case[] {
     label: "scaled and negated copies, T=4",
     T: 4,
     Js: sequence(() => {
-      const J = randomJ(rng, 2, d);
+      const J = gaussianMatrix(rng, 2, d);
       return [J[0]!, J[1]!, J[0]!.map((v) => 3 * v), J[1]!.map((v) => -2 * v)];
     }),
     fullRank: false,
@@ -258,7 +225,7 @@ function degenerateCases(seed: number): Case[] {
     label: "one zero gradient, T=3",
     T: 3,
     Js: sequence(() => {
-      const J = randomJ(rng, 2, d);
+      const J = gaussianMatrix(rng, 2, d);
       return [J[0]!, new Array<number>(d).fill(0), J[1]!];
     }),
     fullRank: false,
@@ -266,7 +233,7 @@ function degenerateCases(seed: number): Case[] {
   out.push({
     label: "rank 2 of 8 (d = 2)",
     T: 8,
-    Js: sequence(() => randomJ(rng, 8, 2)),
+    Js: sequence(() => gaussianMatrix(rng, 8, 2)),
     fullRank: false,
   });
   return out;
@@ -279,14 +246,11 @@ function badlyScaledCases(seed: number): Case[] {
     for (const d of [3, 20]) {
       // Row scales 10^k, k spread evenly over [−4, 4] (T = 2: 1e-4 and 1e4), shuffled.
       const scales = Array.from({ length: T }, (_, i) => 10 ** (-4 + (8 * i) / (T - 1)));
-      for (let i = T - 1; i > 0; i--) {
-        const j = Math.floor(rng() * (i + 1));
-        [scales[i], scales[j]] = [scales[j]!, scales[i]!];
-      }
+      shuffle(rng, scales);
       out.push({
         label: `badly scaled T=${T} d=${d}`,
         T,
-        Js: sequence(() => randomJ(rng, T, d).map((row, i) => row.map((v) => v * scales[i]!))),
+        Js: sequence(() => gaussianMatrix(rng, T, d).map((row, i) => row.map((v) => v * scales[i]!))),
         fullRank: d >= T,
       });
     }
@@ -321,27 +285,10 @@ function runCase(subject: Subject, c: Case, seed: number): Step[] {
   });
 }
 
-/**
- * Checks ⟨gᵢ, d⟩ = (Gα)ᵢ ≥ −1e-6·scaleᵢ, scaleᵢ = √Gᵢᵢ·maxⱼ√Gⱼⱼ·Σⱼ|αⱼ| — the Cauchy–Schwarz bound
- * on |(Gα)ᵢ|, so the tolerance is relative to what rounding in α or G can move it by.
- */
-function assertNonConflicting(G: readonly (readonly number[])[], alpha: readonly number[], what: string): void {
-  const maxNorm = Math.sqrt(Math.max(...G.map((row, i) => row[i]!)));
-  const l1 = alpha.reduce((a, x) => a + Math.abs(x), 0);
-  G.forEach((row, i) => {
-    const gd = row.reduce((a, g, j) => a + g * alpha[j]!, 0);
-    const scale = Math.sqrt(row[i]!) * maxNorm * l1;
-    assert.ok(gd >= -1e-6 * scale, `${what}: task ${i} conflicts: (Gα)ᵢ = ${gd} (scale ${scale}), α = ${alpha.join(", ")}`);
-  });
-}
-
+/** A random permutation of 0..T-1 other than the identity. */
 function randomPermutation(rng: () => number, T: number): number[] {
   for (;;) {
-    const p = Array.from({ length: T }, (_, i) => i);
-    for (let i = T - 1; i > 0; i--) {
-      const j = Math.floor(rng() * (i + 1));
-      [p[i], p[j]] = [p[j]!, p[i]!];
-    }
+    const p = shuffle(rng, Array.from({ length: T }, (_, i) => i));
     if (p.some((v, i) => v !== i)) return p;
   }
 }
@@ -450,7 +397,7 @@ for (const subject of subjects) {
     test("(f) bad input: NaN entry, asymmetric, wrong size, missing Gramian → an Error naming the problem", () => {
       const rng = mulberry32(18);
       for (const T of [2, 3, 5]) {
-        const G = gramOf(randomJ(rng, T, 4));
+        const G = gramOf(gaussianMatrix(rng, T, 4));
         const losses = randomLosses(rng, T);
         const b = subject.make();
         const s = b.init(T);
@@ -461,9 +408,9 @@ for (const subject of subjects) {
         const asym = G.map((row) => row.slice());
         asym[1]![0] = asym[1]![0]! + 1 + Math.sqrt(G[0]![0]! * G[1]![1]!);
         assertThrowsNaming(() => b.update({ losses, gramian: asym }, s), `T=${T} asymmetric`, /symmetr/i);
-        const big = gramOf(randomJ(rng, T + 1, 4));
+        const big = gramOf(gaussianMatrix(rng, T + 1, 4));
         assertThrowsNaming(() => b.update({ losses, gramian: big }, s), `T=${T} wrong size`, /gramian/i, new RegExp(`${T}|${T + 1}`));
-        const small = gramOf(randomJ(rng, T - 1, 4));
+        const small = gramOf(gaussianMatrix(rng, T - 1, 4));
         assertThrowsNaming(() => b.update({ losses, gramian: small }, s), `T=${T} too small`, /gramian/i, new RegExp(`${T}|${T - 1}`));
         assertThrowsNaming(() => b.update({ losses }, s), `T=${T} missing`, /gramian/i);
         // The state is still usable after the refusals.
@@ -480,7 +427,7 @@ for (const subject of subjects) {
         );
         assert.ok(cases.length > 0);
         for (const c of cases) {
-          runCase(subject, c, 106).forEach((step, k) => assertNonConflicting(step.G, step.result.weights, `${c.label}, update ${k}`));
+          runCase(subject, c, 106).forEach((step, k) => assertNonConflicting(step.G, step.result.weights, 1e-6, `${c.label}, update ${k}`));
         }
       });
     }

@@ -2,51 +2,10 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { imtlG, imtlGSolve, imtlGWeights } from "../../src/balancers/imtlG.js";
-import { unitGramian } from "../../src/balancers/config.js";
-import { permuteSym } from "../../src/solvers/linalg.js";
+import { dot } from "../../src/solvers/linalg.js";
 import { Rng } from "../../src/util/rng.js";
 import { close, throwsInput } from "../helpers/assert.js";
-
-// ---- random Jacobians (rows = task gradients) and their Gramians -------------------------------
-type Kind = "random" | "zero" | "rank" | "collinear" | "scaled" | "allZero" | "mixed";
-const kinds: Kind[] = ["random", "zero", "rank", "collinear", "scaled", "allZero", "mixed"];
-
-/** J (T×D): random, with a zero row, rank-deficient, collinear rows, rows scaled 10⁻⁴…10⁴, all zero, or all of these. */
-function jacobian(T: number, D: number, kind: Kind, seed: number): number[][] {
-  const rng = new Rng(seed);
-  const mixed = kind === "mixed";
-  const r = kind === "rank" || mixed ? 1 + rng.int(Math.max(1, T - 1)) : T;
-  const A = Array.from({ length: T }, () => Array.from({ length: r }, () => rng.normal()));
-  const B = Array.from({ length: r }, () => Array.from({ length: D }, () => rng.normal()));
-  const J = A.map((a) => Array.from({ length: D }, (_, d) => a.reduce((s, v, k) => s + v * B[k]![d]!, 0)));
-  if (kind === "collinear" || mixed) {
-    const i = rng.int(T);
-    const j = (i + 1 + rng.int(T - 1)) % T;
-    const c = (rng.uniform() < 0.5 ? -1 : 1) * 10 ** (2 * rng.uniform() - 1);
-    J[i] = J[j]!.map((v) => c * v);
-  }
-  if (kind === "zero" || mixed) J[rng.int(T)] = new Array<number>(D).fill(0);
-  if (kind === "scaled" || mixed) J.forEach((row, i) => (J[i] = row.map((v) => v * 10 ** (8 * rng.uniform() - 4))));
-  if (kind === "allZero") J.forEach((row, i) => (J[i] = row.map(() => 0)));
-  return J;
-}
-const dotv = (a: readonly number[], b: readonly number[]) => a.reduce((s, v, i) => s + v * b[i]!, 0);
-const gram = (J: readonly (readonly number[])[]) => J.map((a) => J.map((b) => dotv(a, b)));
-const combine = (J: readonly (readonly number[])[], w: readonly number[]) => J[0]!.map((_, d) => J.reduce((s, row, i) => s + w[i]! * row[d]!, 0));
-const caseArb = fc.record({
-  T: fc.integer({ min: 2, max: 8 }),
-  D: fc.integer({ min: 1, max: 10 }),
-  kind: fc.constantFrom(...kinds),
-  seed: fc.integer(),
-});
-// ------------------------------------------------------------------------------------------------
-const norm = (v: readonly number[]) => Math.sqrt(dotv(v, v));
-
-/** Linearly independent gradients with a well-conditioned unit Gramian (λ_min(Ĝ) > 1e-3). */
-const fullRankArb = fc
-  .record({ T: fc.integer({ min: 2, max: 8 }), extra: fc.integer({ min: 0, max: 4 }), scaled: fc.boolean(), seed: fc.integer() })
-  .map(({ T, extra, scaled, seed }) => jacobian(T, T + extra, scaled ? "scaled" : "random", seed))
-  .filter((J) => Math.min(...unitGramian(gram(J)).values) > 1e-3);
+import { norm, gramOf, combine, rngJacobian, rngCaseArb, wellConditionedArb, unitGramianEquivariance } from "../helpers/gramians.js";
 
 /** Solves A x = b by Gaussian elimination with partial pivoting (A square, non-singular). */
 function solve(A: number[][], b: number[]): number[] {
@@ -75,8 +34,8 @@ function paperClosedForm(J: readonly (readonly number[])[]): number[] {
   const u = J.map((g) => g.map((v) => v / norm(g)));
   const Drows = J.slice(1).map((g) => J[0]!.map((v, k) => v - g[k]!));
   const Urows = u.slice(1).map((ui) => u[0]!.map((v, k) => v - ui[k]!));
-  const DUt = Drows.map((d) => Urows.map((r) => dotv(d, r)));
-  const g1Ut = Urows.map((r) => dotv(J[0]!, r));
+  const DUt = Drows.map((d) => Urows.map((r) => dot(d, r)));
+  const g1Ut = Urows.map((r) => dot(J[0]!, r));
   // αᵀ (DUᵀ) = g₁Uᵀ  ⇔  (DUᵀ)ᵀ α = (g₁Uᵀ)ᵀ.
   const DUtT = DUt[0]!.map((_, j) => DUt.map((row) => row[j]!));
   const rest = solve(DUtT, g1Ut);
@@ -107,8 +66,8 @@ describe("imtlg", () => {
 
   test("property: Σα = 1 and d = Σαᵢgᵢ has equal projections onto every unit gradient; equals the paper's closed form", () => {
     fc.assert(
-      fc.property(fullRankArb, (J) => {
-        const { weights, projection } = imtlGSolve(gram(J));
+      fc.property(wellConditionedArb, (J) => {
+        const { weights, projection } = imtlGSolve(gramOf(J));
         close(
           weights.reduce((s, v) => s + v, 0),
           1,
@@ -116,7 +75,7 @@ describe("imtlg", () => {
           "Σα",
         );
         const d = combine(J, weights);
-        const proj = J.map((g) => dotv(g, d) / norm(g));
+        const proj = J.map((g) => dot(g, d) / norm(g));
         const scale = weights.reduce((s, a, i) => s + Math.abs(a) * norm(J[i]!), 0);
         proj.forEach((p, i) => close(p, proj[0]!, 1e-9 * scale, `projection ${i} (${proj.join(", ")})`));
         close(projection, proj[0]!, 1e-9 * scale, "reported projection");
@@ -129,30 +88,14 @@ describe("imtlg", () => {
   });
 
   test("property: permutation equivariance", () => {
-    fc.assert(
-      fc.property(caseArb, fc.integer(), ({ T, D, kind, seed }, permSeed) => {
-        const G = gram(jacobian(T, D, kind, seed));
-        const p = Array.from(new Rng(permSeed).permutation(T));
-        const w = imtlGWeights(G);
-        const w2 = imtlGWeights(permuteSym(G, p));
-        const scale = Math.max(1e-300, ...w.map(Math.abs));
-        // The solve divides by the smallest kept eigenvalue of Ĝ, and null vectors of Ĝ meet task scales 10⁸
-        // apart: errors grow with both (rounding only — the eigensolver visits the entries in another order).
-        const u = unitGramian(G);
-        const kept = u.values.filter((v) => v > u.cut);
-        const cond = kept.length > 0 ? kept[0]! / kept[kept.length - 1]! : 1;
-        const spread = u.active.length > 0 ? Math.max(...u.active.map((i) => u.norms[i]!)) / Math.min(...u.active.map((i) => u.norms[i]!)) : 1;
-        p.forEach((old, a) => close(w2[a]!, w[old]!, (1e-9 + 1e-11 * cond + 1e-14 * spread) * scale, `task ${a}: ${w2} vs ${w}`));
-      }),
-      { numRuns: 200 },
-    );
+    fc.assert(unitGramianEquivariance(imtlGWeights), { numRuns: 200 });
   });
 
   test("property: finite on zero, rank-deficient, collinear and badly scaled Gramians; Σα = 1 with equal projections unless degenerate", () => {
     fc.assert(
-      fc.property(caseArb, ({ T, D, kind, seed }) => {
-        const J = jacobian(T, D, kind, seed);
-        const r = imtlGSolve(gram(J));
+      fc.property(rngCaseArb, ({ T, D, kind, seed }) => {
+        const J = rngJacobian(T, D, kind, seed);
+        const r = imtlGSolve(gramOf(J));
         for (const w of r.weights) assert.ok(Number.isFinite(w), `${kind}: ${r.weights}`);
         if (r.degenerate) {
           assert.deepEqual(r.weights, new Array<number>(T).fill(0));
@@ -167,7 +110,7 @@ describe("imtlg", () => {
         const d = combine(J, r.weights);
         const scale = r.weights.reduce((s, a, i) => s + Math.abs(a) * norm(J[i]!), 0);
         J.forEach((g, i) => {
-          if (norm(g) > 0) close(dotv(g, d) / norm(g), r.projection, 1e-6 * scale, `projection ${i} (${kind})`);
+          if (norm(g) > 0) close(dot(g, d) / norm(g), r.projection, 1e-6 * scale, `projection ${i} (${kind})`);
         });
       }),
       { numRuns: 300 },
@@ -198,7 +141,7 @@ describe("imtlg", () => {
       [-0.5, s3],
       [-0.5, -s3],
     ];
-    const r = imtlGSolve(gram(J));
+    const r = imtlGSolve(gramOf(J));
     r.weights.forEach((v, i) => close(v, 1 / 3, 1e-12, `trio α${i}`));
     close(r.projection, 0, 1e-12, "trio projection");
     close(paperClosedForm(J)[0]!, 1 / 3, 1e-12, "paper trio");
@@ -211,12 +154,12 @@ describe("imtlg", () => {
     let found = false;
     const rng = new Rng(1);
     for (let k = 0; k < 200 && !found; k++) {
-      const J = jacobian(3, 3, "random", rng.int(2 ** 30));
-      const r = imtlGSolve(gram(J));
+      const J = rngJacobian(3, 3, "random", rng.int(2 ** 30));
+      const r = imtlGSolve(gramOf(J));
       if (r.degenerate || !(r.projection < 0)) continue;
       found = true;
       const d = combine(J, r.weights);
-      J.forEach((g) => assert.ok(dotv(g, d) < 0, "every task's gradient has a negative inner product with d"));
+      J.forEach((g) => assert.ok(dot(g, d) < 0, "every task's gradient has a negative inner product with d"));
       const ref = paperClosedForm(J);
       ref.forEach((v, i) => close(r.weights[i]!, v, 1e-6 * Math.max(1, ...ref.map(Math.abs)), `α${i} vs paper`));
     }

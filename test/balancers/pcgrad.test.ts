@@ -2,43 +2,10 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { pcgrad, pcgradOrders, pcgradProject, pcgradWeights, pcgradDrawsPerStep } from "../../src/balancers/pcgrad.js";
-import { permuteSym } from "../../src/solvers/linalg.js";
+import { dot, permuteSym } from "../../src/solvers/linalg.js";
 import { Rng } from "../../src/util/rng.js";
 import { close, throwsInput } from "../helpers/assert.js";
-
-// ---- random Jacobians (rows = task gradients) and their Gramians -------------------------------
-type Kind = "random" | "zero" | "rank" | "collinear" | "scaled" | "allZero" | "mixed";
-const kinds: Kind[] = ["random", "zero", "rank", "collinear", "scaled", "allZero", "mixed"];
-
-/** J (T×D): random, with a zero row, rank-deficient, collinear rows, rows scaled 10⁻⁴…10⁴, all zero, or all of these. */
-function jacobian(T: number, D: number, kind: Kind, seed: number): number[][] {
-  const rng = new Rng(seed);
-  const mixed = kind === "mixed";
-  const r = kind === "rank" || mixed ? 1 + rng.int(Math.max(1, T - 1)) : T;
-  const A = Array.from({ length: T }, () => Array.from({ length: r }, () => rng.normal()));
-  const B = Array.from({ length: r }, () => Array.from({ length: D }, () => rng.normal()));
-  const J = A.map((a) => Array.from({ length: D }, (_, d) => a.reduce((s, v, k) => s + v * B[k]![d]!, 0)));
-  if (kind === "collinear" || mixed) {
-    const i = rng.int(T);
-    const j = (i + 1 + rng.int(T - 1)) % T;
-    const c = (rng.uniform() < 0.5 ? -1 : 1) * 10 ** (2 * rng.uniform() - 1);
-    J[i] = J[j]!.map((v) => c * v);
-  }
-  if (kind === "zero" || mixed) J[rng.int(T)] = new Array<number>(D).fill(0);
-  if (kind === "scaled" || mixed) J.forEach((row, i) => (J[i] = row.map((v) => v * 10 ** (8 * rng.uniform() - 4))));
-  if (kind === "allZero") J.forEach((row, i) => (J[i] = row.map(() => 0)));
-  return J;
-}
-const dotv = (a: readonly number[], b: readonly number[]) => a.reduce((s, v, i) => s + v * b[i]!, 0);
-const gram = (J: readonly (readonly number[])[]) => J.map((a) => J.map((b) => dotv(a, b)));
-const combine = (J: readonly (readonly number[])[], w: readonly number[]) => J[0]!.map((_, d) => J.reduce((s, row, i) => s + w[i]! * row[d]!, 0));
-const caseArb = fc.record({
-  T: fc.integer({ min: 2, max: 8 }),
-  D: fc.integer({ min: 1, max: 10 }),
-  kind: fc.constantFrom(...kinds),
-  seed: fc.integer(),
-});
-// ------------------------------------------------------------------------------------------------
+import { gramOf, combine, rngJacobian, rngCaseArb } from "../helpers/gramians.js";
 
 /** Algorithm 1 written out on the gradient vectors themselves, for a given order per task. */
 function referencePcgrad(J: readonly (readonly number[])[], orders: readonly (readonly number[])[]): number[] {
@@ -47,8 +14,8 @@ function referencePcgrad(J: readonly (readonly number[])[], orders: readonly (re
     let pc = [...gi];
     for (const j of orders[i]!) {
       const gj = J[j]!;
-      const ip = dotv(pc, gj);
-      const nn = dotv(gj, gj);
+      const ip = dot(pc, gj);
+      const nn = dot(gj, gj);
       if (ip < 0 && nn > 0) pc = pc.map((v, d) => v - (ip / nn) * gj[d]!);
     }
     pc.forEach((v, d) => (out[d] = out[d]! + v));
@@ -103,9 +70,9 @@ describe("pcgrad", () => {
 
   test("property: non-conflicting gradients (all Gᵢⱼ ≥ 0) give the plain sum, α = 1", () => {
     fc.assert(
-      fc.property(caseArb, fc.integer(), ({ T, D, seed }, orderSeed) => {
-        const J = jacobian(T, D, "random", seed).map((row) => row.map(Math.abs));
-        const w = pcgradWeights(gram(J), randomOrders(T, orderSeed));
+      fc.property(rngCaseArb, fc.integer(), ({ T, D, seed }, orderSeed) => {
+        const J = rngJacobian(T, D, "random", seed).map((row) => row.map(Math.abs));
+        const w = pcgradWeights(gramOf(J), randomOrders(T, orderSeed));
         assert.deepEqual(w, new Array<number>(T).fill(1));
       }),
       { numRuns: 100 },
@@ -114,14 +81,14 @@ describe("pcgrad", () => {
 
   test("property: equals Algorithm 1 run on the gradient vectors, for the same orders", () => {
     fc.assert(
-      fc.property(caseArb, fc.integer(), ({ T, D, kind, seed }, orderSeed) => {
-        const J = jacobian(T, D, kind, seed);
+      fc.property(rngCaseArb, fc.integer(), ({ T, D, kind, seed }, orderSeed) => {
+        const J = rngJacobian(T, D, kind, seed);
         const orders = randomOrders(T, orderSeed);
-        const { weights, coefficients } = pcgradProject(gram(J), orders);
+        const { weights, coefficients } = pcgradProject(gramOf(J), orders);
         const d = combine(J, weights);
         const ref = referencePcgrad(J, orders);
         // Rounding scale: the summands Σᵢ Σₖ |Cᵢₖ|‖gₖ‖ of the (possibly cancelling) combination.
-        const parts = coefficients.reduce((s, row) => s + row.reduce((t, c, k) => t + Math.abs(c) * Math.sqrt(dotv(J[k]!, J[k]!)), 0), 0);
+        const parts = coefficients.reduce((s, row) => s + row.reduce((t, c, k) => t + Math.abs(c) * Math.sqrt(dot(J[k]!, J[k]!)), 0), 0);
         ref.forEach((v, k) => assert.ok(Math.abs(d[k]! - v) <= 1e-7 * Math.max(parts, 1e-300), `component ${k}: ${d[k]} vs ${v} (${kind})`));
       }),
       { numRuns: 300 },
@@ -130,14 +97,14 @@ describe("pcgrad", () => {
 
   test("property: after its projections, gᵢ^PC does not conflict with the last gⱼ it was projected on (T = 2)", () => {
     fc.assert(
-      fc.property(caseArb, ({ D, kind, seed }) => {
-        const J = jacobian(2, D, kind, seed);
-        const G = gram(J);
+      fc.property(rngCaseArb, ({ D, kind, seed }) => {
+        const J = rngJacobian(2, D, kind, seed);
+        const G = gramOf(J);
         const { coefficients } = pcgradProject(G);
         for (let i = 0; i < 2; i++) {
           const pc = combine(J, coefficients[i]!);
           const j = 1 - i;
-          const ip = dotv(pc, J[j]!);
+          const ip = dot(pc, J[j]!);
           assert.ok(ip >= -1e-12 * Math.sqrt(G[i]![i]! * G[j]![j]!), `task ${i}: gᵢ^PC·gⱼ = ${ip}`);
         }
       }),
@@ -147,10 +114,10 @@ describe("pcgrad", () => {
 
   test("property: finite on zero, rank-deficient, collinear and badly scaled Gramians", () => {
     fc.assert(
-      fc.property(caseArb, fc.integer(), ({ T, D, kind, seed }, s) => {
+      fc.property(rngCaseArb, fc.integer(), ({ T, D, kind, seed }, s) => {
         const b = pcgrad({ seed: s | 0 });
         let st = b.init(T);
-        const G = gram(jacobian(T, D, kind, seed));
+        const G = gramOf(rngJacobian(T, D, kind, seed));
         for (let k = 0; k < 3; k++) {
           const r = b.update({ losses: new Array<number>(T).fill(1), gramian: G }, st);
           for (const w of r.weights) assert.ok(Number.isFinite(w), `${kind}: ${r.weights}`);
@@ -164,9 +131,9 @@ describe("pcgrad", () => {
 
   test("property: permutation equivariance with the permuted orders", () => {
     fc.assert(
-      fc.property(caseArb, fc.integer(), fc.integer(), ({ T, D, kind, seed }, orderSeed, permSeed) => {
-        const J = jacobian(T, D, kind, seed);
-        const G = gram(J);
+      fc.property(rngCaseArb, fc.integer(), fc.integer(), ({ T, D, kind, seed }, orderSeed, permSeed) => {
+        const J = rngJacobian(T, D, kind, seed);
+        const G = gramOf(J);
         const orders = randomOrders(T, orderSeed);
         const p = Array.from(new Rng(permSeed).permutation(T));
         const inv = new Array<number>(T);
@@ -224,7 +191,7 @@ describe("pcgrad", () => {
       [-0.5, -Math.sqrt(3) / 2, 0.1],
       [0.3, -0.2, -1],
     ];
-    const G = gram(J);
+    const G = gramOf(J);
     const seqFor = (seed: number) => {
       const b = pcgrad({ seed });
       let s = b.init(4);
@@ -253,7 +220,7 @@ describe("pcgrad", () => {
     const b = pcgrad({ seed: 3 });
     const s = b.init(3);
     const copy = structuredClone(s);
-    const G = gram(jacobian(3, 4, "random", 11));
+    const G = gramOf(rngJacobian(3, 4, "random", 11));
     const a = b.update({ losses: [1, 2, 3], gramian: G }, s);
     assert.deepEqual(b.update({ losses: [1, 2, 3], gramian: G }, s), a);
     assert.deepEqual(s, copy);

