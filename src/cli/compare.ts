@@ -162,10 +162,10 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
     const rs = runs.filter((r) => r.tasks === T);
     const summary = summarize(rs);
     const statics = summary.filter((s) => s.method === "static").sort((a, b) => a.mean - b.mean);
-    const fmt = (s: { mean: number; std: number }) => `${s.mean.toFixed(3)} ± ${s.std.toFixed(3)}`;
+    const fmt = (s: { mean: number; std: number; seeds: number }) => (s.seeds > 1 ? `${s.mean.toFixed(3)} ± ${s.std.toFixed(3)}` : `${s.mean.toFixed(3)}`);
     const gns = summary.filter((s) => s.method === "gradnorm");
     const notes = [
-      `Normalized test loss Σ Lᵢ/Lᵢ(0), mean ± std over ${o.seeds.length} seeds; lower is better.`,
+      `Normalized test loss Σ Lᵢ/Lᵢ(0), mean ± std over seeds ${o.seeds.join(", ")}${summary.some((x) => x.seeds === 1) && o.seeds.length > 1 ? ` (rows marked "1 seed": seed ${(o.extraSeeds ?? [0]).join(", ")} only)` : ""}; lower is better.`,
       `Best static grid point: ${statics[0]?.label} (${statics[0] ? fmt(statics[0]) : "none"}).`,
       `${gns.map((g) => `${g.label}: ${fmt(g)}`).join("; ")}; equal weights: ${fmt(summary.find((s) => s.method === "equal")!)}; uncertainty: ${fmt(summary.find((s) => s.method === "uncertainty")!)}.`,
     ];
@@ -207,7 +207,7 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
         ["method", "Σ Lᵢ/Lᵢ(0) mean ± std", ...(showTasks ? e.sigma.map((_, i) => `L${i}/L${i}(0)`) : ["Lᵢ/Lᵢ(0) min", "max"]), ...(showTasks ? ["final w"] : []), "w ∝ σ^-p: p", "ms/step", "wall s"],
         s.map((r) => [
           r.label,
-          `${r.mean.toFixed(3)} ± ${r.std.toFixed(3)}`,
+          r.seeds > 1 ? `${r.mean.toFixed(3)} ± ${r.std.toFixed(3)}` : `${r.mean.toFixed(3)} (1 seed)`,
           ...(showTasks ? r.ratios.map((x) => x.toFixed(3)) : [Math.min(...r.ratios).toFixed(3), Math.max(...r.ratios).toFixed(3)]),
           ...(showTasks ? [r.weights.map((w) => w.toPrecision(3)).join(" ")] : []),
           r.weightExponent.toFixed(2),
