@@ -8,7 +8,8 @@ export { vectorOptimizer, type VectorOptimizer, type VectorOptimizerOptions, typ
 export { adam, type AdamOptions, type AdamState } from "./optim/adam.js";
 export { initParams, forward, type MultiHeadMlpConfig, type Params } from "./models/mlp.js";
 export { meanSquaredError, crossEntropy, type TaskLoss } from "./train/losses.js";
-export { buildTrainStep, buildEvalLosses, lossesAndGrads, type StepConfig, type StepOutput } from "./train/step.js";
-export { trainLoop, TrainingError, type LoopOptions, type LoopResult, type LoopHistory, type Batch } from "./train/loop.js";
+export { buildTrainStep, buildTwoPhaseStep, buildEvalLosses, lossesAndGrads, forwardWithStats, combinedGrads, parseObserved, type StepConfig, type StepOutput, type StatRequest, type Residuals } from "./train/step.js";
+export { trainLoop, createTrainer, statRequest, TrainingError, type LoopOptions, type LoopResult, type LoopHistory, type Batch, type TrainerOptions, type StepRecord } from "./train/loop.js";
 export { makeToy, toySigmas, type ToyConfig, type ToyData } from "./tasks/toy.js";
 export { runToy, type ToyRunResult, type ToyTrainConfig } from "./tasks/toyRun.js";
+export { symmetricEigen, pinvSym, checkGramian, type Matrix, type Vector } from "./solvers/linalg.js";
