@@ -1,5 +1,6 @@
-import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkGradMode, checkLosses, checkNumTasks, checkOption, requireGramian } from "./validate.js";
+import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
+import { BalancerInputError, checkGradMode, checkOption, requireGramian } from "./validate.js";
+import { gramianWeighting } from "./gramianWeighting.js";
 import { symmetricEigen } from "../solvers/linalg.js";
 
 /** The target singular value σ of the aligned components, from the kept eigenvalues λ of G. */
@@ -104,20 +105,8 @@ export function alignedMtl(options: AlignedMtlOptions = {}): Balancer<AlignedMtl
   checkScale(name, scale);
   const eps = checkOption(name, "eps", options.eps ?? FLOAT32_EPS, (v) => v >= 0 && v < 1, "a number in [0, 1)");
   const gradMode = checkGradMode(name, options.gradMode);
-  return {
-    name,
-    needs: { gramian: gradMode },
-    timing: "current",
-    init(numTasks) {
-      checkNumTasks(name, numTasks, 1);
-      return { weights: new Array<number>(numTasks).fill(1), step: 0 };
-    },
-    update(obs: Observation, state: AlignedMtlState): UpdateResult<AlignedMtlState> {
-      const T = state.weights.length;
-      checkLosses(name, obs, T);
-      const G = requireGramian(name, obs.gramian, T);
-      const { weights, rank, sigma } = alignedMtlMatrix(G, scale, eps);
-      return { weights, state: { weights, step: state.step + 1 }, info: { rank, sigma } };
-    },
-  };
+  return gramianWeighting(name, gradMode, (G) => {
+    const { weights, rank, sigma } = alignedMtlMatrix(G, scale, eps);
+    return { weights, info: { rank, sigma } };
+  });
 }

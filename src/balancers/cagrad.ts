@@ -1,5 +1,6 @@
-import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkGradMode, checkLosses, checkNumTasks, checkOption } from "./validate.js";
+import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
+import { BalancerInputError, checkGradMode, checkOption } from "./validate.js";
+import { gramianWeighting } from "./gramianWeighting.js";
 import { dot, matVec } from "../solvers/linalg.js";
 import { simplexQp, type PreparedGramian } from "../solvers/qp.js";
 import { gramianInput } from "./mgda.js";
@@ -176,24 +177,13 @@ export function cagrad(options: CagradOptions = {}): Balancer<BalancerState> {
   const c = checkC(options.c);
   const rescale = checkRescale(options.rescale);
   const gradMode = checkGradMode(name, options.gradMode);
-  return {
+  return gramianWeighting(
     name,
-    needs: { gramian: gradMode },
-    timing: "current",
-    init(numTasks) {
-      checkNumTasks(name, numTasks, 1);
-      return { weights: new Array<number>(numTasks).fill(1), step: 0 };
+    gradMode,
+    (P) => {
+      const r = solve(P, c, rescale);
+      return { weights: r.weights, info: { gwNorm: r.gwNorm, residual: r.residual, stationary: r.fallback === "stationary" ? 1 : 0 } };
     },
-    update(obs: Observation, state: BalancerState): UpdateResult<BalancerState> {
-      const T = state.weights.length;
-      checkLosses(name, obs, T);
-      const r = solve(gramianInput(name, obs.gramian, T), c, rescale);
-      const weights = r.weights;
-      return {
-        weights,
-        state: { weights, step: state.step + 1 },
-        info: { gwNorm: r.gwNorm, residual: r.residual, stationary: r.fallback === "stationary" ? 1 : 0 },
-      };
-    },
-  };
+    { validate: gramianInput },
+  );
 }

@@ -1,5 +1,6 @@
-import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { checkGradMode, checkLosses, checkNumTasks, requireGramian } from "./validate.js";
+import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
+import { checkGradMode, requireGramian } from "./validate.js";
+import { gramianWeighting } from "./gramianWeighting.js";
 import { symmetricEigen } from "../solvers/linalg.js";
 
 export interface ConfigOptions {
@@ -145,20 +146,8 @@ export function configWeights(G: Gramian): number[] {
 export function config(options: ConfigOptions = {}): Balancer<ConfigState> {
   const name = "config";
   const gradMode = checkGradMode(name, options.gradMode);
-  return {
-    name,
-    needs: { gramian: gradMode },
-    timing: "current",
-    init(numTasks) {
-      checkNumTasks(name, numTasks, 1);
-      return { weights: new Array<number>(numTasks).fill(1), step: 0 };
-    },
-    update(obs: Observation, state: ConfigState): UpdateResult<ConfigState> {
-      const T = state.weights.length;
-      checkLosses(name, obs, T);
-      const G = requireGramian(name, obs.gramian, T);
-      const { weights, cosines, degenerate } = configSolve(G);
-      return { weights, state: { weights, step: state.step + 1 }, info: { cosines, degenerate: degenerate ? 1 : 0 } };
-    },
-  };
+  return gramianWeighting(name, gradMode, (G) => {
+    const { weights, cosines, degenerate } = configSolve(G);
+    return { weights, info: { cosines, degenerate: degenerate ? 1 : 0 } };
+  });
 }

@@ -1,8 +1,8 @@
-import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkGradMode, checkLosses, checkNumTasks } from "./validate.js";
+import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
+import { checkGradMode } from "./validate.js";
 import { dualConeWeights } from "../solvers/qp.js";
 import { gramianInput } from "./mgda.js";
-import { checkPref } from "./upgrad.js";
+import { checkPref, checkPrefShape, prefWeighting } from "./upgrad.js";
 
 export interface DualProjWeightsOptions {
   /** The weights u of the vector to project, Jᵀu. Default 1/T each (the mean gradient). */
@@ -56,28 +56,6 @@ export function dualProjSolve(G: Gramian, options: DualProjWeightsOptions = {}):
 export function dualProj(options: DualProjOptions = {}): Balancer<BalancerState> {
   const name = "dualproj";
   const gradMode = checkGradMode(name, options.gradMode);
-  if (options.pref !== undefined) {
-    if (!Array.isArray(options.pref) || options.pref.length === 0) {
-      throw new BalancerInputError(name, `option pref must be a non-empty array of numbers`);
-    }
-    checkPref(name, options.pref, options.pref.length);
-  }
-  return {
-    name,
-    needs: { gramian: gradMode },
-    timing: "current",
-    init(numTasks) {
-      checkNumTasks(name, numTasks, 1);
-      checkPref(name, options.pref, numTasks);
-      return { weights: new Array<number>(numTasks).fill(1), step: 0 };
-    },
-    update(obs: Observation, state: BalancerState): UpdateResult<BalancerState> {
-      const T = state.weights.length;
-      checkLosses(name, obs, T);
-      const P = gramianInput(name, obs.gramian, T);
-      const r = dualConeWeights(P, checkPref(name, options.pref, T));
-      const weights = r.weights;
-      return { weights, state: { weights, step: state.step + 1 }, info: { kktResidual: r.kktResidual } };
-    },
-  };
+  checkPrefShape(name, options.pref);
+  return prefWeighting(name, gradMode, options.pref, dualConeWeights);
 }

@@ -1,5 +1,6 @@
-import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { checkGradMode, checkLosses, checkNumTasks, requireGramian } from "./validate.js";
+import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
+import { checkGradMode, requireGramian } from "./validate.js";
+import { gramianWeighting } from "./gramianWeighting.js";
 import { unitGramian, unitSolve } from "./config.js";
 
 export interface ImtlGOptions {
@@ -108,20 +109,8 @@ export function imtlGWeights(G: Gramian): number[] {
 export function imtlG(options: ImtlGOptions = {}): Balancer<ImtlGState> {
   const name = "imtlg";
   const gradMode = checkGradMode(name, options.gradMode);
-  return {
-    name,
-    needs: { gramian: gradMode },
-    timing: "current",
-    init(numTasks) {
-      checkNumTasks(name, numTasks, 1);
-      return { weights: new Array<number>(numTasks).fill(1), step: 0 };
-    },
-    update(obs: Observation, state: ImtlGState): UpdateResult<ImtlGState> {
-      const T = state.weights.length;
-      checkLosses(name, obs, T);
-      const G = requireGramian(name, obs.gramian, T);
-      const { weights, projection, degenerate } = imtlGSolve(G);
-      return { weights, state: { weights, step: state.step + 1 }, info: { projection, degenerate: degenerate ? 1 : 0 } };
-    },
-  };
+  return gramianWeighting(name, gradMode, (G) => {
+    const { weights, projection, degenerate } = imtlGSolve(G);
+    return { weights, info: { projection, degenerate: degenerate ? 1 : 0 } };
+  });
 }

@@ -1,5 +1,6 @@
-import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkFiniteVector, checkGradMode, checkLosses, checkNumTasks, requireGramian } from "./validate.js";
+import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
+import { BalancerInputError, checkFiniteVector, checkGradMode, requireGramian } from "./validate.js";
+import { gramianWeighting } from "./gramianWeighting.js";
 import { minNormSimplex, prepareGramian, type PreparedGramian } from "../solvers/qp.js";
 
 
@@ -136,25 +137,13 @@ export function mgda(options: MgdaOptions = {}): Balancer<BalancerState> {
   const name = "mgda";
   const gradMode = checkGradMode(name, options.gradMode);
   const normalization = checkNormalization(name, options.normalization);
-  return {
+  return gramianWeighting(
     name,
-    needs: { gramian: gradMode },
-    timing: "current",
-    init(numTasks) {
-      checkNumTasks(name, numTasks, 1);
-      return { weights: new Array<number>(numTasks).fill(1), step: 0 };
-    },
-    update(obs: Observation, state: BalancerState): UpdateResult<BalancerState> {
-      const T = state.weights.length;
-      const losses = checkLosses(name, obs, T);
-      const P = gramianInput(name, obs.gramian, T);
+    gradMode,
+    (P, _obs, _T, losses) => {
       const r = solve(name, P, normalization, losses);
-      const weights = r.weights;
-      return {
-        weights,
-        state: { weights, step: state.step + 1 },
-        info: { minNorm: r.minNorm, kktResidual: r.kktResidual },
-      };
+      return { weights: r.weights, info: { minNorm: r.minNorm, kktResidual: r.kktResidual } };
     },
-  };
+    { validate: gramianInput },
+  );
 }

@@ -1,5 +1,6 @@
-import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { checkGradMode, checkLosses, checkNumTasks, checkOption } from "./validate.js";
+import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
+import { checkGradMode, checkOption } from "./validate.js";
+import { gramianWeighting } from "./gramianWeighting.js";
 import { dot, matVec } from "../solvers/linalg.js";
 import { prepareGramian, type PreparedGramian } from "../solvers/qp.js";
 import { gramianInput } from "./mgda.js";
@@ -205,26 +206,13 @@ export function nashMtl(options: NashMtlOptions = {}): Balancer<BalancerState> {
   const name = METHOD;
   const s = settings(options);
   const gradMode = checkGradMode(name, options.gradMode);
-  return {
+  return gramianWeighting(
     name,
-    needs: { gramian: gradMode },
-    timing: "current",
-    init(numTasks) {
-      checkNumTasks(name, numTasks, 1);
-      return { weights: new Array<number>(numTasks).fill(1), step: 0 };
+    gradMode,
+    (P, obs) => {
+      const r = solve(obs.gramian!, P, s.maxIters, s.tol, s.ridge, s.maxNorm);
+      return { weights: r.weights, info: { residual: r.residual, iterations: r.iterations, ridged: r.ridged ? 1 : 0 } };
     },
-    update(obs: Observation, state: BalancerState): UpdateResult<BalancerState> {
-      const T = state.weights.length;
-      checkLosses(name, obs, T);
-      const G = obs.gramian;
-      const P = gramianInput(name, G, T);
-      const r = solve(G!, P, s.maxIters, s.tol, s.ridge, s.maxNorm);
-      const weights = r.weights;
-      return {
-        weights,
-        state: { weights, step: state.step + 1 },
-        info: { residual: r.residual, iterations: r.iterations, ridged: r.ridged ? 1 : 0 },
-      };
-    },
-  };
+    { validate: gramianInput },
+  );
 }

@@ -1,5 +1,6 @@
-import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkGradMode, checkLosses, checkNumTasks } from "./validate.js";
+import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
+import { BalancerInputError, checkGradMode } from "./validate.js";
+import { gramianWeighting } from "./gramianWeighting.js";
 import { dualConeWeights, type PreparedGramian } from "../solvers/qp.js";
 import { gramianInput } from "./mgda.js";
 
@@ -33,7 +34,8 @@ export function checkPref(method: string, pref: readonly number[] | undefined, T
   return pref;
 }
 
-function checkPrefShape(method: string, pref: readonly number[] | undefined): void {
+/** Checks a `pref` option before the number of tasks is known (a non-empty array of finite numbers), if given. */
+export function checkPrefShape(method: string, pref: readonly number[] | undefined): void {
   if (pref === undefined) return;
   if (!Array.isArray(pref) || pref.length === 0) throw new BalancerInputError(method, `option pref must be a non-empty array of numbers`);
   checkPref(method, pref, pref.length);
@@ -94,22 +96,27 @@ export function upgrad(options: UpgradOptions = {}): Balancer<BalancerState> {
   const name = "upgrad";
   const gradMode = checkGradMode(name, options.gradMode);
   checkPrefShape(name, options.pref);
-  return {
+  return prefWeighting(name, gradMode, options.pref, solve);
+}
+
+/**
+ * The Balancer of a Gramian weighting driven by a preference vector (UPGrad, DualProj): the Gramian
+ * validated by {@link gramianInput}, `pref` checked against T at `init` and at every update (1/T each
+ * when not given), info `kktResidual`.
+ */
+export function prefWeighting(
+  name: string,
+  gradMode: GradStatistic,
+  pref: readonly number[] | undefined,
+  solvePref: (P: PreparedGramian, pref: readonly number[]) => { readonly weights: number[]; readonly kktResidual: number },
+): Balancer<BalancerState> {
+  return gramianWeighting(
     name,
-    needs: { gramian: gradMode },
-    timing: "current",
-    init(numTasks) {
-      checkNumTasks(name, numTasks, 1);
-      checkPref(name, options.pref, numTasks);
-      return { weights: new Array<number>(numTasks).fill(1), step: 0 };
+    gradMode,
+    (P, _obs, T) => {
+      const r = solvePref(P, checkPref(name, pref, T));
+      return { weights: r.weights, info: { kktResidual: r.kktResidual } };
     },
-    update(obs: Observation, state: BalancerState): UpdateResult<BalancerState> {
-      const T = state.weights.length;
-      checkLosses(name, obs, T);
-      const P = gramianInput(name, obs.gramian, T);
-      const r = solve(P, checkPref(name, options.pref, T));
-      const weights = r.weights;
-      return { weights, state: { weights, step: state.step + 1 }, info: { kktResidual: r.kktResidual } };
-    },
-  };
+    { validate: gramianInput, checkInit: (T) => checkPref(name, pref, T) },
+  );
 }
