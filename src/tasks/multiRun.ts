@@ -1,0 +1,137 @@
+import { numpy as np, jit, tree } from "@jax-js/jax";
+import type { Balancer, BalancerState } from "../balancers/types.js";
+import { forward, initParams, type MultiHeadMlpConfig, type Params } from "../models/mlp.js";
+import { crossEntropy } from "../train/losses.js";
+import { createTrainer } from "../train/loop.js";
+import { Rng, deriveSeed } from "../util/rng.js";
+import { loadImages } from "./images.js";
+import { CANVAS, buildMulti, splitIndices, type MultiDataset, type Splits } from "./multiMnist.js";
+
+export type MultiKind = "mnist" | "fashion" | "fashion+mnist";
+const CLASSES = 10;
+const PIXELS = CANVAS * CANVAS;
+
+export interface MultiData {
+  readonly kind: MultiKind;
+  readonly data: MultiDataset;
+  readonly splits: Splits;
+}
+
+/** MultiMNIST, MultiFashion or MultiFashion+MNIST (left: Fashion, right: MNIST), split with a seed. */
+export function multiData(kind: MultiKind, seed = 0, cacheDir?: string): MultiData {
+  const mnist = kind === "fashion" ? null : loadImages("mnist", cacheDir);
+  const fashion = kind === "mnist" ? null : loadImages("fashion", cacheDir);
+  const data = kind === "mnist" ? buildMulti(mnist!, mnist!, seed) : kind === "fashion" ? buildMulti(fashion!, fashion!, seed) : buildMulti(fashion!, mnist!, seed);
+  return { kind, data, splits: splitIndices(data.count, seed) };
+}
+
+/** Rows `idx` as x [B, 1296] and one-hot targets [T = 2, B, 10]. */
+export function gatherMulti(d: MultiDataset, idx: ArrayLike<number>) {
+  const B = idx.length;
+  const x = new Float32Array(B * PIXELS);
+  const y = new Float32Array(2 * B * CLASSES);
+  for (let b = 0; b < B; b++) {
+    const n = idx[b]!;
+    x.set(d.images.subarray(n * PIXELS, (n + 1) * PIXELS), b * PIXELS);
+    for (let t = 0; t < 2; t++) y[(t * B + b) * CLASSES + d.labels[t * d.count + n]!] = 1;
+  }
+  return { x, y };
+}
+
+/** jit: (params, x, onehot) → per-task count of correct argmax predictions, [2]. Consumes its arguments. */
+function buildCorrect() {
+  return jit((params: Params, x: np.Array, onehot: np.Array) => {
+    const logits = forward(params, x);
+    tree.dispose(params);
+    const hit = np.max(logits.ref, -1, { keepdims: true }).lessEqual(logits).astype(np.float32);
+    // A row counts as correct when the label's logit is the maximum.
+    return hit.mul(onehot).sum([1, 2]);
+  }) as unknown as ((p: Params, x: np.Array, y: np.Array) => np.Array) & { dispose(): void };
+}
+
+/** Per-task accuracy of `params` (borrowed) on rows `idx`. */
+export function accuracy(params: Params, d: MultiDataset, idx: Int32Array, correct: ReturnType<typeof buildCorrect>, chunk = 1000): number[] {
+  const hits = [0, 0];
+  for (let s = 0; s < idx.length; s += chunk) {
+    const part = idx.subarray(s, Math.min(idx.length, s + chunk));
+    const { x, y } = gatherMulti(d, part);
+    const c = correct(tree.ref(params), np.array(x).reshape([part.length, PIXELS]), np.array(y).reshape([2, part.length, CLASSES])).dataSync() as Float32Array;
+    hits[0]! += c[0]!;
+    hits[1]! += c[1]!;
+  }
+  return hits.map((h) => h / idx.length);
+}
+
+export interface MultiTrainConfig {
+  readonly hidden: readonly number[];
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly lr: number;
+  readonly seed: number;
+  /** Stop after this many epochs without a better mean validation accuracy. */
+  readonly patience: number;
+}
+
+export const multiTrainDefaults: MultiTrainConfig = { hidden: [256, 128], epochs: 10, batchSize: 256, lr: 1e-3, seed: 0, patience: 3 };
+
+export interface MultiRunResult {
+  readonly method: string;
+  /** Test accuracy per task at the epoch with the best mean validation accuracy. */
+  readonly testAccuracy: number[];
+  readonly validationAccuracy: number[];
+  readonly bestEpoch: number;
+  readonly epochsRun: number;
+  readonly weights: number[];
+  readonly msPerStep: number;
+  readonly secondsPerEpoch: number;
+}
+
+/**
+ * Trains the MLP encoder with two classification heads on a multi-image dataset with one balancer;
+ * evaluates validation accuracy after every epoch and reports the test accuracy of the best
+ * validation epoch (early stopping with `patience`).
+ */
+export function runMulti(md: MultiData, method: string, balancer: Balancer<BalancerState>, cfg: Partial<MultiTrainConfig> = {}): MultiRunResult {
+  const c = { ...multiTrainDefaults, ...cfg };
+  const model: MultiHeadMlpConfig = { inputDim: PIXELS, hidden: c.hidden, outputDim: CLASSES, numTasks: 2 };
+  const trainer = createTrainer({ step: { model, loss: crossEntropy, optimizer: { lr: c.lr } }, balancer, params: initParams(model, deriveSeed(c.seed, "init")), batchSize: c.batchSize });
+  const correct = buildCorrect();
+  const rng = new Rng(deriveSeed(c.seed, "batches"));
+  const { train, validation, test } = md.splits;
+  const stepsPerEpoch = Math.floor(train.length / c.batchSize);
+  let best = { mean: -1, epoch: 0, val: [0, 0], test: [0, 0] };
+  let stepMs = 0;
+  let epochs = 0;
+  const t0 = performance.now();
+  try {
+    for (let e = 1; e <= c.epochs; e++) {
+      const perm = rng.permutation(train.length);
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        const idx = Array.from(perm.subarray(s * c.batchSize, (s + 1) * c.batchSize), (k) => train[k]!);
+        const batch = gatherMulti(md.data, idx);
+        const ts = performance.now();
+        trainer.step(batch);
+        stepMs += performance.now() - ts;
+      }
+      epochs = e;
+      const val = accuracy(trainer.params, md.data, validation, correct);
+      const mean = (val[0]! + val[1]!) / 2;
+      if (mean > best.mean) best = { mean, epoch: e, val, test: accuracy(trainer.params, md.data, test, correct) };
+      else if (e - best.epoch >= c.patience) break;
+    }
+  } finally {
+    correct.dispose();
+  }
+  const weights = [...trainer.weights];
+  trainer.dispose();
+  return {
+    method,
+    testAccuracy: best.test,
+    validationAccuracy: best.val,
+    bestEpoch: best.epoch,
+    epochsRun: epochs,
+    weights,
+    msPerStep: stepMs / Math.max(1, epochs * stepsPerEpoch),
+    secondsPerEpoch: (performance.now() - t0) / 1000 / Math.max(1, epochs),
+  };
+}
