@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { Command, Option } from "commander";
-import { methodNames } from "../balancers/registry.js";
+import { createBalancer, methodNames } from "../balancers/registry.js";
 import { toyDefaults } from "../tasks/toy.js";
 import { toyTrainDefaults } from "../tasks/toyRun.js";
-import { finiteNumber, intList, keyValue, nameList, nonNegativeInt, nonNegativeList, nonNegativeNumber, numberList, oneOf, positiveInt, positiveNumber } from "./options.js";
+import { datasetList, finiteNumber, intList, keyValue, nameList, nonNegativeInt, nonNegativeList, nonNegativeNumber, numberList, oneOf, positiveInt, positiveNumber } from "./options.js";
 
 const [major] = process.versions.node.split(".").map(Number);
 if ((major ?? 0) < 22) {
@@ -69,6 +69,27 @@ addDataOptions(
   const { compareCommand, defaultExtraMethods } = await import("./compare.js");
   await compareCommand({ ...opts, extraMethods: opts.extraMethods ?? defaultExtraMethods(), command: `lossbalance ${process.argv.slice(2).join(" ")}` });
 });
+
+program
+  .command("bench")
+  .description("benchmarks on real data")
+  .command("mnist")
+  .description("MultiMNIST / MultiFashion / MultiFashion+MNIST: every method and single-task networks, accuracy and Δm%")
+  .addOption(new Option("--datasets <list>", "mnist, fashion, fashion+mnist").argParser(datasetList).default(["mnist"]))
+  .addOption(new Option("--methods <list>", "methods").argParser(nameList).default(["equal", "gradnorm", "uncertainty", "dwa", "rlw", "famo", "mgda", "pcgrad", "cagrad", "imtlg", "nashmtl", "alignedmtl", "upgrad", "dualproj", "config", "gradvac", "dbmtl", "graddrop"]))
+  .addOption(new Option("--seeds <list>", "network seeds").argParser(intList).default([0, 1, 2]))
+  .addOption(new Option("--epochs <n>", "maximum epochs (early stopping on validation accuracy)").argParser(positiveInt).default(10))
+  .addOption(new Option("--batch-size <n>", "batch size").argParser(positiveInt).default(256))
+  .addOption(new Option("--lr <x>", "Adam learning rate").argParser(positiveNumber).default(1e-3))
+  .addOption(new Option("--hidden <list>", "MLP encoder widths").argParser(intList).default([256, 128]))
+  .addOption(new Option("--data-seed <n>", "seed of the pairing and the split").argParser(nonNegativeInt).default(0))
+  .addOption(new Option("--workers <n>", "worker threads (default: one per core)").argParser(positiveInt))
+  .option("--out <dir>", "output folder", "out")
+  .option("--json", "print a JSON summary to stdout")
+  .action(async (opts) => {
+    for (const m of opts.methods as string[]) createBalancer(m, {});
+    await (await import("./benchMnist.js")).benchMnistCommand(opts);
+  });
 
 try {
   await program.parseAsync(process.argv);

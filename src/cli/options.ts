@@ -82,3 +82,12 @@ export function nameList(value: string): string[] {
   if (out.some((v) => !/^[A-Za-z][\w-]*$/.test(v))) throw new InvalidArgumentError("must be comma-separated method names");
   return out;
 }
+
+/** Comma-separated multi-image datasets. */
+export function datasetList(value: string): ("mnist" | "fashion" | "fashion+mnist")[] {
+  const out = value.split(",").map((v) => v.trim());
+  if (!out.every((v) => v === "mnist" || v === "fashion" || v === "fashion+mnist")) {
+    throw new InvalidArgumentError("must be comma-separated: mnist, fashion, fashion+mnist");
+  }
+  return out as ("mnist" | "fashion" | "fashion+mnist")[];
+}

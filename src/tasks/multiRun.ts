@@ -91,7 +91,13 @@ export interface MultiRunResult {
  * evaluates validation accuracy after every epoch and reports the test accuracy of the best
  * validation epoch (early stopping with `patience`).
  */
-export function runMulti(md: MultiData, method: string, balancer: Balancer<BalancerState>, cfg: Partial<MultiTrainConfig> = {}): MultiRunResult {
+export function runMulti(
+  md: MultiData,
+  method: string,
+  balancer: Balancer<BalancerState>,
+  cfg: Partial<MultiTrainConfig> = {},
+  onEpoch?: (epoch: number) => void,
+): MultiRunResult {
   const c = { ...multiTrainDefaults, ...cfg };
   const model: MultiHeadMlpConfig = { inputDim: PIXELS, hidden: c.hidden, outputDim: CLASSES, numTasks: 2 };
   const trainer = createTrainer({ step: { model, loss: crossEntropy, optimizer: { lr: c.lr } }, balancer, params: initParams(model, deriveSeed(c.seed, "init")), batchSize: c.batchSize });
@@ -116,6 +122,7 @@ export function runMulti(md: MultiData, method: string, balancer: Balancer<Balan
       epochs = e;
       const val = accuracy(trainer.params, md.data, validation, correct);
       const mean = (val[0]! + val[1]!) / 2;
+      onEpoch?.(e);
       if (mean > best.mean) best = { mean, epoch: e, val, test: accuracy(trainer.params, md.data, test, correct) };
       else if (e - best.epoch >= c.patience) break;
     }

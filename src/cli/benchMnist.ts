@@ -1,0 +1,106 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { runPool } from "./pool.js";
+import { formatTable } from "./table.js";
+import { deltaM } from "../metrics/deltaM.js";
+import type { MultiKind } from "../tasks/multiRun.js";
+import type { MultiRunOutcome, MultiRunSpec } from "../tasks/multiExperiment.js";
+
+export interface BenchMnistOptions {
+  datasets: MultiKind[];
+  methods: string[];
+  seeds: number[];
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  hidden: number[];
+  dataSeed: number;
+  out: string;
+  workers?: number;
+  json?: boolean;
+}
+
+const SINGLE = ["single left", "single right"] as const;
+
+/** Single-task networks (weight 1 on one task, 0 on the other: the other head is never trained) and every method, per seed. */
+export function benchSpecs(o: BenchMnistOptions): MultiRunSpec[] {
+  const specs: MultiRunSpec[] = [];
+  for (const dataset of o.datasets)
+    for (const seed of o.seeds) {
+      const train = { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, hidden: o.hidden, seed };
+      specs.push({ method: "static", label: SINGLE[0], options: { weights: [1, 0] }, dataset, dataSeed: o.dataSeed, train });
+      specs.push({ method: "static", label: SINGLE[1], options: { weights: [0, 1] }, dataset, dataSeed: o.dataSeed, train });
+      for (const m of o.methods) specs.push({ method: m, dataset, dataSeed: o.dataSeed, train });
+    }
+  return specs;
+}
+
+const mean = (a: readonly number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+const std = (a: readonly number[]) => (a.length < 2 ? 0 : Math.sqrt(a.reduce((s, x) => s + (x - mean(a)) ** 2, 0) / (a.length - 1)));
+
+/**
+ * Per dataset and method: test accuracy per task (mean ± std over seeds) and Δm% against the
+ * single-task networks of the same seed (left task from "single left", right from "single right").
+ */
+export function summarizeBench(runs: readonly MultiRunOutcome[]) {
+  const out: Record<string, { label: string; seeds: number; left: [number, number]; right: [number, number]; deltaM: [number, number] }[]> = {};
+  for (const dataset of [...new Set(runs.map((r) => r.dataset))]) {
+    const rs = runs.filter((r) => r.dataset === dataset);
+    const single = (seed: number) => ({
+      left: rs.find((r) => r.label === SINGLE[0] && r.seed === seed)!.testAccuracy[0]!,
+      right: rs.find((r) => r.label === SINGLE[1] && r.seed === seed)!.testAccuracy[1]!,
+    });
+    const labels = [...new Set(rs.map((r) => r.label))];
+    out[dataset] = labels.map((label) => {
+      const group = rs.filter((r) => r.label === label);
+      const left = label === SINGLE[1] ? [] : group.map((r) => r.testAccuracy[0]!);
+      const right = label === SINGLE[0] ? [] : group.map((r) => r.testAccuracy[1]!);
+      const dm = label.startsWith("single")
+        ? [0]
+        : group.map((r) => {
+            const b = single(r.seed);
+            return deltaM([
+              { value: r.testAccuracy[0]!, baseline: b.left, higherIsBetter: true },
+              { value: r.testAccuracy[1]!, baseline: b.right, higherIsBetter: true },
+            ]);
+          });
+      const ms = (a: number[]): [number, number] => (a.length ? [mean(a), std(a)] : [Number.NaN, Number.NaN]);
+      return { label, seeds: group.length, left: ms(left), right: ms(right), deltaM: ms(dm) };
+    });
+  }
+  return out;
+}
+
+export async function benchMnistCommand(o: BenchMnistOptions): Promise<void> {
+  const specs = benchSpecs(o);
+  const t0 = performance.now();
+  const runs = await runPool(
+    specs,
+    (i, epoch) => {
+      const s = specs[i]!;
+      console.error(`[${i + 1}/${specs.length}] ${s.dataset} seed ${s.train.seed} ${s.label ?? s.method}: epoch ${epoch} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    },
+    o.workers,
+    "multi",
+  );
+  const summary = summarizeBench(runs);
+  const wallS = (performance.now() - t0) / 1000;
+  mkdirSync(o.out, { recursive: true });
+  const file = resolve(join(o.out, "bench-mnist.json"));
+  writeFileSync(file, JSON.stringify({ settings: { ...o, wallSeconds: wallS }, summary, runs }));
+  if (o.json) {
+    process.stdout.write(JSON.stringify({ settings: { ...o, wallSeconds: wallS }, summary }) + "\n");
+    return;
+  }
+  const pct = ([m, s]: [number, number], n: number) => (Number.isNaN(m) ? "—" : n > 1 ? `${(100 * m).toFixed(2)} ± ${(100 * s).toFixed(2)}` : (100 * m).toFixed(2));
+  for (const [dataset, rows] of Object.entries(summary)) {
+    console.log(`\nMulti${dataset === "mnist" ? "MNIST" : dataset === "fashion" ? "Fashion" : "Fashion+MNIST"} — test accuracy % (seeds ${o.seeds.join(", ")}), Δm % vs single-task (positive = better)`);
+    console.log(
+      formatTable(
+        ["method", "left", "right", "Δm %"],
+        rows.map((r) => [r.label, pct(r.left, r.seeds), pct(r.right, r.seeds), r.label.startsWith("single") ? "0 (baseline)" : r.seeds > 1 ? `${r.deltaM[0].toFixed(2)} ± ${r.deltaM[1].toFixed(2)}` : r.deltaM[0].toFixed(2)]),
+      ),
+    );
+  }
+  console.log(`\n${runs.length} runs in ${wallS.toFixed(0)} s. Data: ${file}`);
+}
