@@ -88,3 +88,21 @@ test("weightExponent recovers p in w ∝ σ^-p; the static grid sums to T", () =
     assert.ok(Math.abs(g.weights.reduce((a, b) => a + b, 0) - g.weights.length) < 1e-9);
   }
 });
+
+test("bench mnist --json: single-task baselines, accuracy per task and Δm for each method", () => {
+  const out = mkdtempSync(join(tmpdir(), "lb-bench-"));
+  const r = cli("bench", "mnist", "--methods", "equal", "--seeds", "0", "--epochs", "1", "--hidden", "16", "--workers", "1", "--out", out, "--json");
+  assert.equal(r.status, 0, r.stderr);
+  const o = JSON.parse(r.stdout);
+  const rows = o.summary.mnist as { label: string; left: number[]; right: number[]; deltaM: number[] }[];
+  assert.deepEqual(rows.map((x) => x.label), ["single left", "single right", "equal"]);
+  const eq = rows[2]!;
+  assert.ok(eq.left[0]! > 0.1 && eq.right[0]! > 0.1, "better than chance");
+  const expected = (100 * ((eq.left[0]! - rows[0]!.left[0]!) / rows[0]!.left[0]! + (eq.right[0]! - rows[1]!.right[0]!) / rows[1]!.right[0]!)) / 2;
+  assert.ok(Math.abs(eq.deltaM[0]! - expected) < 1e-9, `Δm ${eq.deltaM[0]} vs ${expected}`);
+  assert.ok(existsSync(join(out, "bench-mnist.json")));
+  const bad = cli("bench", "mnist", "--methods", "nope");
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /unknown method 'nope'/);
+  assert.match(cli("bench", "mnist", "--datasets", "cifar").stderr, /mnist, fashion, fashion\+mnist/);
+});
