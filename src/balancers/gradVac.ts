@@ -1,5 +1,6 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
 import { BalancerInputError, checkGradMode, checkLosses, checkNumTasks, checkOption, requireGramian } from "./validate.js";
+import { quadForm } from "../solvers/linalg.js";
 import { ascendingOrders, checkSeed, pcgradOrders, requireOrders } from "./pcgrad.js";
 
 export interface GradVacOptions {
@@ -72,7 +73,7 @@ export function gradVacStep(
     const c = C[i]!;
     for (const j of ord[i]!) {
       const gjj = G[j]![j]!;
-      const normISq = quad(G, c);
+      const normISq = quadForm(G, c);
       if (!(gjj > 0) || !(normISq > CANCELLED * partsSq(G, c))) continue;
       const normI = Math.sqrt(normISq);
       const normJ = Math.sqrt(gjj);
@@ -132,17 +133,6 @@ function partsSq(G: Gramian, c: readonly number[]): number {
 export const GRADVAC_CANCELLED = 1e-14;
 const CANCELLED = GRADVAC_CANCELLED;
 
-/** cᵀGc. */
-function quad(G: Gramian, c: readonly number[]): number {
-  let s = 0;
-  for (let a = 0; a < c.length; a++) {
-    const ca = c[a]!;
-    if (ca === 0) continue;
-    const row = G[a]!;
-    for (let b = 0; b < c.length; b++) s += ca * row[b]! * c[b]!;
-  }
-  return s;
-}
 
 /**
  * Gradient Vaccine — Wang, Tsvetkov, Firat, Cao, ICLR 2021 (arXiv 2010.05874), Algorithm 1 with the

@@ -1,5 +1,6 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
 import { BalancerInputError, checkGradMode, checkLosses, checkNumTasks, checkOption, requireGramian } from "./validate.js";
+import { quadForm } from "../solvers/linalg.js";
 import { uniformAt } from "../util/rng.js";
 
 export interface PcgradOptions {
@@ -103,7 +104,7 @@ export function pcgradProject(G: Gramian, orders?: readonly (readonly number[])[
       let ip = 0;
       for (let k = 0; k < T; k++) ip += c[k]! * G[k]![j]!;
       if (!(ip < 0)) continue;
-      const normSq = Math.max(quad(G, c), 0);
+      const normSq = Math.max(quadForm(G, c), 0);
       ip = Math.max(ip, -Math.sqrt(normSq) * Math.sqrt(gjj));
       if (!(ip < 0)) continue;
       c[j] = c[j]! - ip / gjj;
@@ -119,17 +120,6 @@ export function pcgradWeights(G: Gramian, orders?: readonly (readonly number[])[
   return pcgradProject(G, orders).weights;
 }
 
-/** cᵀGc. */
-function quad(G: Gramian, c: readonly number[]): number {
-  let s = 0;
-  for (let a = 0; a < c.length; a++) {
-    const ca = c[a]!;
-    if (ca === 0) continue;
-    const row = G[a]!;
-    for (let b = 0; b < c.length; b++) s += ca * row[b]! * c[b]!;
-  }
-  return s;
-}
 
 /**
  * PCGrad, projecting conflicting gradients — Yu, Kumar, Gupta, Levine, Hausman, Finn, NeurIPS 2020
