@@ -12,6 +12,7 @@ import { createTrainer, type Batch } from "../src/train/loop.js";
 import { gatherBatch, makeToy } from "../src/tasks/toy.js";
 import { toyTrainDefaults } from "../src/tasks/toyRun.js";
 import { Rng } from "../src/util/rng.js";
+import { median } from "../src/util/stats.js";
 
 export const modes: readonly GradStatistic[] = ["representation", "lastShared", "shared"];
 
@@ -21,10 +22,6 @@ export interface MethodTiming {
   ratioToEqual: number;
 }
 
-const median = (a: number[]) => {
-  const b = [...a].sort((x, y) => x - y);
-  return b.length % 2 ? b[b.length >> 1]! : (b[b.length / 2 - 1]! + b[b.length / 2]!) / 2;
-};
 
 /** The methods that take a gradient mode: those whose default balancer asks for statistics. */
 export function statisticMethods(): string[] {

@@ -4,7 +4,10 @@
  *
  * The two trainers advance in alternation, one step each and in ABBA order (so neither always
  * runs first), so that drifts of the machine's speed hit both alike; each figure is the median
- * over the measured steps, and the ratio is taken between medians of the same run. Usage: npm run bench [-- --json] [-- --steps N]
+ * over the measured steps, and the ratio is taken between medians of the same run. Then (unless
+ * --gradnorm-only) every method that needs per-task statistics, in each gradient mode, for
+ * T ∈ {2, 10, 50} (bench/methods.ts).
+ * Usage: npm run bench [-- --json] [-- --steps N] [-- --method-steps N] [-- --gradnorm-only]
  */
 import { init, defaultDevice } from "@jax-js/jax";
 import { equalWeights } from "../src/balancers/equalWeights.js";
@@ -16,6 +19,7 @@ import { createTrainer } from "../src/train/loop.js";
 import { gatherBatch, makeToy } from "../src/tasks/toy.js";
 import { toyTrainDefaults } from "../src/tasks/toyRun.js";
 import { Rng } from "../src/util/rng.js";
+import { median } from "../src/util/stats.js";
 import { benchMethods } from "./methods.js";
 
 const args = process.argv.slice(2);
@@ -38,10 +42,6 @@ const gradnormOnly = args.includes("--gradnorm-only");
 await init("wasm");
 defaultDevice("wasm");
 
-const median = (a: number[]) => {
-  const b = [...a].sort((x, y) => x - y);
-  return b.length % 2 ? b[b.length >> 1]! : (b[b.length / 2 - 1]! + b[b.length / 2]!) / 2;
-};
 
 function measure(T: number) {
   const batchSize = toyTrainDefaults.batchSize;

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runPool } from "./pool.js";
 import { formatTable } from "./table.js";
+import { mean, stdOrZero } from "../util/stats.js";
 import { deltaM } from "../metrics/deltaM.js";
 import type { MultiKind } from "../tasks/multiRun.js";
 import type { MultiRunOutcome, MultiRunSpec } from "../tasks/multiExperiment.js";
@@ -35,8 +36,6 @@ export function benchSpecs(o: BenchMnistOptions): MultiRunSpec[] {
   return specs;
 }
 
-const mean = (a: readonly number[]) => a.reduce((x, y) => x + y, 0) / a.length;
-const std = (a: readonly number[]) => (a.length < 2 ? 0 : Math.sqrt(a.reduce((s, x) => s + (x - mean(a)) ** 2, 0) / (a.length - 1)));
 
 /**
  * Per dataset and method: test accuracy per task (mean ± std over seeds) and Δm% against the
@@ -64,7 +63,7 @@ export function summarizeBench(runs: readonly MultiRunOutcome[]) {
               { value: r.testAccuracy[1]!, baseline: b.right, higherIsBetter: true },
             ]);
           });
-      const ms = (a: number[]): [number, number] => (a.length ? [mean(a), std(a)] : [Number.NaN, Number.NaN]);
+      const ms = (a: number[]): [number, number] => (a.length ? [mean(a), stdOrZero(a)] : [Number.NaN, Number.NaN]);
       return { label, seeds: group.length, left: ms(left), right: ms(right), deltaM: ms(dm) };
     });
   }

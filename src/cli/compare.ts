@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import cliProgress from "cli-progress";
 import { runPool } from "./pool.js";
 import { formatTable } from "./table.js";
+import { mean, stdOrZero } from "../util/stats.js";
 import { toySigmas } from "../tasks/toy.js";
 import type { ToyRunOutcome, ToyRunSpec } from "../tasks/toyExperiment.js";
 import type { GradStatistic } from "../balancers/types.js";
@@ -91,8 +92,6 @@ export function weightExponent(weights: readonly number[], sigmas: readonly numb
   return sxx === 0 ? NaN : -sxy / sxx;
 }
 
-const mean = (a: readonly number[]) => a.reduce((x, y) => x + y, 0) / a.length;
-const std = (a: readonly number[]) => (a.length < 2 ? 0 : Math.sqrt(a.reduce((s, x) => s + (x - mean(a)) ** 2, 0) / (a.length - 1)));
 
 /** Per label: mean and std over seeds of the normalized test loss, and of each task's loss ratio. */
 export function summarize(runs: readonly ToyRunOutcome[]) {
@@ -108,7 +107,7 @@ export function summarize(runs: readonly ToyRunOutcome[]) {
       method: rs[0]!.method,
       seeds: rs.length,
       mean: mean(norm),
-      std: std(norm),
+      std: stdOrZero(norm),
       ratios,
       weights,
       weightExponent: weightExponent(weights, rs[0]!.sigma),

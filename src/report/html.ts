@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { ComparisonReport, Experiment, RunSummary } from "./types.js";
+import { mean } from "../util/stats.js";
 
 export type { ComparisonReport, Experiment, RunSummary, LoopHistory } from "./types.js";
 
@@ -69,9 +70,7 @@ function sub(i: number): string {
 // ---------------------------------------------------------------------------------------------
 // Statistics
 
-export function mean(xs: readonly number[]): number {
-  return xs.reduce((s, x) => s + x, 0) / xs.length;
-}
+export { mean };
 
 /** Sample standard deviation (n − 1 denominator); NaN for fewer than two values. */
 export function sampleStd(xs: readonly number[]): number {
