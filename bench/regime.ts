@@ -48,8 +48,10 @@ for (const inputScale of scales)
 
 const t0 = performance.now();
 let done = 0;
-const runs = await runPool(specs, (_, step) => {
-  if (step === steps && !json) process.stderr.write(`\r${++done}/${specs.length} runs`);
+const runs = await runPool(specs, "toy", {
+  onResult: () => {
+    if (!json) process.stderr.write(`\r${++done}/${specs.length} runs`);
+  },
 });
 if (!json) process.stderr.write("\n");
 await init("wasm");

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runPool } from "./pool.js";
+import { progressReporter } from "./progress.js";
 import { formatTable } from "./table.js";
 import { mean, stdOrZero } from "../util/stats.js";
 import { deltaM } from "../metrics/deltaM.js";
@@ -73,15 +74,13 @@ export function summarizeBench(runs: readonly MultiRunOutcome[]) {
 export async function benchMnistCommand(o: BenchMnistOptions): Promise<void> {
   const specs = benchSpecs(o);
   const t0 = performance.now();
-  const runs = await runPool(
-    specs,
-    (i, epoch) => {
-      const s = specs[i]!;
-      console.error(`[${i + 1}/${specs.length}] ${s.dataset} seed ${s.train.seed} ${s.label ?? s.method}: epoch ${epoch} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-    },
-    o.workers,
-    "multi",
-  );
+  const progress = progressReporter(specs.map((s) => `${s.dataset} seed ${s.train.seed} ${s.label ?? s.method}`), o.epochs, false);
+  let runs: MultiRunOutcome[];
+  try {
+    runs = await runPool(specs, "multi", { onProgress: progress, onResult: (i) => progress.finish(i), workers: o.workers });
+  } finally {
+    progress.stop();
+  }
   const summary = summarizeBench(runs);
   const wallS = (performance.now() - t0) / 1000;
   mkdirSync(o.out, { recursive: true });

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import cliProgress from "cli-progress";
 import { runPool } from "./pool.js";
+import { progressReporter } from "./progress.js";
 import { formatTable } from "./table.js";
 import { mean, stdOrZero } from "../util/stats.js";
 import { toySigmas } from "../tasks/toy.js";
@@ -117,42 +117,13 @@ export function summarize(runs: readonly ToyRunOutcome[]) {
   });
 }
 
-/**
- * Progress on stderr: live bars (one per run and a total) on a terminal; elsewhere (CI logs,
- * pipes) one line per finished run, since bars only draw on a TTY.
- */
-export function progressReporter(specs: readonly ToyRunSpec[], steps: number): { (index: number, step: number): void; stop(): void } {
-  const name = (s: ToyRunSpec) => `T=${s.data.numTasks} seed ${s.train.seed ?? 0} ${s.label ?? s.method}`;
-  const t0 = performance.now();
-  if (!process.stderr.isTTY) {
-    let finished = 0;
-    const report = (i: number, step: number) => {
-      if (step >= steps) console.error(`[${++finished}/${specs.length}] ${name(specs[i]!)} done (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-    };
-    return Object.assign(report, { stop() {} });
-  }
-  const bars = new cliProgress.MultiBar(
-    { format: " {bar} {percentage}% | {label}", hideCursor: true, clearOnComplete: false, stream: process.stderr },
-    cliProgress.Presets.shades_classic,
-  );
-  const total = bars.create(specs.length * steps, 0, { label: `all ${specs.length} runs` });
-  const per = specs.map((s) => bars.create(steps, 0, { label: name(s) }));
-  const done = new Array<number>(specs.length).fill(0);
-  const report = (i: number, step: number) => {
-    total.increment(step - done[i]!);
-    done[i] = step;
-    per[i]!.update(step);
-  };
-  return Object.assign(report, { stop: () => bars.stop() });
-}
-
 export async function compareCommand(o: CompareOptions): Promise<void> {
   const specs = compareSpecs(o);
   const t0 = performance.now();
-  const progress = progressReporter(specs, o.steps);
+  const progress = progressReporter(specs.map((s) => `T=${s.data.numTasks} seed ${s.train.seed ?? 0} ${s.label ?? s.method}`), o.steps);
   let runs: ToyRunOutcome[];
   try {
-    runs = await runPool(specs, progress, o.workers);
+    runs = await runPool(specs, "toy", { onProgress: progress, onResult: (i) => progress.finish(i), workers: o.workers });
   } finally {
     progress.stop();
   }

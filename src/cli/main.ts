@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { createBalancer, methodNames } from "../balancers/registry.js";
 import { toyDefaults } from "../tasks/toy.js";
 import { toyTrainDefaults } from "../tasks/toyRun.js";
+import { multiTrainDefaults } from "../tasks/multiRun.js";
 import { datasetList, finiteNumber, intList, keyValue, nameList, nonNegativeInt, nonNegativeList, nonNegativeNumber, numberList, oneOf, positiveInt, positiveNumber } from "./options.js";
 
 const [major] = process.versions.node.split(".").map(Number);
@@ -70,26 +71,42 @@ addDataOptions(
   await compareCommand({ ...opts, extraMethods: opts.extraMethods ?? defaultExtraMethods(), command: `lossbalance ${process.argv.slice(2).join(" ")}` });
 });
 
-program
-  .command("bench")
-  .description("benchmarks on real data")
-  .command("mnist")
-  .description("MultiMNIST / MultiFashion / MultiFashion+MNIST: every method and single-task networks, accuracy and Δm%")
-  .addOption(new Option("--datasets <list>", "mnist, fashion, fashion+mnist").argParser(datasetList).default(["mnist"]))
-  .addOption(new Option("--methods <list>", "methods").argParser(nameList).default(["equal", "gradnorm", "uncertainty", "dwa", "rlw", "famo", "mgda", "pcgrad", "cagrad", "imtlg", "nashmtl", "alignedmtl", "upgrad", "dualproj", "config", "gradvac", "dbmtl", "graddrop"]))
-  .addOption(new Option("--seeds <list>", "network seeds").argParser(intList).default([0, 1, 2]))
-  .addOption(new Option("--epochs <n>", "maximum epochs (early stopping on validation accuracy)").argParser(positiveInt).default(10))
-  .addOption(new Option("--batch-size <n>", "batch size").argParser(positiveInt).default(256))
-  .addOption(new Option("--lr <x>", "Adam learning rate").argParser(positiveNumber).default(1e-3))
-  .addOption(new Option("--hidden <list>", "MLP encoder widths").argParser(intList).default([256, 128]))
-  .addOption(new Option("--data-seed <n>", "seed of the pairing and the split").argParser(nonNegativeInt).default(0))
-  .addOption(new Option("--workers <n>", "worker threads (default: one per core)").argParser(positiveInt))
-  .option("--out <dir>", "output folder", "out")
-  .option("--json", "print a JSON summary to stdout")
-  .action(async (opts) => {
-    for (const m of opts.methods as string[]) createBalancer(m, {});
-    await (await import("./benchMnist.js")).benchMnistCommand(opts);
-  });
+/** Training settings shared by `bench mnist` and `sweep`. */
+function addMultiTrainOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("--seeds <list>", "network seeds").argParser(intList).default([0, 1, 2]))
+    .addOption(new Option("--epochs <n>", "maximum epochs (early stopping on validation accuracy)").argParser(positiveInt).default(multiTrainDefaults.epochs))
+    .addOption(new Option("--batch-size <n>", "batch size").argParser(positiveInt).default(multiTrainDefaults.batchSize))
+    .addOption(new Option("--lr <x>", "Adam learning rate").argParser(positiveNumber).default(multiTrainDefaults.lr))
+    .addOption(new Option("--hidden <list>", "MLP encoder widths").argParser(intList).default([...multiTrainDefaults.hidden]))
+    .addOption(new Option("--data-seed <n>", "seed of the pairing and the split").argParser(nonNegativeInt).default(0))
+    .addOption(new Option("--workers <n>", "worker threads (default: one per core)").argParser(positiveInt))
+    .option("--json", "print a JSON summary to stdout");
+}
+
+addMultiTrainOptions(
+  program
+    .command("bench")
+    .description("benchmarks on real data")
+    .command("mnist")
+    .description("MultiMNIST / MultiFashion / MultiFashion+MNIST: every method and single-task networks, accuracy and Δm%")
+    .addOption(new Option("--datasets <list>", "mnist, fashion, fashion+mnist").argParser(datasetList).default(["mnist"]))
+    .addOption(new Option("--methods <list>", "methods").argParser(nameList).default(["equal", "gradnorm", "uncertainty", "dwa", "rlw", "famo", "mgda", "pcgrad", "cagrad", "imtlg", "nashmtl", "alignedmtl", "upgrad", "dualproj", "config", "gradvac", "dbmtl", "graddrop"]))
+    .option("--out <dir>", "output folder", "out"),
+).action(async (opts) => {
+  for (const m of opts.methods as string[]) createBalancer(m, {});
+  await (await import("./benchMnist.js")).benchMnistCommand(opts);
+});
+
+addMultiTrainOptions(
+  program
+    .command("sweep")
+    .description("the grid search GradNorm claims to replace: static weights on a grid and GradNorm over α, resumable")
+    .addOption(new Option("--dataset <name>", "mnist, fashion or fashion+mnist").argParser(oneOf(["mnist", "fashion", "fashion+mnist"] as const)).default("mnist"))
+    .addOption(new Option("--grid <n>", "static grid points: w_left = 2k/(n+1), w_right = 2 − w_left").argParser(positiveInt).default(9))
+    .addOption(new Option("--alpha <list>", "GradNorm's α values (empty: grid only)").argParser((v: string) => (v.trim() === "" ? [] : nonNegativeList(v))).default([0.12, 0.5, 1, 1.5, 3]))
+    .option("--out <dir>", "output folder; finished runs are saved in <out>/sweep.jsonl and reused on the next run", "out/sweep"),
+).action(async (opts) => (await import("./sweep.js")).sweepCommand(opts));
 
 try {
   await program.parseAsync(process.argv);

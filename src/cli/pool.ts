@@ -3,18 +3,24 @@ import { availableParallelism } from "node:os";
 import type { ToyRunOutcome, ToyRunSpec } from "../tasks/toyExperiment.js";
 import type { MultiRunOutcome, MultiRunSpec } from "../tasks/multiExperiment.js";
 
+export interface PoolOptions<R> {
+  /** Progress of run `index` (toy: steps done; multi: epochs done). */
+  readonly onProgress?: (index: number, units: number) => void;
+  /** Called as each run finishes, in completion order (the sweep saves it at once). */
+  readonly onResult?: (index: number, result: R) => void;
+  /** Worker threads; default one per core, at most one per run. */
+  readonly workers?: number | undefined;
+}
+
 /**
  * Runs independent runs on a pool of worker threads (one jax-js wasm backend each,
  * single-threaded), so a 2-core machine runs two at once. Results come back in spec order.
  */
-export function runPool(specs: readonly ToyRunSpec[], onProgress: (index: number, step: number) => void, workers?: number): Promise<ToyRunOutcome[]>;
-export function runPool(specs: readonly MultiRunSpec[], onProgress: (index: number, step: number) => void, workers: number | undefined, kind: "multi"): Promise<MultiRunOutcome[]>;
-export async function runPool(
-  specs: readonly (ToyRunSpec | MultiRunSpec)[],
-  onProgress: (index: number, step: number) => void,
-  workers = Math.min(availableParallelism(), specs.length),
-  kind: "toy" | "multi" = "toy",
-): Promise<unknown[]> {
+export function runPool(specs: readonly ToyRunSpec[], kind: "toy", options?: PoolOptions<ToyRunOutcome>): Promise<ToyRunOutcome[]>;
+export function runPool(specs: readonly MultiRunSpec[], kind: "multi", options?: PoolOptions<MultiRunOutcome>): Promise<MultiRunOutcome[]>;
+export async function runPool(specs: readonly (ToyRunSpec | MultiRunSpec)[], kind: "toy" | "multi", options: PoolOptions<never> = {}): Promise<unknown[]> {
+  const { onProgress, onResult } = options as PoolOptions<unknown>;
+  const workers = options.workers ?? Math.min(availableParallelism(), specs.length);
   const here = new URL(import.meta.url);
   const ext = here.pathname.endsWith(".ts") ? ".ts" : ".js";
   const workerUrl = new URL(`./worker${ext}`, here);
@@ -22,7 +28,7 @@ export async function runPool(
   const results: unknown[] = new Array(specs.length);
   let next = 0;
   let failure: Error | null = null;
-  const pool = Array.from({ length: Math.max(1, workers) }, () => new Worker(workerUrl, { execArgv }));
+  const pool = Array.from({ length: Math.max(1, Math.min(workers, specs.length)) }, () => new Worker(workerUrl, { execArgv }));
   try {
     await Promise.all(
       pool.map(
@@ -34,12 +40,18 @@ export async function runPool(
               w.postMessage({ id, job: { kind, spec: specs[id] } });
             };
             w.on("message", (m: { id: number; progress?: number; result?: unknown; error?: string }) => {
-              if (m.progress !== undefined) onProgress(m.id, m.progress);
+              if (m.progress !== undefined) onProgress?.(m.id, m.progress);
               else if (m.error !== undefined) {
                 failure = new Error(`run ${m.id} (${specs[m.id]!.label ?? specs[m.id]!.method}): ${m.error}`);
                 reject(failure);
               } else {
                 results[m.id] = m.result;
+                try {
+                  onResult?.(m.id, m.result);
+                } catch (e) {
+                  failure = e instanceof Error ? e : new Error(String(e));
+                  return reject(failure);
+                }
                 take();
               }
             });
