@@ -5,7 +5,7 @@ import { progressReporter } from "./progress.js";
 import { formatTable } from "./table.js";
 import { mean, stdOrZero } from "../util/stats.js";
 import { deltaM } from "../metrics/deltaM.js";
-import type { MultiKind } from "../tasks/multiRun.js";
+import type { MultiEncoder, MultiKind } from "../tasks/multiRun.js";
 import type { MultiRunOutcome, MultiRunSpec } from "../tasks/multiExperiment.js";
 
 export interface BenchMnistOptions {
@@ -15,7 +15,8 @@ export interface BenchMnistOptions {
   epochs: number;
   batchSize: number;
   lr: number;
-  hidden: number[];
+  encoder: MultiEncoder;
+  hidden?: number[];
   dataSeed: number;
   out: string;
   workers?: number;
@@ -29,7 +30,7 @@ export function benchSpecs(o: BenchMnistOptions): MultiRunSpec[] {
   const specs: MultiRunSpec[] = [];
   for (const dataset of o.datasets)
     for (const seed of o.seeds) {
-      const train = { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, hidden: o.hidden, seed };
+      const train = { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, encoder: o.encoder, hidden: o.hidden, seed };
       specs.push({ method: "static", label: SINGLE[0], options: { weights: [1, 0] }, dataset, dataSeed: o.dataSeed, train });
       specs.push({ method: "static", label: SINGLE[1], options: { weights: [0, 1] }, dataset, dataSeed: o.dataSeed, train });
       for (const m of o.methods) specs.push({ method: m, dataset, dataSeed: o.dataSeed, train });

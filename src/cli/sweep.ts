@@ -5,7 +5,7 @@ import { progressReporter } from "./progress.js";
 import { formatTable } from "./table.js";
 import { summarizeSweep, sweepPoints, type SweepSettings } from "../tasks/sweep.js";
 import type { MultiRunOutcome } from "../tasks/multiExperiment.js";
-import type { MultiKind } from "../tasks/multiRun.js";
+import type { MultiEncoder, MultiKind } from "../tasks/multiRun.js";
 
 export interface SweepOptions {
   dataset: MultiKind;
@@ -15,7 +15,8 @@ export interface SweepOptions {
   epochs: number;
   batchSize: number;
   lr: number;
-  hidden: number[];
+  encoder: MultiEncoder;
+  hidden?: number[];
   dataSeed: number;
   out: string;
   workers?: number;
@@ -69,7 +70,7 @@ export async function sweepCommand(o: SweepOptions): Promise<void> {
     alphas: o.alpha,
     seeds: o.seeds,
     dataSeed: o.dataSeed,
-    train: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, hidden: o.hidden },
+    train: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, encoder: o.encoder, hidden: o.hidden },
   };
   const points = sweepPoints(settings);
   mkdirSync(o.out, { recursive: true });

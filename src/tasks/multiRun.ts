@@ -1,6 +1,7 @@
 import { numpy as np, jit, tree } from "@jax-js/jax";
 import type { Balancer, BalancerState } from "../balancers/types.js";
 import { forward, initParams, type MultiHeadMlpConfig, type Params } from "../models/mlp.js";
+import { lenetStem, type ConvStemConfig } from "../models/conv.js";
 import { crossEntropy } from "../train/losses.js";
 import { createTrainer } from "../train/loop.js";
 import { Rng, deriveSeed } from "../util/rng.js";
@@ -8,6 +9,8 @@ import { loadImages } from "./images.js";
 import { CANVAS, buildMulti, splitIndices, type MultiDataset, type Splits } from "./multiMnist.js";
 
 export type MultiKind = "mnist" | "fashion" | "fashion+mnist";
+/** The shared encoder: an MLP on the raw canvas, or Sener & Koltun's LeNet convolutions (lowered to matrix products) before the MLP layers. */
+export type MultiEncoder = "mlp" | "lenet";
 const CLASSES = 10;
 const PIXELS = CANVAS * CANVAS;
 
@@ -39,9 +42,9 @@ export function gatherMulti(d: MultiDataset, idx: ArrayLike<number>) {
 }
 
 /** jit: (params, x, onehot) → per-task count of correct argmax predictions, [2]. Consumes its arguments. */
-function buildCorrect() {
+function buildCorrect(stem: ConvStemConfig | undefined) {
   return jit((params: Params, x: np.Array, onehot: np.Array) => {
-    const logits = forward(params, x);
+    const logits = forward(params, x, stem);
     tree.dispose(params);
     const hit = np.max(logits.ref, -1, { keepdims: true }).lessEqual(logits).astype(np.float32);
     // A row counts as correct when the label's logit is the maximum.
@@ -63,6 +66,8 @@ export function accuracy(params: Params, d: MultiDataset, idx: Int32Array, corre
 }
 
 export interface MultiTrainConfig {
+  readonly encoder: MultiEncoder;
+  /** Widths of the encoder's fully connected layers (after the convolutions with `lenet`). */
   readonly hidden: readonly number[];
   readonly epochs: number;
   readonly batchSize: number;
@@ -72,7 +77,17 @@ export interface MultiTrainConfig {
   readonly patience: number;
 }
 
-export const multiTrainDefaults: MultiTrainConfig = { hidden: [256, 128], epochs: 10, batchSize: 256, lr: 1e-3, seed: 0, patience: 3 };
+export const multiTrainDefaults: MultiTrainConfig = { encoder: "mlp", hidden: [256, 128], epochs: 10, batchSize: 256, lr: 1e-3, seed: 0, patience: 3 };
+
+/** Default fully connected widths per encoder: LeNet's one 50-unit layer after its convolutions. */
+export const defaultHidden: Readonly<Record<MultiEncoder, readonly number[]>> = { mlp: [256, 128], lenet: [50] };
+
+/** Every setting of a run, defaults filled in (unset or undefined fields take the default; `hidden` the encoder's). */
+export function resolveTrainConfig(cfg: Partial<MultiTrainConfig>): MultiTrainConfig {
+  const set = Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) as Partial<MultiTrainConfig>;
+  const encoder = set.encoder ?? multiTrainDefaults.encoder;
+  return { ...multiTrainDefaults, hidden: defaultHidden[encoder], ...set };
+}
 
 export interface MultiRunResult {
   readonly method: string;
@@ -98,10 +113,11 @@ export function runMulti(
   cfg: Partial<MultiTrainConfig> = {},
   onEpoch?: (epoch: number) => void,
 ): MultiRunResult {
-  const c = { ...multiTrainDefaults, ...cfg };
-  const model: MultiHeadMlpConfig = { inputDim: PIXELS, hidden: c.hidden, outputDim: CLASSES, numTasks: 2 };
+  const c = resolveTrainConfig(cfg);
+  const stem = c.encoder === "lenet" ? lenetStem([CANVAS, CANVAS, 1]) : undefined;
+  const model: MultiHeadMlpConfig = { inputDim: PIXELS, hidden: c.hidden, outputDim: CLASSES, numTasks: 2, stem };
   const trainer = createTrainer({ step: { model, loss: crossEntropy, optimizer: { lr: c.lr } }, balancer, params: initParams(model, deriveSeed(c.seed, "init")), batchSize: c.batchSize });
-  const correct = buildCorrect();
+  const correct = buildCorrect(stem);
   const rng = new Rng(deriveSeed(c.seed, "batches"));
   const { train, validation, test } = md.splits;
   const stepsPerEpoch = Math.floor(train.length / c.batchSize);

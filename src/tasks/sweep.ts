@@ -1,5 +1,5 @@
 import { mean, stdOrZero } from "../util/stats.js";
-import { multiTrainDefaults, type MultiKind, type MultiTrainConfig } from "./multiRun.js";
+import { resolveTrainConfig, type MultiKind, type MultiTrainConfig } from "./multiRun.js";
 import type { MultiRunOutcome, MultiRunSpec } from "./multiExperiment.js";
 
 /**
@@ -50,7 +50,7 @@ export function stableStringify(v: unknown): string {
 
 /** A run's identity: method, options, dataset, data seed and every training setting (defaults resolved, seed included). */
 export function pointKey(spec: MultiRunSpec): string {
-  const train = { ...multiTrainDefaults, ...spec.train };
+  const train = resolveTrainConfig(spec.train);
   return stableStringify({ method: spec.method, options: spec.options ?? {}, dataset: spec.dataset, dataSeed: spec.dataSeed, train });
 }
 

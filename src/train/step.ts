@@ -1,7 +1,8 @@
 import { numpy as np, jit, tree, type JsTree } from "@jax-js/jax";
 import type { GradStatistic } from "../balancers/types.js";
 import { adam, type AdamOptions, type AdamState } from "../optim/adam.js";
-import { forward, headsForward, trunkForward, type MultiHeadMlpConfig, type Params } from "../models/mlp.js";
+import { checkConfig, forward, headsForward, trunkForward, type MultiHeadMlpConfig, type Params } from "../models/mlp.js";
+import { stemBackward, stemForward, type ConvStemConfig, type StemLayerResiduals } from "../models/conv.js";
 import { statKernels, type StatKind } from "../stats/gradNorms.js";
 import type { TaskLoss } from "./losses.js";
 
@@ -26,8 +27,10 @@ export interface StatRequest {
 
 /** What the weighted backward pass needs from the forward pass (all owned). */
 export type Residuals = {
-  /** Layer inputs x, h₁, …, h_L (h_L is the shared representation). */
+  /** Layer inputs x (or the stem's features), h₁, …, h_L (h_L is the shared representation). */
   hs: np.Array[];
+  /** The convolutional stem's per-layer residuals, when the model has one. */
+  stem?: StemLayerResiduals[];
   /** ReLU masks of the trunk layers. */
   masks: np.Array[];
   /** Unweighted ∂Lₜ/∂outputₜ, [T, B, O]. */
@@ -40,7 +43,9 @@ export type Residuals = {
  * Forward pass, per-task losses and, if requested, a per-task gradient statistic: squared norms
  * [T] or the Gramian [T, T] of the unweighted task gradients (not yet square-rooted). The per-task
  * cotangents at the representation, [T, B, H], are what the stacked heads' backward pass computes
- * anyway, so statistics reuse them instead of running T backward passes. Borrows params; consumes x, y.
+ * anyway, so statistics reuse them instead of running T backward passes. With a convolutional stem
+ * (params.stem, and its config `stem`), x goes through it first; statistics then stay on the trunk
+ * ('representation', 'lastShared'; 'shared' is refused). Borrows params; consumes x, y.
  */
 export function forwardWithStats(
   params: Params,
@@ -49,17 +54,35 @@ export function forwardWithStats(
   loss: TaskLoss,
   stat: StatRequest | undefined,
   perTask = false,
+  stem?: ConvStemConfig,
 ): { losses: np.Array; stat?: np.Array; residuals: Residuals } {
   const L = params.trunk.W.length;
+  let stemRes: StemLayerResiduals[] | undefined;
+  if (params.stem || stem) {
+    if (!params.stem || !stem) {
+      x.dispose();
+      y.dispose();
+      throw new Error(params.stem ? "forwardWithStats: params have a convolutional stem: pass its ConvStemConfig" : "forwardWithStats: a ConvStemConfig was given but params have no stem");
+    }
+    if (stat?.mode === "shared") {
+      x.dispose();
+      y.dispose();
+      throw new Error(SHARED_WITH_STEM);
+    }
+    const s = stemForward(params.stem, stem, x);
+    x = s.features;
+    stemRes = s.residuals;
+  }
   const { hs, masks } = trunkForward(params.trunk, x);
   const out = headsForward(params.heads, hs[L]!.ref);
   const { losses, grads: dout } = loss.valueAndGrad(out, y);
-  if (!stat && !perTask) return { losses, residuals: { hs, masks, dout } };
+  const base: Residuals = stemRes ? { hs, masks, dout, stem: stemRes } : { hs, masks, dout };
+  if (!stat && !perTask) return { losses, residuals: base };
   const dRepT = np.einsum("tbo,tko->tbk", dout.ref, params.heads.W.ref);
   const dzT = dRepT.ref.mul(masks[L - 1]!.ref);
   if (!stat) {
     dRepT.dispose();
-    return { losses, residuals: { hs, masks, dout, dzT } };
+    return { losses, residuals: { ...base, dzT } };
   }
   const k = statKernels[stat.kind];
   let value: np.Array;
@@ -79,17 +102,22 @@ export function forwardWithStats(
     }
     d.dispose();
   }
-  return { losses, stat: value, residuals: { hs, masks, dout, dzT } };
+  return { losses, stat: value, residuals: { ...base, dzT } };
 }
+
+const SHARED_WITH_STEM = "gradient mode 'shared' does not support a convolutional stem; use 'representation' or 'lastShared'";
 
 /**
  * The gradients of Σ wᵢLᵢ from the residuals of {@link forwardWithStats}, written as explicit
- * batched products (checked against autodiff in the tests). Borrows params; consumes weights and residuals.
+ * batched products (checked against autodiff in the tests). With a stem, the first layer's cotangent
+ * goes on to the stem's features (dz·W₀ᵀ) and through the stem's backward pass; the result has the
+ * same tree shape as params. Borrows params; consumes weights and residuals.
  */
 export function combinedGrads(params: Params, weights: np.Array, res: Residuals, combine?: Combine, seed?: np.Array): Params {
   const L = params.trunk.W.length;
   const T = params.heads.W.shape[0]!;
   const { hs, masks, dout } = res;
+  if (!params.stem !== !res.stem) throw new Error("combinedGrads: params and residuals disagree on the convolutional stem");
   const w3 = weights.ref.reshape([T, 1, 1]);
   const doutW = dout.mul(w3.ref);
   const gHeadW = np.einsum("bk,tbo->tko", hs[L]!.ref, doutW.ref);
@@ -116,10 +144,13 @@ export function combinedGrads(params: Params, weights: np.Array, res: Residuals,
     gb[l] = dz.ref.sum(0);
     if (l > 0) dz = np.matmul(dz, params.trunk.W[l]!.ref.transpose()).mul(masks[l - 1]!.ref);
   }
-  dz.dispose();
   hs.forEach((h) => h.dispose());
   masks.forEach((m) => m.dispose());
-  return { trunk: { W: gW, b: gb }, heads: { W: gHeadW, b: gHeadB } };
+  const grads: Params = { trunk: { W: gW, b: gb }, heads: { W: gHeadW, b: gHeadB } };
+  if (params.stem && res.stem) {
+    grads.stem = stemBackward(params.stem, res.stem, np.matmul(dz, params.trunk.W[0]!.ref.transpose()));
+  } else dz.dispose();
+  return grads;
 }
 
 /**
@@ -133,8 +164,9 @@ export function lossesAndGrads(
   y: np.Array,
   loss: TaskLoss,
   stat: GradStatistic | undefined,
+  stem?: ConvStemConfig,
 ): { losses: np.Array; grads: Params; gradNorms?: np.Array } {
-  const f = forwardWithStats(params, x, y, loss, stat ? { mode: stat, kind: "norms" } : undefined);
+  const f = forwardWithStats(params, x, y, loss, stat ? { mode: stat, kind: "norms" } : undefined, false, stem);
   const grads = combinedGrads(params, weights, f.residuals);
   return f.stat ? { losses: f.losses, grads, gradNorms: np.sqrt(f.stat) } : { losses: f.losses, grads };
 }
@@ -174,6 +206,12 @@ export interface StepConfig {
   readonly combine?: Combine | undefined;
 }
 
+/** Build-time checks of a step config: the model (and its stem), and 'shared' statistics with a stem. */
+function checkStepConfig(config: StepConfig): void {
+  checkConfig(config.model);
+  if (config.model.stem && config.stat?.mode === "shared") throw new Error(SHARED_WITH_STEM);
+}
+
 /**
  * Builds the jit-compiled training step for weights known before the step (timing `next`):
  * forward, per-task losses, the requested statistic, the weighted backward pass and the Adam
@@ -181,9 +219,10 @@ export interface StepConfig {
  * it consumes all arguments.
  */
 export function buildTrainStep(config: StepConfig) {
+  checkStepConfig(config);
   const opt = adam(config.optimizer);
   const step = jit((params: Params, optState: OptState, weights: np.Array, x: np.Array, y: np.Array, seed: np.Array) => {
-    const f = forwardWithStats(params, x, y, config.loss, config.stat, config.combine !== undefined);
+    const f = forwardWithStats(params, x, y, config.loss, config.stat, config.combine !== undefined, config.model.stem);
     let grads: Params;
     if (config.combine) grads = combinedGrads(params, weights, f.residuals, config.combine, seed);
     else {
@@ -210,9 +249,10 @@ export function buildTrainStep(config: StepConfig) {
  * The forward pass runs once. `observe` consumes x and y and borrows nothing: pass tree.ref(params).
  */
 export function buildTwoPhaseStep(config: StepConfig) {
+  checkStepConfig(config);
   const opt = adam(config.optimizer);
   const observe = jit((params: Params, x: np.Array, y: np.Array) => {
-    const f = forwardWithStats(params, x, y, config.loss, config.stat);
+    const f = forwardWithStats(params, x, y, config.loss, config.stat, false, config.model.stem);
     tree.dispose(params);
     return { observed: observedArray(f.losses, f.stat, config.stat), residuals: f.residuals } as unknown as JsTree<np.Array>;
   });
@@ -232,10 +272,10 @@ export function buildTwoPhaseStep(config: StepConfig) {
   };
 }
 
-/** jit-compiled per-task losses on a batch: (params, x, y) → [T]. Consumes its arguments. */
-export function buildEvalLosses(loss: TaskLoss) {
+/** jit-compiled per-task losses on a batch: (params, x, y) → [T]; pass the stem's config if the model has one. Consumes its arguments. */
+export function buildEvalLosses(loss: TaskLoss, stem?: ConvStemConfig) {
   const f = jit((params: Params, x: np.Array, y: np.Array) => {
-    const out = forward(params, x);
+    const out = forward(params, x, stem);
     tree.dispose(params);
     return loss.value(out, y);
   });

@@ -51,6 +51,7 @@ test("sweep: bad flags get one-line errors", () => {
     [["--grid", "0"], /--grid.*positive integer/],
     [["--alpha", "-1"], /--alpha.*≥ 0/],
     [["--dataset", "cifar"], /must be one of mnist, fashion, fashion\+mnist/],
+    [["--encoder", "resnet"], /--encoder.*must be one of mlp, lenet/],
   ] as const) {
     const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "sweep", ...flags], { encoding: "utf8", timeout: 60_000 });
     assert.notEqual(r.status, 0);

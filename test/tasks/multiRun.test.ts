@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setupJax } from "../helpers/jax.js";
-import { multiData, runMulti, gatherMulti } from "../../src/tasks/multiRun.js";
+import { multiData, runMulti, gatherMulti, resolveTrainConfig } from "../../src/tasks/multiRun.js";
 import { createBalancer } from "../../src/balancers/registry.js";
 
 before(setupJax);
@@ -29,4 +29,15 @@ test("a short seeded MultiMNIST run beats chance (10 %) clearly on both tasks", 
   assert.ok(r.testAccuracy[0]! > 0.5 && r.testAccuracy[1]! > 0.4, `test accuracy ${r.testAccuracy}`);
   const again = runMulti(md, "equal", createBalancer("equal"), { epochs: 1, hidden: [64], batchSize: 128, seed: 0 });
   assert.deepEqual(again.testAccuracy, r.testAccuracy, "same seed, same result");
+});
+
+test("run settings: defaults filled in, the encoder picks its own widths unless given, undefined means unset", () => {
+  assert.deepEqual(resolveTrainConfig({}).hidden, [256, 128]);
+  assert.equal(resolveTrainConfig({}).encoder, "mlp");
+  assert.deepEqual(resolveTrainConfig({ encoder: "lenet" }).hidden, [50]);
+  assert.deepEqual(resolveTrainConfig({ encoder: "lenet", hidden: [32, 16] }).hidden, [32, 16]);
+  const c = resolveTrainConfig({ hidden: undefined, epochs: undefined, seed: 4 });
+  assert.deepEqual(c.hidden, [256, 128]);
+  assert.equal(c.epochs, 10);
+  assert.equal(c.seed, 4);
 });

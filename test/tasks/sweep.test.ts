@@ -48,6 +48,7 @@ test("point keys: equal settings in any key order give one key; any change gives
     { ...base, dataset: "fashion" as const },
     { ...base, options: { weights: [0.25, 1.75] } },
     { ...base, train: { ...base.train, patience: 5 } },
+    { ...base, train: { ...base.train, encoder: "lenet" as const } },
   ])
     assert.notEqual(pointKey(changed), pts[0]!.key);
   assert.equal(pointKey({ ...base, label: "another label" }), pts[0]!.key, "the label is not part of a run's identity");
