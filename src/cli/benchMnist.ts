@@ -6,6 +6,8 @@ import { formatTable } from "./table.js";
 import { mean, stdOrZero } from "../util/stats.js";
 import { deltaM } from "../metrics/deltaM.js";
 import type { MultiEncoder, MultiKind } from "../tasks/multiRun.js";
+import type { GradStatistic } from "../balancers/types.js";
+import { createBalancer } from "../balancers/registry.js";
 import type { MultiRunOutcome, MultiRunSpec } from "../tasks/multiExperiment.js";
 
 export interface BenchMnistOptions {
@@ -17,6 +19,7 @@ export interface BenchMnistOptions {
   lr: number;
   encoder: MultiEncoder;
   hidden?: number[];
+  gradMode?: GradStatistic;
   dataSeed: number;
   out: string;
   workers?: number;
@@ -33,9 +36,25 @@ export function benchSpecs(o: BenchMnistOptions): MultiRunSpec[] {
       const train = { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, encoder: o.encoder, hidden: o.hidden, seed };
       specs.push({ method: "static", label: SINGLE[0], options: { weights: [1, 0] }, dataset, dataSeed: o.dataSeed, train });
       specs.push({ method: "static", label: SINGLE[1], options: { weights: [0, 1] }, dataset, dataSeed: o.dataSeed, train });
-      for (const m of o.methods) specs.push({ method: m, dataset, dataSeed: o.dataSeed, train });
+      for (const m of o.methods) {
+        const mode = gradModeFor(m, o);
+        specs.push({ method: m, ...(mode ? { label: `${m} (${mode})`, options: { gradMode: mode } } : {}), dataset, dataSeed: o.dataSeed, train });
+      }
     }
   return specs;
+}
+
+/**
+ * The gradient mode a method runs in, when it differs from its default: `--grad-mode` for every
+ * method that takes one; with the LeNet encoder, 'representation' for the methods that default to
+ * 'shared' (per-task gradients through the convolutions are not computed; MGDA becomes MGDA-UB).
+ */
+export function gradModeFor(method: string, o: Pick<BenchMnistOptions, "gradMode" | "encoder">): GradStatistic | undefined {
+  const needs = createBalancer(method).needs;
+  const mode = needs.gramian ?? needs.gradNorms;
+  if (!mode) return undefined;
+  if (o.gradMode) return o.gradMode === mode ? undefined : o.gradMode;
+  return o.encoder === "lenet" && mode === "shared" ? "representation" : undefined;
 }
 
 

@@ -92,6 +92,7 @@ addMultiTrainOptions(
     .command("mnist")
     .description("MultiMNIST / MultiFashion / MultiFashion+MNIST: every method and single-task networks, accuracy and Δm%")
     .addOption(new Option("--datasets <list>", "mnist, fashion, fashion+mnist").argParser(datasetList).default(["mnist"]))
+    .addOption(new Option("--grad-mode <mode>", "gradient mode of every method that takes one (default: each method's own; with --encoder lenet, representation for those that default to shared)").argParser(oneOf(["lastShared", "representation", "shared"] as const)))
     .addOption(new Option("--methods <list>", "methods").argParser(nameList).default(["equal", "gradnorm", "uncertainty", "dwa", "rlw", "famo", "mgda", "pcgrad", "cagrad", "imtlg", "nashmtl", "alignedmtl", "upgrad", "dualproj", "config", "gradvac", "dbmtl", "graddrop"]))
     .option("--out <dir>", "output folder", "out"),
 ).action(async (opts) => {

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { weightExponent, staticGrid } from "../../src/cli/compare.js";
+import { gradModeFor } from "../../src/cli/benchMnist.js";
 
 const cli = (...args: string[]) =>
   spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8", timeout: 120_000 });
@@ -105,4 +106,13 @@ test("bench mnist --json: single-task baselines, accuracy per task and Δm for e
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /unknown method 'nope'/);
   assert.match(cli("bench", "mnist", "--datasets", "cifar").stderr, /mnist, fashion, fashion\+mnist/);
+});
+
+test("bench mnist gradient modes: --grad-mode for methods that take one; LeNet moves 'shared' methods to the representation", () => {
+  assert.equal(gradModeFor("equal", { encoder: "lenet", gradMode: "representation" }), undefined, "equal takes no mode");
+  assert.equal(gradModeFor("mgda", { encoder: "mlp" }), undefined, "default: the method's own");
+  assert.equal(gradModeFor("mgda", { encoder: "lenet" }), "representation", "MGDA-UB with the conv stem");
+  assert.equal(gradModeFor("gradnorm", { encoder: "lenet" }), undefined, "lastShared works with a stem");
+  assert.equal(gradModeFor("gradnorm", { encoder: "mlp", gradMode: "representation" }), "representation");
+  assert.equal(gradModeFor("pcgrad", { encoder: "mlp", gradMode: "shared" }), undefined, "same as its default: no label change");
 });
