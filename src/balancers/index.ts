@@ -1,6 +1,6 @@
 export type { Balancer, BalancerState, Gramian, GradStatistic, Needs, Observation, RepresentationCombiner, Timing, UpdateResult } from "./types.js";
 export { BalancerInputError } from "./validate.js";
-export { registry, methodNames, createBalancer, type AnyFactory } from "./registry.js";
+export { registry, methodNames, methodOptions, createBalancer, type AnyFactory } from "./registry.js";
 export { gradNorm, gradNormStep, renormalize, type GradNormInfo, type GradNormOptions, type GradNormState } from "./gradNorm.js";
 export { equalWeights, type EqualWeightsState } from "./equalWeights.js";
 export { staticWeights, type StaticWeightsOptions, type StaticWeightsState } from "./staticWeights.js";

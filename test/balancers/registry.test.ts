@@ -2,7 +2,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import * as lb from "../../src/balancers/index.js";
-import { createBalancer, methodNames, registry } from "../../src/balancers/registry.js";
+import { createBalancer, methodNames, methodOptions, registry } from "../../src/balancers/registry.js";
 import { BalancerInputError } from "../../src/balancers/validate.js";
 
 /** An observation with whatever statistics the balancer needs: norms 1/L, and a Gramian with those norms and cosines 0.3. */
@@ -78,4 +78,26 @@ describe("registry", () => {
     }
     assert.equal(lb.equalWeights().name, "equal");
   });
+});
+
+test("each method's listed options are exactly the option names its factory reads", () => {
+  for (const [name, factory] of Object.entries(registry)) {
+    const read = new Set<string>();
+    const base: Record<string, unknown> = name === "static" ? { weights: [1, 1] } : {};
+    const spy = new Proxy(base, {
+      get(target, key) {
+        if (typeof key === "string") read.add(key);
+        return target[key as string];
+      },
+    });
+    factory(spy).init(2);
+    assert.deepEqual([...read].sort(), [...methodOptions(name)].sort(), name);
+  }
+});
+
+test("createBalancer rejects option names the method does not read, naming them and the known ones", () => {
+  assert.throws(() => createBalancer("gradnorm", { alpah: 1 }), /gradnorm: unknown option 'alpah' \(known: alpha, lr, optimizer, initialLoss, gradMode, minWeight\)/);
+  assert.throws(() => createBalancer("equal", { alpha: 1, c: 2 }), /equal: unknown options 'alpha', 'c' \(it takes none\)/);
+  assert.throws(() => methodOptions("nope"), /unknown method 'nope'/);
+  assert.equal(createBalancer("cagrad", { c: 0.2, gradMode: undefined }).name, "cagrad", "undefined means unset");
 });

@@ -50,6 +50,7 @@ for (const [args, pattern] of [
   [["toy", "--grad-mode", "everything"], /must be one of/],
   [["toy", "--method", "equal", "--grad-mode", "shared"], /--grad-mode does not apply/],
   [["toy", "--opt", "c"], /key=value/],
+  [["toy", "--method", "cagrad", "--opt", "cc=0.4"], /cagrad: unknown option 'cc' \(known: c, rescale, gradMode\)/],
   [["toy", "--bogus"], /unknown option/],
   [["frobnicate"], /unknown command/],
 ] as const) {
