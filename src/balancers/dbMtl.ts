@@ -1,5 +1,6 @@
-import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkFiniteVector, checkGradMode, checkLosses, checkNumTasks, checkOption, requireGramian } from "./validate.js";
+import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
+import { BalancerInputError, checkFiniteVector, checkGradMode, checkOption, requireGramian } from "./validate.js";
+import { statefulGramianWeighting } from "./gramianWeighting.js";
 
 export interface DbMtlOptions {
   /** EMA coefficient β ∈ [0, 1) (paper and LibMTL: 0.9). Default 0.9. */
@@ -113,21 +114,11 @@ function checkLogLosses(method: string, losses: readonly number[], eps: number):
 export function dbMtl(options: DbMtlOptions = {}): Balancer<DbMtlState> {
   const name = "dbmtl";
   const opts = checkDbOptions(name, options);
-  const gradMode = checkGradMode(name, options.gradMode);
-  return {
-    name,
-    needs: { gramian: gradMode },
-    timing: "current",
-    init(numTasks) {
-      checkNumTasks(name, numTasks, 1);
-      return { weights: new Array<number>(numTasks).fill(1), step: 0, emaNorms: new Array<number>(numTasks).fill(0) };
-    },
-    update(obs: Observation, state: DbMtlState): UpdateResult<DbMtlState> {
-      const T = state.weights.length;
-      const losses = checkLosses(name, obs, T);
-      const G = requireGramian(name, obs.gramian, T);
+  return statefulGramianWeighting(name, checkGradMode(name, options.gradMode), {
+    init: (T) => ({ emaNorms: new Array<number>(T).fill(0) }),
+    step(G, _obs, _T, losses, state) {
       const { weights, emaNorms, logGradNorms } = dbMtlStep(G, losses, state.emaNorms, state.step + 1, opts);
-      return { weights, state: { weights, step: state.step + 1, emaNorms }, info: { emaNorms, logGradNorms } };
+      return { weights, state: { emaNorms }, info: { emaNorms, logGradNorms } };
     },
-  };
+  });
 }

@@ -1,5 +1,6 @@
-import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkGradMode, checkLosses, checkNumTasks, checkOption, requireGramian } from "./validate.js";
+import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
+import { BalancerInputError, checkGradMode, checkOption, requireGramian } from "./validate.js";
+import { statefulGramianWeighting } from "./gramianWeighting.js";
 import { quadForm } from "../solvers/linalg.js";
 import { ascendingOrders, checkSeed, pcgradOrders, requireOrders } from "./pcgrad.js";
 
@@ -154,27 +155,12 @@ export function gradVac(options: GradVacOptions = {}): Balancer<GradVacState> {
   const name = "gradvac";
   const beta = checkOption(name, "beta", options.beta ?? 0.01, (v) => v > 0 && v <= 1, "a number in (0, 1]");
   const seed = checkSeed(name, options.seed ?? 0);
-  const gradMode = checkGradMode(name, options.gradMode);
-  return {
-    name,
-    needs: { gramian: gradMode },
-    timing: "current",
-    init(numTasks) {
-      checkNumTasks(name, numTasks, 1);
-      return {
-        weights: new Array<number>(numTasks).fill(1),
-        step: 0,
-        targets: Array.from({ length: numTasks }, () => new Array<number>(numTasks).fill(0)),
-        counter: 0,
-      };
-    },
-    update(obs: Observation, state: GradVacState): UpdateResult<GradVacState> {
-      const T = state.weights.length;
-      checkLosses(name, obs, T);
-      const G = requireGramian(name, obs.gramian, T);
+  return statefulGramianWeighting(name, checkGradMode(name, options.gradMode), {
+    init: (T) => ({ targets: Array.from({ length: T }, () => new Array<number>(T).fill(0)), counter: 0 }),
+    step(G, _obs, T, _losses, state) {
       const { orders, counter } = pcgradOrders(seed, state.counter, T);
       const { weights, targets, corrections } = gradVacStep(G, state.targets, beta, orders);
-      return { weights, state: { weights, step: state.step + 1, targets, counter }, info: { corrections } };
+      return { weights, state: { targets, counter }, info: { corrections } };
     },
-  };
+  });
 }

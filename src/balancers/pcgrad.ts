@@ -1,5 +1,6 @@
-import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkGradMode, checkLosses, checkNumTasks, checkOption, requireGramian } from "./validate.js";
+import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
+import { BalancerInputError, checkGradMode, checkOption, requireGramian } from "./validate.js";
+import { statefulGramianWeighting } from "./gramianWeighting.js";
 import { quadForm } from "../solvers/linalg.js";
 import { uniformAt } from "../util/rng.js";
 
@@ -143,22 +144,12 @@ export function pcgradWeights(G: Gramian, orders?: readonly (readonly number[])[
 export function pcgrad(options: PcgradOptions = {}): Balancer<PcgradState> {
   const name = "pcgrad";
   const seed = checkSeed(name, options.seed ?? 0);
-  const gradMode = checkGradMode(name, options.gradMode);
-  return {
-    name,
-    needs: { gramian: gradMode },
-    timing: "current",
-    init(numTasks) {
-      checkNumTasks(name, numTasks, 1);
-      return { weights: new Array<number>(numTasks).fill(1), step: 0, counter: 0 };
-    },
-    update(obs: Observation, state: PcgradState): UpdateResult<PcgradState> {
-      const T = state.weights.length;
-      checkLosses(name, obs, T);
-      const G = requireGramian(name, obs.gramian, T);
+  return statefulGramianWeighting(name, checkGradMode(name, options.gradMode), {
+    init: () => ({ counter: 0 }),
+    step(G, _obs, T, _losses, state) {
       const { orders, counter } = pcgradOrders(seed, state.counter, T);
       const { weights, conflicts } = pcgradProject(G, orders);
-      return { weights, state: { weights, step: state.step + 1, counter }, info: { conflicts } };
+      return { weights, state: { counter }, info: { conflicts } };
     },
-  };
+  });
 }
