@@ -5,25 +5,17 @@ import { progressReporter } from "./progress.js";
 import { formatTable } from "./table.js";
 import { mean, stdOrZero } from "../util/stats.js";
 import { deltaM } from "../metrics/deltaM.js";
-import type { MultiEncoder, MultiKind } from "../tasks/multiRun.js";
+import type { MultiKind } from "../tasks/multiRun.js";
+import type { MultiTrainCliOptions } from "./options.js";
 import type { GradStatistic } from "../balancers/types.js";
 import { createBalancer } from "../balancers/registry.js";
 import type { MultiRunOutcome, MultiRunSpec } from "../tasks/multiExperiment.js";
 
-export interface BenchMnistOptions {
+export interface BenchMnistOptions extends MultiTrainCliOptions {
   datasets: MultiKind[];
   methods: string[];
-  seeds: number[];
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  encoder: MultiEncoder;
-  hidden?: number[];
   gradMode?: GradStatistic;
-  dataSeed: number;
   out: string;
-  workers?: number;
-  json?: boolean;
 }
 
 const SINGLE = ["single left", "single right"] as const;

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "commander";
+import type { MultiEncoder } from "../tasks/multiRun.js";
 
 /** Commander argument parsers: each rejects bad values with a one-line message. */
 export function positiveInt(value: string): number {
@@ -90,4 +91,17 @@ export function datasetList(value: string): ("mnist" | "fashion" | "fashion+mnis
     throw new InvalidArgumentError("must be comma-separated: mnist, fashion, fashion+mnist");
   }
   return out as ("mnist" | "fashion" | "fashion+mnist")[];
+}
+
+/** The training options `bench mnist` and `sweep` share (see addMultiTrainOptions in main.ts). */
+export interface MultiTrainCliOptions {
+  seeds: number[];
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  encoder: MultiEncoder;
+  hidden?: number[];
+  dataSeed: number;
+  workers?: number;
+  json?: boolean;
 }

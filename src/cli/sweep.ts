@@ -5,22 +5,14 @@ import { progressReporter } from "./progress.js";
 import { formatTable } from "./table.js";
 import { summarizeSweep, sweepPoints, type SweepSettings } from "../tasks/sweep.js";
 import type { MultiRunOutcome } from "../tasks/multiExperiment.js";
-import type { MultiEncoder, MultiKind } from "../tasks/multiRun.js";
+import type { MultiKind } from "../tasks/multiRun.js";
+import type { MultiTrainCliOptions } from "./options.js";
 
-export interface SweepOptions {
+export interface SweepOptions extends MultiTrainCliOptions {
   dataset: MultiKind;
   grid: number;
   alpha: number[];
-  seeds: number[];
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  encoder: MultiEncoder;
-  hidden?: number[];
-  dataSeed: number;
   out: string;
-  workers?: number;
-  json?: boolean;
 }
 
 /** One finished run, as a line of the sweep's record file. */
