@@ -97,6 +97,9 @@ addMultiTrainOptions(
     .option("--out <dir>", "output folder", "out"),
 ).action(async (opts) => {
   for (const m of opts.methods as string[]) createBalancer(m, {});
+  if (opts.encoder === "lenet" && opts.gradMode === "shared") {
+    throw new Error("--grad-mode shared does not work with --encoder lenet (per-task gradients are not propagated through the convolutions); use representation or lastShared");
+  }
   await (await import("./benchMnist.js")).benchMnistCommand(opts);
 });
 

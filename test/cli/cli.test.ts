@@ -107,6 +107,9 @@ test("bench mnist --json: single-task baselines, accuracy per task and Δm for e
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /unknown method 'nope'/);
   assert.match(cli("bench", "mnist", "--datasets", "cifar").stderr, /mnist, fashion, fashion\+mnist/);
+  const lenetShared = cli("bench", "mnist", "--encoder", "lenet", "--grad-mode", "shared");
+  assert.notEqual(lenetShared.status, 0);
+  assert.match(lenetShared.stderr.trim(), /^lossbalance: --grad-mode shared does not work with --encoder lenet/);
 });
 
 test("bench mnist gradient modes: --grad-mode for methods that take one; LeNet moves 'shared' methods to the representation", () => {
