@@ -196,19 +196,8 @@ export function simplexQp(Q: Matrix, c?: Vector, options: QpOptions = {}): QpRes
           support.forEach((i, a) => (x[i] = z[a]!));
           break;
         }
-        let theta = 1;
-        let drop = -1;
-        support.forEach((i, a) => {
-          if (z[a]! <= 0) {
-            const t = x[i]! / (x[i]! - z[a]!);
-            if (t < theta) {
-              theta = t;
-              drop = i;
-            }
-          }
-        });
-        support.forEach((i, a) => (x[i] = x[i]! + theta * (z[a]! - x[i]!)));
-        if (drop >= 0) x[drop] = 0;
+        const { theta, drop } = ratioTest(x, support, z);
+        stepTowards(x, support, z, theta, drop);
         support = support.filter((i) => x[i]! > 0);
         if (support.length === 0) {
           // Cannot happen in exact arithmetic (Σx stays 1); restart from the vertex.
@@ -343,25 +332,14 @@ export function nonnegativeQp(Q: Matrix, p: Vector, options: QpOptions = {}): Qp
         blocked.clear();
         break;
       }
-      let theta = 1;
-      let drop = -1;
-      passive.forEach((i, a) => {
-        if (z[a]! <= 0) {
-          const t = x[i]! / (x[i]! - z[a]!);
-          if (t < theta) {
-            theta = t;
-            drop = i;
-          }
-        }
-      });
+      const { theta, drop } = ratioTest(x, passive, z);
       if (theta === 0 && drop === enter) {
         // The entering coordinate cannot move (degenerate, e.g. collinear gradients): skip it.
         passive = passive.filter((i) => i !== enter);
         blocked.add(enter);
         break;
       }
-      passive.forEach((i, a) => (x[i] = x[i]! + theta * (z[a]! - x[i]!)));
-      if (drop >= 0) x[drop] = 0;
+      stepTowards(x, passive, z, theta, drop);
       passive = passive.filter((i) => x[i]! > 0);
       blocked.clear();
     }
@@ -540,4 +518,29 @@ export function dualConeWeights(G: Matrix | PreparedGramian, u: Vector, options:
   const r = nonnegativeQp(P.cosine, matVec(P.cosine, unitU), options);
   const weights = u.map((v, i) => (P.norms[i]! > 0 ? ((unitU[i]! + r.x[i]!) * size) / P.norms[i]! : v));
   return { weights, kktResidual: r.kktResidual, converged: r.converged };
+}
+
+/**
+ * Active-set ratio test: the largest θ ∈ [0, 1] such that x + θ(z − x) stays ≥ 0 on the coordinates
+ * `set` (z indexed like `set`), and the coordinate that blocks it (−1 when the full step is feasible).
+ */
+function ratioTest(x: readonly number[], set: readonly number[], z: readonly number[]): { theta: number; drop: number } {
+  let theta = 1;
+  let drop = -1;
+  set.forEach((i, a) => {
+    if (z[a]! <= 0) {
+      const t = x[i]! / (x[i]! - z[a]!);
+      if (t < theta) {
+        theta = t;
+        drop = i;
+      }
+    }
+  });
+  return { theta, drop };
+}
+
+/** x ← x + θ(z − x) on the coordinates `set`, with the blocking coordinate set exactly to 0. */
+function stepTowards(x: number[], set: readonly number[], z: readonly number[], theta: number, drop: number): void {
+  set.forEach((i, a) => (x[i] = x[i]! + theta * (z[a]! - x[i]!)));
+  if (drop >= 0) x[drop] = 0;
 }
