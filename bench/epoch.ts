@@ -8,15 +8,19 @@
 import { parseArgs } from "node:util";
 import { init, defaultDevice } from "@jax-js/jax";
 import { createBalancer } from "../src/balancers/registry.js";
-import { multiData, runMulti, type MultiEncoder, type MultiKind } from "../src/tasks/multiRun.js";
+import { multiData, multiEncoders, multiKinds, runMulti, type MultiEncoder, type MultiKind } from "../src/tasks/multiRun.js";
 
 const { values } = parseArgs({
   options: { datasets: { type: "string", default: "mnist,fashion" }, encoders: { type: "string", default: "mlp,lenet" }, json: { type: "boolean", default: false } },
 });
 const datasets = values.datasets.split(",") as MultiKind[];
 const encoders = values.encoders.split(",") as MultiEncoder[];
-for (const d of datasets) if (!["mnist", "fashion", "fashion+mnist"].includes(d)) throw new Error(`bench:epoch: unknown dataset '${d}'`);
-for (const e of encoders) if (!["mlp", "lenet"].includes(e)) throw new Error(`bench:epoch: unknown encoder '${e}' (mlp, lenet)`);
+const fail = (message: string) => {
+  console.error(`bench:epoch: ${message}`);
+  process.exit(1);
+};
+for (const d of datasets) if (!(multiKinds as readonly string[]).includes(d)) fail(`unknown dataset '${d}' (${multiKinds.join(", ")})`);
+for (const e of encoders) if (!(multiEncoders as readonly string[]).includes(e)) fail(`unknown encoder '${e}' (${multiEncoders.join(", ")})`);
 
 await init("wasm");
 defaultDevice("wasm");

@@ -5,7 +5,7 @@ import { progressReporter } from "./progress.js";
 import { formatTable } from "./table.js";
 import { mean, stdOrZero } from "../util/stats.js";
 import { deltaM } from "../metrics/deltaM.js";
-import type { MultiKind } from "../tasks/multiRun.js";
+import { multiTitle, type MultiKind } from "../tasks/multiRun.js";
 import type { MultiTrainCliOptions } from "./options.js";
 import type { GradStatistic } from "../balancers/types.js";
 import { createBalancer } from "../balancers/registry.js";
@@ -104,7 +104,7 @@ export async function benchMnistCommand(o: BenchMnistOptions): Promise<void> {
   }
   const pct = ([m, s]: [number, number], n: number) => (Number.isNaN(m) ? "—" : n > 1 ? `${(100 * m).toFixed(2)} ± ${(100 * s).toFixed(2)}` : (100 * m).toFixed(2));
   for (const [dataset, rows] of Object.entries(summary)) {
-    console.log(`\nMulti${dataset === "mnist" ? "MNIST" : dataset === "fashion" ? "Fashion" : "Fashion+MNIST"} — test accuracy % (seeds ${o.seeds.join(", ")}), Δm % vs single-task (positive = better)`);
+    console.log(`\n${multiTitle(dataset as MultiKind)} — test accuracy % (seeds ${o.seeds.join(", ")}), Δm % vs single-task (positive = better)`);
     console.log(
       formatTable(
         ["method", "left", "right", "Δm %"],

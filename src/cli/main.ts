@@ -3,7 +3,7 @@ import { Command, Option } from "commander";
 import { createBalancer, methodNames } from "../balancers/registry.js";
 import { toyDefaults } from "../tasks/toy.js";
 import { toyTrainDefaults } from "../tasks/toyRun.js";
-import { defaultHidden, multiTrainDefaults } from "../tasks/multiRun.js";
+import { defaultHidden, multiEncoders, multiKinds, multiTrainDefaults } from "../tasks/multiRun.js";
 import { datasetList, finiteNumber, intList, keyValue, nameList, nonNegativeInt, nonNegativeList, nonNegativeNumber, numberList, oneOf, positiveInt, positiveNumber } from "./options.js";
 
 const [major] = process.versions.node.split(".").map(Number);
@@ -78,7 +78,7 @@ function addMultiTrainOptions(cmd: Command): Command {
     .addOption(new Option("--epochs <n>", "maximum epochs (early stopping on validation accuracy)").argParser(positiveInt).default(multiTrainDefaults.epochs))
     .addOption(new Option("--batch-size <n>", "batch size").argParser(positiveInt).default(multiTrainDefaults.batchSize))
     .addOption(new Option("--lr <x>", "Adam learning rate").argParser(positiveNumber).default(multiTrainDefaults.lr))
-    .addOption(new Option("--encoder <name>", "shared encoder: mlp, or lenet (Sener & Koltun's convolutions, lowered to matrix products; about 10× slower per step)").argParser(oneOf(["mlp", "lenet"] as const)).default(multiTrainDefaults.encoder))
+    .addOption(new Option("--encoder <name>", "shared encoder: mlp, or lenet (Sener & Koltun's convolutions, lowered to matrix products; about 10× slower per step)").argParser(oneOf(multiEncoders)).default(multiTrainDefaults.encoder))
     .addOption(new Option("--hidden <list>", `fully connected widths of the encoder (default: ${defaultHidden.mlp.join(",")} for mlp, ${defaultHidden.lenet.join(",")} for lenet)`).argParser(intList))
     .addOption(new Option("--data-seed <n>", "seed of the pairing and the split").argParser(nonNegativeInt).default(0))
     .addOption(new Option("--workers <n>", "worker threads (default: one per core)").argParser(positiveInt))
@@ -107,7 +107,7 @@ addMultiTrainOptions(
   program
     .command("sweep")
     .description("the grid search GradNorm claims to replace: static weights on a grid and GradNorm over α, resumable")
-    .addOption(new Option("--dataset <name>", "mnist, fashion or fashion+mnist").argParser(oneOf(["mnist", "fashion", "fashion+mnist"] as const)).default("mnist"))
+    .addOption(new Option("--dataset <name>", "mnist, fashion or fashion+mnist").argParser(oneOf(multiKinds)).default("mnist"))
     .addOption(new Option("--grid <n>", "static grid points: w_left = 2k/(n+1), w_right = 2 − w_left").argParser(positiveInt).default(9))
     .addOption(new Option("--alpha <list>", "GradNorm's α values (empty: grid only)").argParser((v: string) => (v.trim() === "" ? [] : nonNegativeList(v))).default([0.12, 0.5, 1, 1.5, 3]))
     .option("--out <dir>", "output folder; finished runs are saved in <out>/sweep.jsonl and reused on the next run", "out/sweep"),

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "commander";
-import type { MultiEncoder } from "../tasks/multiRun.js";
+import { multiKinds, type MultiEncoder, type MultiKind } from "../tasks/multiRun.js";
 
 /** Commander argument parsers: each rejects bad values with a one-line message. */
 export function positiveInt(value: string): number {
@@ -85,12 +85,12 @@ export function nameList(value: string): string[] {
 }
 
 /** Comma-separated multi-image datasets. */
-export function datasetList(value: string): ("mnist" | "fashion" | "fashion+mnist")[] {
+export function datasetList(value: string): MultiKind[] {
   const out = value.split(",").map((v) => v.trim());
-  if (!out.every((v) => v === "mnist" || v === "fashion" || v === "fashion+mnist")) {
-    throw new InvalidArgumentError("must be comma-separated: mnist, fashion, fashion+mnist");
+  if (!out.every((v) => (multiKinds as readonly string[]).includes(v))) {
+    throw new InvalidArgumentError(`must be comma-separated: ${multiKinds.join(", ")}`);
   }
-  return out as ("mnist" | "fashion" | "fashion+mnist")[];
+  return out as MultiKind[];
 }
 
 /** The training options `bench mnist` and `sweep` share (see addMultiTrainOptions in main.ts). */

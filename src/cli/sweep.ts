@@ -5,7 +5,7 @@ import { progressReporter } from "./progress.js";
 import { formatTable } from "./table.js";
 import { summarizeSweep, sweepPoints, type SweepSettings } from "../tasks/sweep.js";
 import type { MultiRunOutcome } from "../tasks/multiExperiment.js";
-import type { MultiKind } from "../tasks/multiRun.js";
+import { multiTitle, type MultiKind } from "../tasks/multiRun.js";
 import type { MultiTrainCliOptions } from "./options.js";
 
 export interface SweepOptions extends MultiTrainCliOptions {
@@ -68,7 +68,8 @@ export async function sweepCommand(o: SweepOptions): Promise<void> {
   mkdirSync(o.out, { recursive: true });
   const file = resolve(join(o.out, "sweep.jsonl"));
   const saved = readRecords(file);
-  const outcomes = new Map([...saved].filter(([k]) => points.some((p) => p.key === k)));
+  const keys = new Set(points.map((p) => p.key));
+  const outcomes = new Map([...saved].filter(([k]) => keys.has(k)));
   const todo = points.filter((p) => !outcomes.has(p.key));
   console.error(
     `sweep: ${points.length} runs (${o.grid} static grid points${o.alpha.length ? ` and GradNorm α = ${o.alpha.join(", ")}` : ""}, seeds ${o.seeds.join(", ")}); ` +
@@ -109,7 +110,7 @@ export async function sweepCommand(o: SweepOptions): Promise<void> {
     process.stdout.write(JSON.stringify(report) + "\n");
     return;
   }
-  console.log(`\nSweep on Multi${o.dataset === "mnist" ? "MNIST" : o.dataset === "fashion" ? "Fashion" : "Fashion+MNIST"}: mean test accuracy over both tasks (mean ± std over seeds ${o.seeds.join(", ")})`);
+  console.log(`\nSweep on ${multiTitle(o.dataset)}: mean test accuracy over both tasks (mean ± std over seeds ${o.seeds.join(", ")})`);
   console.log(
     formatTable(
       ["point", "final weights", "validation %", "test %"],

@@ -8,9 +8,17 @@ import { Rng, deriveSeed } from "../util/rng.js";
 import { loadImages } from "./images.js";
 import { CANVAS, buildMulti, splitIndices, type MultiDataset, type Splits } from "./multiMnist.js";
 
-export type MultiKind = "mnist" | "fashion" | "fashion+mnist";
-/** The shared encoder: an MLP on the raw canvas, or Sener & Koltun's LeNet convolutions (lowered to matrix products) before the MLP layers. */
-export type MultiEncoder = "mlp" | "lenet";
+/** The multi-image datasets, by CLI name. */
+export const multiKinds = ["mnist", "fashion", "fashion+mnist"] as const;
+export type MultiKind = (typeof multiKinds)[number];
+/** The shared encoders: an MLP on the raw canvas, or Sener & Koltun's LeNet convolutions (lowered to matrix products) before the MLP layers. */
+export const multiEncoders = ["mlp", "lenet"] as const;
+export type MultiEncoder = (typeof multiEncoders)[number];
+
+/** The dataset's name in tables: MultiMNIST, MultiFashion, MultiFashion+MNIST. */
+export function multiTitle(kind: MultiKind): string {
+  return { mnist: "MultiMNIST", fashion: "MultiFashion", "fashion+mnist": "MultiFashion+MNIST" }[kind];
+}
 const CLASSES = 10;
 const PIXELS = CANVAS * CANVAS;
 
