@@ -1,6 +1,6 @@
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { runPool } from "./pool.js";
+import { prepareOutDir, saveOutput } from "./output.js";
 import { progressReporter } from "./progress.js";
 import { formatTable } from "./table.js";
 import { mean, stdOrZero } from "../util/stats.js";
@@ -84,6 +84,7 @@ export function summarizeBench(runs: readonly MultiRunOutcome[]) {
 }
 
 export async function benchMnistCommand(o: BenchMnistOptions): Promise<void> {
+  const outDir = prepareOutDir(o.out, ["bench-mnist.json"]);
   const specs = benchSpecs(o);
   const t0 = performance.now();
   const progress = progressReporter(specs.map((s) => `${s.dataset} seed ${s.train.seed} ${s.label ?? s.method}`), o.epochs, false);
@@ -95,9 +96,7 @@ export async function benchMnistCommand(o: BenchMnistOptions): Promise<void> {
   }
   const summary = summarizeBench(runs);
   const wallS = (performance.now() - t0) / 1000;
-  mkdirSync(o.out, { recursive: true });
-  const file = resolve(join(o.out, "bench-mnist.json"));
-  writeFileSync(file, JSON.stringify({ settings: { ...o, wallSeconds: wallS }, summary, runs }));
+  const file = saveOutput(join(outDir, "bench-mnist.json"), JSON.stringify({ settings: { ...o, wallSeconds: wallS }, summary, runs }));
   if (o.json) {
     process.stdout.write(JSON.stringify({ settings: { ...o, wallSeconds: wallS }, summary }) + "\n");
     return;

@@ -1,6 +1,6 @@
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { runPool } from "./pool.js";
+import { prepareOutDir, saveOutput } from "./output.js";
 import { progressReporter } from "./progress.js";
 import { formatTable } from "./table.js";
 import { mean, stdOrZero } from "../util/stats.js";
@@ -118,6 +118,7 @@ export function summarize(runs: readonly ToyRunOutcome[]) {
 }
 
 export async function compareCommand(o: CompareOptions): Promise<void> {
+  const outDir = prepareOutDir(o.out, ["results.json", "report.html"]);
   const specs = compareSpecs(o);
   const t0 = performance.now();
   const progress = progressReporter(specs.map((s) => `T=${s.data.numTasks} seed ${s.train.seed ?? 0} ${s.label ?? s.method}`), o.steps);
@@ -159,11 +160,8 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
     },
     experiments,
   };
-  mkdirSync(o.out, { recursive: true });
-  const jsonPath = resolve(join(o.out, "results.json"));
-  const htmlPath = resolve(join(o.out, "report.html"));
-  writeFileSync(jsonPath, JSON.stringify(report));
-  writeFileSync(htmlPath, renderReport(report));
+  const jsonPath = saveOutput(join(outDir, "results.json"), JSON.stringify(report));
+  const htmlPath = saveOutput(join(outDir, "report.html"), renderReport(report));
   if (o.json) {
     process.stdout.write(JSON.stringify({ settings: report.settings, experiments: experiments.map((e) => ({ tasks: e.tasks, sigma: e.sigma, summary: summarize(runs.filter((r) => r.tasks === e.tasks)) })) }) + "\n");
     return;

@@ -4,7 +4,7 @@ import { createBalancer, methodNames } from "../balancers/registry.js";
 import { toyDefaults } from "../tasks/toy.js";
 import { toyTrainDefaults } from "../tasks/toyRun.js";
 import { defaultHidden, multiEncoders, multiKinds, multiTrainDefaults } from "../tasks/multiRun.js";
-import { datasetList, finiteNumber, intList, keyValue, nameList, nonNegativeInt, nonNegativeList, nonNegativeNumber, numberList, oneOf, positiveInt, positiveNumber } from "./options.js";
+import { datasetList, distinct, finiteNumber, intList, keyValue, nameList, nonNegativeInt, nonNegativeList, nonNegativeNumber, numberList, oneOf, outPath, positiveInt, positiveNumber } from "./options.js";
 
 const [major] = process.versions.node.split(".").map(Number);
 if ((major ?? 0) < 22) {
@@ -48,7 +48,7 @@ addDataOptions(
     .addOption(new Option("--temperature <x>", "DWA temperature").argParser(finiteNumber))
     .addOption(new Option("--opt <key=value>", "any method option, repeatable (e.g. --opt c=0.4 for cagrad)").argParser(keyValue))
     .addOption(new Option("--seed <n>", "seed of the initial network and the batch order").argParser(nonNegativeInt).default(0))
-    .option("--out <dir>", "write the run (with its history) as JSON into this folder")
+    .addOption(new Option("--out <dir>", "write the run (with its history) as JSON into this folder").argParser(outPath))
     .option("--json", "print one JSON object to stdout"),
 ).action(async (opts) => (await import("./toy.js")).toyCommand(opts));
 
@@ -56,25 +56,37 @@ addDataOptions(
   program
     .command("compare")
     .description("the main job: GradNorm vs equal, uncertainty and a static grid on T = 2 and T = 10, with an HTML report")
-    .addOption(new Option("--tasks <list>", "task counts").argParser(intList).default([2, 10]))
-    .addOption(new Option("--seeds <list>", "network seeds").argParser(intList).default([0, 1]))
-    .addOption(new Option("--alpha <list>", "GradNorm's α, one GradNorm run per value (comma-separated)").argParser(nonNegativeList).default([0.12]))
+    .addOption(new Option("--tasks <list>", "task counts").argParser(distinct(intList)).default([2, 10]))
+    .addOption(new Option("--seeds <list>", "network seeds").argParser(distinct(intList)).default([0, 1]))
+    .addOption(new Option("--alpha <list>", "GradNorm's α, one GradNorm run per value (comma-separated)").argParser(distinct(nonNegativeList)).default([0.12]))
     .addOption(new Option("--workers <n>", "worker threads (default: one per core)").argParser(positiveInt))
-    .addOption(new Option("--extra-methods <list>", "methods on per-task statistics to add (default: every registered one)").argParser(nameList))
-    .addOption(new Option("--extra-tasks <list>", "task counts that get the extra methods").argParser(intList).default([10]))
-    .addOption(new Option("--extra-seeds <list>", "seeds for the extra methods").argParser(intList).default([0]))
+    .addOption(new Option("--extra-methods <list>", "methods on per-task statistics to add (default: every registered one)").argParser(distinct(nameList)))
+    .addOption(new Option("--extra-tasks <list>", "task counts that get the extra methods").argParser(distinct(intList)).default([10]))
+    .addOption(new Option("--extra-seeds <list>", "seeds for the extra methods").argParser(distinct(intList)).default([0]))
     .addOption(new Option("--grad-mode <mode>", "gradient mode of the extra methods that take one").argParser(oneOf(["lastShared", "representation", "shared"] as const)).default("representation"))
-    .option("--out <dir>", "output folder", "out")
+    .addOption(new Option("--out <dir>", "output folder").argParser(outPath).default("out"))
     .option("--json", "print a JSON summary to stdout"),
-).action(async (opts) => {
+).action(async (opts, cmd: Command) => {
   const { compareCommand, defaultExtraMethods } = await import("./compare.js");
+  const given = (name: string) => cmd.getOptionValueSource(name) === "cli";
+  for (const m of (opts.extraMethods ?? []) as string[]) createBalancer(m, {});
+  const tasks = opts.tasks as number[];
+  for (const T of opts.extraTasks as number[]) {
+    if (given("extraTasks") && !tasks.includes(T)) throw new Error(`--extra-tasks ${T} is not among --tasks ${tasks.join(",")}`);
+  }
+  const extraRun = (opts.extraTasks as number[]).some((T) => tasks.includes(T));
+  for (const flag of ["extraMethods", "extraSeeds", "gradMode"]) {
+    if (given(flag) && !extraRun && !(flag === "extraMethods" && (opts.extraMethods as string[]).length === 0)) {
+      throw new Error(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} has no effect: the extra methods run only on --extra-tasks ${(opts.extraTasks as number[]).join(",")}, which --tasks ${tasks.join(",")} does not include`);
+    }
+  }
   await compareCommand({ ...opts, extraMethods: opts.extraMethods ?? defaultExtraMethods(), command: `lossbalance ${process.argv.slice(2).join(" ")}` });
 });
 
 /** Training settings shared by `bench mnist` and `sweep`. */
 function addMultiTrainOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option("--seeds <list>", "network seeds").argParser(intList).default([0, 1, 2]))
+    .addOption(new Option("--seeds <list>", "network seeds").argParser(distinct(intList)).default([0, 1, 2]))
     .addOption(new Option("--epochs <n>", "maximum epochs (early stopping on validation accuracy)").argParser(positiveInt).default(multiTrainDefaults.epochs))
     .addOption(new Option("--batch-size <n>", "batch size").argParser(positiveInt).default(multiTrainDefaults.batchSize))
     .addOption(new Option("--lr <x>", "Adam learning rate").argParser(positiveNumber).default(multiTrainDefaults.lr))
@@ -91,10 +103,10 @@ addMultiTrainOptions(
     .description("benchmarks on real data")
     .command("mnist")
     .description("MultiMNIST / MultiFashion / MultiFashion+MNIST: every method and single-task networks, accuracy and Δm%")
-    .addOption(new Option("--datasets <list>", "mnist, fashion, fashion+mnist").argParser(datasetList).default(["mnist"]))
+    .addOption(new Option("--datasets <list>", "mnist, fashion, fashion+mnist").argParser(distinct(datasetList)).default(["mnist"]))
     .addOption(new Option("--grad-mode <mode>", "gradient mode of every method that takes one (default: each method's own; with --encoder lenet, representation for those that default to shared)").argParser(oneOf(["lastShared", "representation", "shared"] as const)))
-    .addOption(new Option("--methods <list>", "methods").argParser(nameList).default(["equal", "gradnorm", "uncertainty", "dwa", "rlw", "famo", "mgda", "pcgrad", "cagrad", "imtlg", "nashmtl", "alignedmtl", "upgrad", "dualproj", "config", "gradvac", "dbmtl", "graddrop"]))
-    .option("--out <dir>", "output folder", "out"),
+    .addOption(new Option("--methods <list>", "methods").argParser(distinct(nameList)).default(["equal", "gradnorm", "uncertainty", "dwa", "rlw", "famo", "mgda", "pcgrad", "cagrad", "imtlg", "nashmtl", "alignedmtl", "upgrad", "dualproj", "config", "gradvac", "dbmtl", "graddrop"]))
+    .addOption(new Option("--out <dir>", "output folder").argParser(outPath).default("out")),
 ).action(async (opts) => {
   for (const m of opts.methods as string[]) createBalancer(m, {});
   if (opts.encoder === "lenet" && opts.gradMode === "shared") {
@@ -109,8 +121,8 @@ addMultiTrainOptions(
     .description("the grid search GradNorm claims to replace: static weights on a grid and GradNorm over α, resumable")
     .addOption(new Option("--dataset <name>", "mnist, fashion or fashion+mnist").argParser(oneOf(multiKinds)).default("mnist"))
     .addOption(new Option("--grid <n>", "static grid points: w_left = 2k/(n+1), w_right = 2 − w_left").argParser(positiveInt).default(9))
-    .addOption(new Option("--alpha <list>", "GradNorm's α values (empty: grid only)").argParser((v: string) => (v.trim() === "" ? [] : nonNegativeList(v))).default([0.12, 0.5, 1, 1.5, 3]))
-    .option("--out <dir>", "output folder; finished runs are saved in <out>/sweep.jsonl and reused on the next run", "out/sweep"),
+    .addOption(new Option("--alpha <list>", "GradNorm's α values (empty: grid only)").argParser(distinct((v: string) => (v.trim() === "" ? [] : nonNegativeList(v)))).default([0.12, 0.5, 1, 1.5, 3]))
+    .addOption(new Option("--out <dir>", "output folder; finished runs are saved in <out>/sweep.jsonl and reused on the next run").argParser(outPath).default("out/sweep")),
 ).action(async (opts) => (await import("./sweep.js")).sweepCommand(opts));
 
 try {

@@ -76,6 +76,28 @@ export function keyValue(value: string, previous: Record<string, unknown> = {}):
   return { ...previous, [key]: v };
 }
 
+/**
+ * A list parser that also rejects repeated values (`--seeds 0,0` would run the same seed twice and
+ * count it twice in every mean ± std).
+ */
+export function distinct<T>(parse: (value: string) => T[]): (value: string) => T[] {
+  return (value: string) => {
+    const out = parse(value);
+    const seen = new Set<T>();
+    for (const v of out) {
+      if (seen.has(v)) throw new InvalidArgumentError(`must not repeat a value (${String(v)} appears more than once)`);
+      seen.add(v);
+    }
+    return out;
+  };
+}
+
+/** An output folder: any path but the empty one. */
+export function outPath(value: string): string {
+  if (value.trim() === "") throw new InvalidArgumentError("must not be empty");
+  return value;
+}
+
 /** Comma-separated names; an empty string is an empty list. */
 export function nameList(value: string): string[] {
   if (value.trim() === "") return [];

@@ -1,6 +1,8 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, truncateSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import { runPool } from "./pool.js";
+import { prepareOutDir, saveOutput } from "./output.js";
 import { progressReporter } from "./progress.js";
 import { formatTable } from "./table.js";
 import { summarizeSweep, sweepPoints, type SweepSettings } from "../tasks/sweep.js";
@@ -53,6 +55,30 @@ export function appendRecord(file: string, key: string, outcome: MultiRunOutcome
   appendFileSync(file, JSON.stringify({ key, outcome } satisfies SweepRecord) + "\n");
 }
 
+/**
+ * Appends records to `file`; if an append fails (the folder was removed, the disk is full, …), that
+ * record and every later one go to a new file in the system's temporary folder instead, with one line
+ * on stderr saying where, so no finished run is lost. Returns the append function and the file in use.
+ */
+export function recordSink(file: string): { append: (key: string, outcome: MultiRunOutcome) => void; readonly file: string } {
+  let target = file;
+  return {
+    append(key, outcome) {
+      try {
+        appendRecord(target, key, outcome);
+      } catch (e) {
+        if (target !== file) throw e;
+        target = join(mkdtempSync(join(tmpdir(), "lossbalance-")), basename(file));
+        appendRecord(target, key, outcome);
+        console.error(`\nsweep: could not append to ${file} (${e instanceof Error ? e.message : String(e)}); this and later runs are saved in ${target} (append its lines to ${file} to resume from them)`);
+      }
+    },
+    get file() {
+      return target;
+    },
+  };
+}
+
 const pct = (x: number) => (100 * x).toFixed(2);
 
 export async function sweepCommand(o: SweepOptions): Promise<void> {
@@ -65,9 +91,10 @@ export async function sweepCommand(o: SweepOptions): Promise<void> {
     train: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, encoder: o.encoder, hidden: o.hidden },
   };
   const points = sweepPoints(settings);
-  mkdirSync(o.out, { recursive: true });
-  const file = resolve(join(o.out, "sweep.jsonl"));
+  const outDir = prepareOutDir(o.out, ["sweep.jsonl", "sweep.json"]);
+  const file = join(outDir, "sweep.jsonl");
   const saved = readRecords(file);
+  const sink = recordSink(file);
   const keys = new Set(points.map((p) => p.key));
   const outcomes = new Map([...saved].filter(([k]) => keys.has(k)));
   const todo = points.filter((p) => !outcomes.has(p.key));
@@ -77,7 +104,7 @@ export async function sweepCommand(o: SweepOptions): Promise<void> {
       (saved.size > outcomes.size ? ` (${saved.size - outcomes.size} saved runs with other settings are kept but not used)` : ""),
   );
   const onInterrupt = () => {
-    console.error(`\nsweep interrupted: ${outcomes.size} of ${points.length} runs are saved in ${file}; run the same command again to resume.`);
+    console.error(`\nsweep interrupted: ${outcomes.size} of ${points.length} runs are saved in ${sink.file}; run the same command again to resume.`);
     process.exit(130);
   };
   process.once("SIGINT", onInterrupt);
@@ -91,7 +118,7 @@ export async function sweepCommand(o: SweepOptions): Promise<void> {
       {
         onProgress: progress,
         onResult: (i, r) => {
-          appendRecord(file, todo[i]!.key, r);
+          sink.append(todo[i]!.key, r);
           outcomes.set(todo[i]!.key, r);
           progress.finish(i);
         },
@@ -105,7 +132,7 @@ export async function sweepCommand(o: SweepOptions): Promise<void> {
   const wallS = (performance.now() - t0) / 1000;
   const summary = summarizeSweep(points, outcomes);
   const report = { settings: { ...o, wallSeconds: wallS, resumed: points.length - todo.length, ran: todo.length }, summary };
-  writeFileSync(join(o.out, "sweep.json"), JSON.stringify(report));
+  const summaryFile = saveOutput(join(outDir, "sweep.json"), JSON.stringify(report));
   if (o.json) {
     process.stdout.write(JSON.stringify(report) + "\n");
     return;
@@ -119,5 +146,5 @@ export async function sweepCommand(o: SweepOptions): Promise<void> {
   );
   if (summary.selected) console.log(`\nGrid search pick (best validation): ${summary.selected.label}, test ${pct(summary.selected.test[0])} %; best test in the grid: ${summary.bestTest!.label}, ${pct(summary.bestTest!.test[0])} %.`);
   for (const g of summary.gradnorm) console.log(`${g.label}: test ${pct(g.test)} %, better than ${g.beats} of ${g.of} static grid points (percentile ${(100 * g.percentile).toFixed(0)}).`);
-  console.log(`\n${todo.length} runs in ${wallS.toFixed(0)} s (${points.length - todo.length} resumed from ${file}). Summary: ${resolve(join(o.out, "sweep.json"))}`);
+  console.log(`\n${todo.length} runs in ${wallS.toFixed(0)} s (${points.length - todo.length} resumed from ${file}). Summary: ${summaryFile}`);
 }

@@ -1,5 +1,5 @@
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { prepareOutDir, saveOutput } from "./output.js";
 import { init, defaultDevice } from "@jax-js/jax";
 import { createBalancer } from "../balancers/registry.js";
 import type { GradStatistic } from "../balancers/types.js";
@@ -48,6 +48,8 @@ export function methodOptions(o: Pick<ToyCommandOptions, "method" | "alpha" | "w
 export async function toyCommand(o: ToyCommandOptions): Promise<void> {
   const options = methodOptions(o);
   createBalancer(o.method, options).init(o.tasks); // validate method, options and T before any work
+  const outFile = `toy-T${o.tasks}-${o.method}-seed${o.seed}.json`;
+  const outDir = o.out === undefined ? undefined : prepareOutDir(o.out, [outFile]);
   await init("wasm");
   defaultDevice("wasm");
   const data = { numTasks: o.tasks, seed: o.dataSeed, inputScale: o.inputScale, trainSize: o.trainSize, testSize: o.testSize };
@@ -69,10 +71,8 @@ export async function toyCommand(o: ToyCommandOptions): Promise<void> {
     seed: o.seed,
     saturation: toyData(data).saturation,
   };
-  if (o.out) {
-    mkdirSync(o.out, { recursive: true });
-    const file = join(o.out, `toy-T${o.tasks}-${o.method}-seed${o.seed}.json`);
-    writeFileSync(file, JSON.stringify({ ...summary, history: r.history }, null, 1));
+  if (outDir !== undefined) {
+    const file = saveOutput(join(outDir, outFile), JSON.stringify({ ...summary, history: r.history }, null, 1));
     if (!o.json) console.log(`wrote ${file}`);
   }
   if (o.json) {

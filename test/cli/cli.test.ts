@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, existsSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { weightExponent, staticGrid } from "../../src/cli/compare.js";
@@ -52,6 +52,16 @@ for (const [args, pattern] of [
   [["toy", "--opt", "c"], /key=value/],
   [["toy", "--method", "cagrad", "--opt", "cc=0.4"], /cagrad: unknown option 'cc' \(known: c, rescale, gradMode\)/],
   [["toy", "--bogus"], /unknown option/],
+  [["toy", "--out", ""], /--out.*must not be empty/],
+  [["compare", "--out", ""], /--out.*must not be empty/],
+  [["compare", "--seeds", "0,1,0"], /--seeds.*must not repeat a value \(0/],
+  [["compare", "--tasks", "2,2"], /--tasks.*must not repeat/],
+  [["compare", "--tasks", "2", "--extra-methods", "bogus"], /unknown method 'bogus'/],
+  [["compare", "--tasks", "2", "--extra-methods", "mgda"], /--extra-methods has no effect.*--tasks 2 does not include/],
+  [["compare", "--tasks", "2", "--extra-tasks", "3"], /--extra-tasks 3 is not among --tasks 2/],
+  [["bench", "mnist", "--seeds", "1,1"], /--seeds.*must not repeat/],
+  [["bench", "mnist", "--methods", "equal,equal"], /--methods.*must not repeat/],
+  [["sweep", "--alpha", "1,1"], /--alpha.*must not repeat/],
   [["frobnicate"], /unknown command/],
 ] as const) {
   test(`bad input: lossbalance ${args.join(" ")} → one-line error, non-zero exit`, () => {
@@ -119,4 +129,25 @@ test("bench mnist gradient modes: --grad-mode for methods that take one; LeNet m
   assert.equal(gradModeFor("gradnorm", { encoder: "lenet" }), undefined, "lastShared works with a stem");
   assert.equal(gradModeFor("gradnorm", { encoder: "mlp", gradMode: "representation" }), "representation");
   assert.equal(gradModeFor("pcgrad", { encoder: "mlp", gradMode: "shared" }), undefined, "same as its default: no label change");
+});
+
+test("output paths are checked before any training: a file as --out, a path under a file, a folder where a result file goes", () => {
+  const dir = mkdtempSync(join(tmpdir(), "lb-out-"));
+  const file = join(dir, "a-file");
+  writeFileSync(file, "x");
+  mkdirSync(join(dir, "taken", "results.json"), { recursive: true });
+  // Each run would take far longer than the time limit: only a check made up front returns in time.
+  const long = ["--steps", "1000000"];
+  for (const [args, pattern] of [
+    [["toy", "--out", join(file, "sub"), ...long], /cannot use --out .*a-file\/sub: a part of the path is a file/],
+    [["compare", "--tasks", "2", "--seeds", "0", "--extra-methods", "", "--out", file, ...long], /cannot use --out .*a-file: it exists and is not a folder/],
+    [["compare", "--tasks", "2", "--seeds", "0", "--extra-methods", "", "--out", join(dir, "taken"), ...long], /cannot write .*taken\/results\.json: it exists and is not a file/],
+    [["bench", "mnist", "--epochs", "1000", "--out", file], /cannot use --out .*a-file: it exists and is not a folder/],
+    [["sweep", "--epochs", "1000", "--out", join(file, "x")], /cannot use --out .*a part of the path is a file/],
+  ] as const) {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8", timeout: 30_000 });
+    assert.equal(r.status, 1, `${args.join(" ")}: status ${r.status}, stderr ${r.stderr}`);
+    assert.match(r.stderr.trim(), pattern);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
 });
