@@ -127,7 +127,7 @@ test("binary cache: worker threads of one process writing the same file at once 
       });
     }),
   );
-  for (const r of results) assert.ok(r.ok, r.error);
+  for (const r of results) assert.ok(r.ok, r.error ?? "");
   const r = readImageCache(file)!;
   assert.equal(r.labels.length, 2000);
   assert.ok(r.bytes.every((v) => v === 7));
