@@ -69,6 +69,20 @@ export interface StepRecord {
   readonly gramian?: number[][];
 }
 
+/** Checks that an option is an integer ≥ `min`, naming it otherwise. */
+function checkCount(name: string, value: unknown, min: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
+    throw new TrainingError(`${name} must be an integer ≥ ${min}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** The first entry of `values` that is not a finite number, as [index, value], or null. */
+function firstNonFinite(values: readonly number[]): [number, number] | null {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return [i, values[i]!];
+  return null;
+}
+
 /** The statistic a balancer's needs call for: the Gramian if it asks for one (its diagonal gives the norms), else norms. */
 export function statRequest(needs: Needs): StatRequest | undefined {
   if (needs.gramian) {
@@ -88,10 +102,15 @@ export function statRequest(needs: Needs): StatRequest | undefined {
  * - timing `current` (MGDA, PCGrad, …): a jit call computes the losses and statistics, the balancer
  *   turns them into this step's weights, and a second jit call applies the weighted backward pass
  *   to the residuals of the first (no second forward pass).
- * Losses are checked for NaN/Inf at every step.
+ * A step is all or nothing: the losses and statistics it observed (NaN/Inf from a bad batch or a
+ * diverged network) and the weights the balancer returns are checked before the new parameters,
+ * optimizer state and balancer state are kept, so a step that throws leaves the trainer exactly as it
+ * was, ready for the next batch. (A gradient that overflows while every loss stays finite is not
+ * caught here: the next step's losses show it.)
  */
 export function createTrainer(opts: TrainerOptions) {
-  const { balancer, batchSize } = opts;
+  const { balancer } = opts;
+  const batchSize = checkCount("batchSize", opts.batchSize, 1);
   const { numTasks: T, inputDim: D, outputDim: O } = opts.step.model;
   const request = statRequest(balancer.needs);
   const current = balancer.timing === "current";
@@ -109,9 +128,22 @@ export function createTrainer(opts: TrainerOptions) {
   };
   const read = (observed: np.Array) => {
     const obs = parseObserved(observed.dataSync() as Float32Array, T, request, balancer.needs.gradNorms !== undefined);
-    const bad = obs.losses.findIndex((l) => !Number.isFinite(l));
-    if (bad >= 0) throw new TrainingError(`loss of task ${bad} is ${obs.losses[bad]} at step ${t} (training diverged or the data holds NaN/Inf)`);
+    const bad = firstNonFinite(obs.losses);
+    if (bad) throw new TrainingError(`loss of task ${bad[0]} is ${bad[1]} at step ${t} (training diverged or the data holds NaN/Inf)`);
+    const stat = firstNonFinite(obs.gradNorms ?? obs.gramian?.flat() ?? []);
+    if (stat) {
+      const where = obs.gradNorms ? `gradient norm of task ${stat[0]}` : `Gramian entry (${Math.floor(stat[0] / T)}, ${stat[0] % T})`;
+      throw new TrainingError(`${where} is ${stat[1]} at step ${t} (training diverged)`);
+    }
     return obs;
+  };
+  const checkWeights = (weights: readonly number[]) => {
+    if (!Array.isArray(weights) || weights.length !== T) {
+      throw new TrainingError(`${balancer.name} returned ${Array.isArray(weights) ? weights.length : String(weights)} weights at step ${t}, expected ${T}`);
+    }
+    const bad = firstNonFinite(weights);
+    if (bad) throw new TrainingError(`${balancer.name} returned weight ${bad[1]} for task ${bad[0]} at step ${t}`);
+    return weights;
   };
   const arrays = (batch: Batch) => {
     const { x, y } = batch;
@@ -136,25 +168,42 @@ export function createTrainer(opts: TrainerOptions) {
       if (twoPhase) {
         const { observed, residuals } = twoPhase.observe(tree.ref(live()), x, y);
         let obs;
+        let next;
         try {
           obs = read(observed);
-          state = balancer.update(obs, state).state;
+          next = balancer.update(obs, state).state;
+          checkWeights(next.weights);
         } catch (e) {
           tree.dispose(residuals);
           throw e;
         }
-        const out = twoPhase.apply(live(), optState, np.array(new Float32Array(state.weights)), residuals);
+        const out = twoPhase.apply(live(), optState, np.array(new Float32Array(next.weights)), residuals);
+        state = next;
         params = out.params;
         optState = out.optState;
         record = { ...obs, weights: state.weights };
       } else {
         const weights = state.weights;
         const seed = np.array(balancer.combine ? balancer.combine.seed(state) >>> 0 : 0, { dtype: np.uint32 });
-        const out = single!.step(live(), optState, np.array(new Float32Array(weights)), x, y, seed);
+        // The step gets references: the current parameters and optimizer state stay alive until
+        // the observation has been checked, and are kept if it fails.
+        const out = single!.step(tree.ref(live()), tree.ref(optState), np.array(new Float32Array(weights)), x, y, seed);
+        let obs;
+        let next;
+        try {
+          obs = read(out.observed);
+          next = balancer.update(obs, state).state;
+          checkWeights(next.weights);
+        } catch (e) {
+          tree.dispose(out.params);
+          tree.dispose(out.optState);
+          throw e;
+        }
+        tree.dispose(live());
+        tree.dispose(optState);
         params = out.params;
         optState = out.optState;
-        const obs = read(out.observed);
-        state = balancer.update(obs, state).state;
+        state = next;
         record = { ...obs, weights };
       }
       t++;
@@ -177,15 +226,22 @@ export function createTrainer(opts: TrainerOptions) {
 
 /** Runs `steps` training steps with evaluation and recording; see {@link createTrainer}. */
 export function trainLoop(opts: LoopOptions): LoopResult {
-  const { steps } = opts;
+  const steps = checkCount("steps", opts.steps, 0);
+  const evalEvery = checkCount("evalEvery", opts.evalEvery ?? Math.max(1, Math.floor(steps / 20)), 1);
+  const recordEvery = checkCount("recordEvery", opts.recordEvery ?? Math.max(1, Math.floor(steps / 200)), 1);
   const trainer = createTrainer(opts);
-  const evalEvery = opts.evalEvery ?? Math.max(1, Math.floor(steps / 20));
-  const recordEvery = opts.recordEvery ?? Math.max(1, Math.floor(steps / 200));
+  const T = opts.step.model.numTasks;
   const history: LoopHistory = { steps: [], weights: [], losses: [], evalSteps: [], evalLosses: [] };
   const evaluate = (t: number) => {
     if (!opts.evaluate) return;
+    const losses = opts.evaluate(trainer.params);
+    if (!Array.isArray(losses) || losses.length !== T) {
+      throw new TrainingError(`evaluate returned ${Array.isArray(losses) ? `${losses.length} values` : String(losses)} at step ${t}, expected ${T} per-task losses`);
+    }
+    const bad = firstNonFinite(losses);
+    if (bad) throw new TrainingError(`evaluate returned ${bad[1]} for task ${bad[0]} at step ${t}`);
     history.evalSteps.push(t);
-    history.evalLosses.push(opts.evaluate(trainer.params));
+    history.evalLosses.push(losses);
   };
   let stepMs = 0;
   try {

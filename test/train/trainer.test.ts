@@ -4,7 +4,8 @@ import { tree } from "@jax-js/jax";
 import { setupJax, toList, maxRelErr } from "../helpers/jax.js";
 import { liveBufferCounter } from "../helpers/liveBuffers.js";
 import { initParams } from "../../src/models/mlp.js";
-import { createTrainer, statRequest } from "../../src/train/loop.js";
+import { createTrainer, statRequest, trainLoop, TrainingError } from "../../src/train/loop.js";
+import { createBalancer } from "../../src/balancers/registry.js";
 import { meanSquaredError } from "../../src/train/losses.js";
 import { staticWeights } from "../../src/balancers/staticWeights.js";
 import type { Balancer, BalancerState, Gramian } from "../../src/balancers/types.js";
@@ -82,4 +83,83 @@ test("statRequest: Gramian when asked (norms from its diagonal), else norms; con
   assert.deepEqual(statRequest({ gradNorms: "lastShared" }), { mode: "lastShared", kind: "norms" });
   assert.deepEqual(statRequest({ gramian: "representation" }), { mode: "representation", kind: "gramian" });
   assert.throws(() => statRequest({ gramian: "shared", gradNorms: "lastShared" }), /different modes/);
+});
+
+/** Batch 0 with a NaN in the inputs (x) or in task 1's targets (y). */
+function poisoned(where: "x" | "y") {
+  const b = { x: batches[0]!.x.slice(), y: batches[0]!.y.slice() };
+  if (where === "x") b.x[3] = Number.NaN;
+  else b.y[B * 3 + 2] = Number.NaN;
+  return b;
+}
+
+for (const method of ["equal", "gradnorm", "famo", "mgda"] as const) {
+  test(`${method}: a step on a batch holding NaN throws and leaves the trainer as it was (the next steps match a run without it)`, () => {
+    const make = () =>
+      createTrainer({ step: { model, loss: meanSquaredError, optimizer: { lr: 1e-2 } }, balancer: createBalancer(method, method === "mgda" ? { gradMode: "representation" } : {}), params: initParams(model, 9), batchSize: B });
+    const clean = make();
+    const hit = make();
+    for (const t of [1, 2]) {
+      clean.step(batches[t]!);
+      hit.step(batches[t]!);
+    }
+    for (const where of ["x", "y"] as const) {
+      const before = hit.stepCount;
+      assert.throws(() => hit.step(poisoned(where)), (e: unknown) => e instanceof TrainingError && /loss of task \d is NaN at step 2/.test(e.message));
+      assert.equal(hit.stepCount, before);
+    }
+    for (const t of [3, 4, 5]) {
+      clean.step(batches[t]!);
+      hit.step(batches[t]!);
+    }
+    assert.deepEqual(hit.weights, clean.weights);
+    const flat = (tr: ReturnType<typeof make>) => tree.leaves(tr.params).flatMap((a) => toList(a as never));
+    const a = flat(hit);
+    assert.ok(a.every(Number.isFinite), "parameters stay finite");
+    assert.deepEqual(a, flat(clean), "bit-identical to the run that never saw the bad batch");
+    clean.dispose();
+    hit.dispose();
+  });
+}
+
+test("a balancer that returns a non-finite weight is stopped before the weight is used", () => {
+  const bad: Balancer<BalancerState> = {
+    name: "bad",
+    needs: {},
+    init: (T) => ({ weights: new Array(T).fill(1), step: 0 }),
+    update: (_obs, s) => ({ weights: [1, Number.NaN, 1], state: { weights: [1, Number.NaN, 1], step: s.step + 1 } }),
+  };
+  const tr = createTrainer({ step: { model, loss: meanSquaredError, optimizer: { lr: 1e-2 } }, balancer: bad, params: initParams(model, 9), batchSize: B });
+  assert.throws(() => tr.step(batches[0]!), /bad returned weight NaN for task 1 at step 0/);
+  assert.deepEqual(tr.weights, [1, 1, 1]);
+  assert.equal(tr.stepCount, 0);
+  tr.dispose();
+});
+
+test("trainLoop rejects bad counts and an evaluate that returns NaN, naming them, and frees the trainer", () => {
+  const base = { step: { model, loss: meanSquaredError, optimizer: { lr: 1e-2 } }, batchSize: B, batch: (t: number) => batches[t % batches.length]! };
+  for (const [extra, pattern] of [
+    [{ steps: Number.NaN }, /steps must be an integer ≥ 0, got NaN/],
+    [{ steps: 2.5 }, /steps must be an integer ≥ 0, got 2.5/],
+    [{ steps: 3, evalEvery: 0 }, /evalEvery must be an integer ≥ 1, got 0/],
+    [{ steps: 3, recordEvery: -1 }, /recordEvery must be an integer ≥ 1/],
+  ] as const) {
+    assert.throws(() => trainLoop({ ...base, ...extra, balancer: createBalancer("equal"), params: initParams(model, 9) } as never), (e: unknown) => e instanceof TrainingError && pattern.test(e.message));
+  }
+  assert.throws(
+    () => trainLoop({ ...base, batchSize: 0, steps: 1, balancer: createBalancer("equal"), params: initParams(model, 9) }),
+    /batchSize must be an integer ≥ 1, got 0/,
+  );
+  tree.dispose(trainLoop({ ...base, steps: 2, evaluate: () => [1, 2, 3], balancer: createBalancer("equal"), params: initParams(model, 9) }).params);
+  const live = counter.live();
+  let calls = 0;
+  assert.throws(
+    () => trainLoop({ ...base, steps: 4, evalEvery: 2, evaluate: () => (++calls < 2 ? [1, 2, 3] : [1, Number.NaN, 3]), balancer: createBalancer("equal"), params: initParams(model, 9) }),
+    /evaluate returned NaN for task 1 at step 2/,
+  );
+  assert.throws(
+    () => trainLoop({ ...base, steps: 1, evaluate: () => [1, 2], balancer: createBalancer("equal"), params: initParams(model, 9) }),
+    /evaluate returned 2 values at step 0, expected 3/,
+  );
+  assert.equal(counter.live(), live, "no buffers left behind by the failed loops");
 });
