@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
-import { BalancerInputError, checkGradMode, checkOption, requireGramian } from "./validate.js";
+import { BalancerInputError, checkGradMode, checkOption, checkOptionNames, requireGramian } from "./validate.js";
 import { gramianWeighting } from "./gramianWeighting.js";
 import { symmetricEigen } from "../solvers/linalg.js";
 
@@ -100,6 +100,7 @@ function checkScale(method: string, scale: unknown): asserts scale is AlignedMtl
  * Options (defaults): `scale` `min`, `eps` 2⁻²³, `gradMode` `shared`. Info: `rank`, `sigma`.
  */
 export function alignedMtl(options: AlignedMtlOptions = {}): Balancer<AlignedMtlState> {
+  checkOptionNames("alignedmtl", options, alignedMtl.optionNames);
   const name = "alignedmtl";
   const scale = options.scale ?? "min";
   checkScale(name, scale);
@@ -110,3 +111,6 @@ export function alignedMtl(options: AlignedMtlOptions = {}): Balancer<AlignedMtl
     return { weights, info: { rank, sigma } };
   });
 }
+
+/** The option names {@link alignedMtl} reads; any other name is rejected. */
+alignedMtl.optionNames = ["scale", "eps", "gradMode"] as const satisfies readonly (keyof AlignedMtlOptions)[];

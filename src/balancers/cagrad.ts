@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
-import { BalancerInputError, checkGradMode, checkOption } from "./validate.js";
+import { BalancerInputError, checkGradMode, checkOption, checkOptionNames } from "./validate.js";
 import { gramianWeighting } from "./gramianWeighting.js";
 import { dot, matVec } from "../solvers/linalg.js";
 import { simplexQp, type PreparedGramian } from "../solvers/qp.js";
@@ -173,6 +173,7 @@ export function cagradSolve(G: Gramian, options: CagradWeightsOptions = {}): Cag
  * does when g_w is exactly 0 (TorchJD returns zeros instead).
  */
 export function cagrad(options: CagradOptions = {}): Balancer<BalancerState> {
+  checkOptionNames("cagrad", options, cagrad.optionNames);
   const name = METHOD;
   const c = checkC(options.c);
   const rescale = checkRescale(options.rescale);
@@ -187,3 +188,6 @@ export function cagrad(options: CagradOptions = {}): Balancer<BalancerState> {
     { validate: gramianInput },
   );
 }
+
+/** The option names {@link cagrad} reads; any other name is rejected. */
+cagrad.optionNames = ["c", "rescale", "gradMode"] as const satisfies readonly (keyof CagradOptions)[];

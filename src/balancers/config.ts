@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
-import { checkGradMode, requireGramian } from "./validate.js";
+import { checkGradMode, checkOptionNames, requireGramian } from "./validate.js";
 import { gramianWeighting } from "./gramianWeighting.js";
 import { symmetricEigen } from "../solvers/linalg.js";
 
@@ -144,6 +144,7 @@ export function configWeights(G: Gramian): number[] {
  * direction exists and the weights are 0).
  */
 export function config(options: ConfigOptions = {}): Balancer<ConfigState> {
+  checkOptionNames("config", options, config.optionNames);
   const name = "config";
   const gradMode = checkGradMode(name, options.gradMode);
   return gramianWeighting(name, gradMode, (G) => {
@@ -151,3 +152,6 @@ export function config(options: ConfigOptions = {}): Balancer<ConfigState> {
     return { weights, info: { cosines, degenerate: degenerate ? 1 : 0 } };
   });
 }
+
+/** The option names {@link config} reads; any other name is rejected. */
+config.optionNames = ["gradMode"] as const satisfies readonly (keyof ConfigOptions)[];

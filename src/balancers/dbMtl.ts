@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
-import { BalancerInputError, checkFiniteVector, checkGradMode, checkOption, requireGramian } from "./validate.js";
+import { BalancerInputError, checkFiniteVector, checkGradMode, checkOption, checkOptionNames, requireGramian } from "./validate.js";
 import { statefulGramianWeighting } from "./gramianWeighting.js";
 
 export interface DbMtlOptions {
@@ -112,6 +112,7 @@ function checkLogLosses(method: string, losses: readonly number[], eps: number):
  * Info: `emaNorms`, `logGradNorms`.
  */
 export function dbMtl(options: DbMtlOptions = {}): Balancer<DbMtlState> {
+  checkOptionNames("dbmtl", options, dbMtl.optionNames);
   const name = "dbmtl";
   const opts = checkDbOptions(name, options);
   return statefulGramianWeighting(name, checkGradMode(name, options.gradMode), {
@@ -122,3 +123,6 @@ export function dbMtl(options: DbMtlOptions = {}): Balancer<DbMtlState> {
     },
   });
 }
+
+/** The option names {@link dbMtl} reads; any other name is rejected. */
+dbMtl.optionNames = ["beta", "betaSigma", "eps", "gradMode"] as const satisfies readonly (keyof DbMtlOptions)[];

@@ -1,11 +1,11 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
-import { checkGradMode } from "./validate.js";
+import { checkGradMode, checkOptionNames } from "./validate.js";
 import { dualConeWeights } from "../solvers/qp.js";
 import { gramianInput } from "./mgda.js";
 import { checkPref, checkPrefShape, prefWeighting } from "./upgrad.js";
 
 export interface DualProjWeightsOptions {
-  /** The weights u of the vector to project, Jᵀu. Default 1/T each (the mean gradient). */
+  /** The weights u of the vector to project, Jᵀu: finite numbers ≥ 0, not all 0. Default 1/T each (the mean gradient). */
   readonly pref?: readonly number[];
 }
 
@@ -54,8 +54,12 @@ export function dualProjSolve(G: Gramian, options: DualProjWeightsOptions = {}):
  * TorchJD's quadprog on G/trace(G) + 1e-4·I. Tasks with a zero gradient keep αᵢ = prefᵢ.
  */
 export function dualProj(options: DualProjOptions = {}): Balancer<BalancerState> {
+  checkOptionNames("dualproj", options, dualProj.optionNames);
   const name = "dualproj";
   const gradMode = checkGradMode(name, options.gradMode);
   checkPrefShape(name, options.pref);
   return prefWeighting(name, gradMode, options.pref, dualConeWeights);
 }
+
+/** The option names {@link dualProj} reads; any other name is rejected. */
+dualProj.optionNames = ["pref", "gradMode"] as const satisfies readonly (keyof DualProjOptions)[];

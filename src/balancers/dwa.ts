@@ -1,5 +1,6 @@
 import type { Balancer, BalancerState, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkLosses, checkNumTasks, checkOption } from "./validate.js";
+import { maxOf } from "../solvers/linalg.js";
+import { BalancerInputError, checkFiniteVector, checkLosses, checkNumTasks, checkOption, checkOptionNames } from "./validate.js";
 
 export interface DwaOptions {
   /** Temperature T > 0 of the softmax (paper: 2). Default 2. */
@@ -18,11 +19,16 @@ export interface DwaState extends BalancerState {
 }
 
 /**
- * λₖ = K·exp(wₖ/T) / Σᵢ exp(wᵢ/T) with wₖ = Lₖ(t−1)/Lₖ(t−2) (eq. 7), computed stably
- * (max subtracted). Throws if some Lₖ(t−2) is zero or a ratio is not finite.
+ * λₖ = K·exp(wₖ/T) / Σᵢ exp(wᵢ/T) with wₖ = Lₖ(t−1)/Lₖ(t−2) (eq. 7), computed stably (max
+ * subtracted); when wₖ/T overflows (a tiny temperature) as exp((wₖ − maxᵢwᵢ)/T), so that any
+ * temperature > 0 gives finite weights (a tiny one puts all the weight on the largest ratio). Throws if the inputs are not finite or of different lengths, the
+ * temperature is not > 0, some Lₖ(t−2) is zero, or a ratio is not finite.
  */
 export function dwaWeights(previous: readonly number[], last: readonly number[], temperature: number, name = "dwa"): number[] {
+  checkOption(name, "temperature", temperature, (v) => v > 0, "a finite number > 0");
   const K = last.length;
+  checkFiniteVector(name, "epoch losses L(t−1)", last, K);
+  checkFiniteVector(name, "epoch losses L(t−2)", previous, K);
   const w = last.map((l, k) => {
     const p = previous[k]!;
     if (p === 0) {
@@ -32,10 +38,17 @@ export function dwaWeights(previous: readonly number[], last: readonly number[],
     if (!Number.isFinite(ratio)) {
       throw new BalancerInputError(name, `loss ratio of task ${k} is ${ratio} (L(t−1) = ${l}, L(t−2) = ${p})`);
     }
-    return ratio / temperature;
+    return ratio;
   });
-  const max = Math.max(...w);
-  const e = w.map((x) => Math.exp(x - max));
+  const scaled = w.map((r) => r / temperature);
+  let e: number[];
+  if (scaled.every(Number.isFinite)) {
+    const max = maxOf(scaled);
+    e = scaled.map((x) => Math.exp(x - max));
+  } else {
+    const max = maxOf(w);
+    e = w.map((r) => Math.exp((r - max) / temperature));
+  }
   const sum = e.reduce((a, b) => a + b, 0);
   return e.map((x) => (K * x) / sum);
 }
@@ -57,6 +70,7 @@ export function dwaWeights(previous: readonly number[], last: readonly number[],
  * mean or the sum over the epoch; the ratio is the same either way for equal-length epochs.
  */
 export function dwa(options: DwaOptions = {}): Balancer<DwaState> {
+  checkOptionNames("dwa", options, dwa.optionNames);
   const name = "dwa";
   const temperature = checkOption(name, "temperature", options.temperature ?? 2, (v) => v > 0, "a finite number > 0");
   const epochLength = checkOption(
@@ -106,3 +120,6 @@ export function dwa(options: DwaOptions = {}): Balancer<DwaState> {
     },
   };
 }
+
+/** The option names {@link dwa} reads; any other name is rejected. */
+dwa.optionNames = ["temperature", "epochLength"] as const satisfies readonly (keyof DwaOptions)[];

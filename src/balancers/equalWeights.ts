@@ -1,7 +1,10 @@
 import type { Balancer, BalancerState, Observation, UpdateResult } from "./types.js";
-import { checkLosses, checkNumTasks } from "./validate.js";
+import { checkLosses, checkNumTasks, checkOptionNames } from "./validate.js";
 
 export type EqualWeightsState = BalancerState;
+
+/** Equal weighting takes no options. */
+export type EqualWeightsOptions = Readonly<Record<string, never>>;
 
 /**
  * Equal weighting — the usual multitask baseline: every task loss gets weight 1, so the
@@ -10,7 +13,8 @@ export type EqualWeightsState = BalancerState;
  * Options: none. The losses are still validated at every update (finite, one per task), so
  * that a broken training step fails here as it would with any other method.
  */
-export function equalWeights(): Balancer<EqualWeightsState> {
+export function equalWeights(options: EqualWeightsOptions = {}): Balancer<EqualWeightsState> {
+  checkOptionNames("equal", options, equalWeights.optionNames);
   const name = "equal";
   return {
     name,
@@ -27,3 +31,6 @@ export function equalWeights(): Balancer<EqualWeightsState> {
     },
   };
 }
+
+/** The option names {@link equalWeights} reads; any other name is rejected. */
+equalWeights.optionNames = [] as const satisfies readonly (keyof EqualWeightsOptions)[];

@@ -1,5 +1,6 @@
 import type { Balancer, BalancerState, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkLosses, checkNumTasks, checkOption } from "./validate.js";
+import { maxOf } from "../solvers/linalg.js";
+import { BalancerInputError, checkFiniteVector, checkLosses, checkNumTasks, checkOption, checkOptionNames } from "./validate.js";
 import { vectorOptimizer, type VectorOptimizerName, type VectorOptimizerState } from "../optim/vector.js";
 
 export interface FamoOptions {
@@ -36,9 +37,11 @@ export interface FamoState extends BalancerState {
   readonly opt: VectorOptimizerState;
 }
 
-/** softmax(ξ), computed with the maximum subtracted. */
+/** softmax(ξ), computed with the maximum subtracted. The logits must be finite (a BalancerInputError names the first that is not). */
 export function famoSoftmax(logits: readonly number[]): number[] {
-  const max = Math.max(...logits);
+  checkFiniteVector("famo", "logits", logits, logits.length);
+  if (logits.length === 0) throw new BalancerInputError("famo", "softmax of an empty logit vector");
+  const max = maxOf(logits);
   const e = logits.map((x) => Math.exp(x - max));
   const s = e.reduce((a, b) => a + b, 0);
   return e.map((x) => x / s);
@@ -50,6 +53,7 @@ export function famoSoftmax(logits: readonly number[]): number[] {
  */
 export function famoLogitGrad(logits: readonly number[], delta: readonly number[]): number[] {
   const z = famoSoftmax(logits);
+  checkFiniteVector("famo", "log-loss decreases δ", delta, logits.length);
   const zd = z.reduce((a, zi, i) => a + zi * delta[i]!, 0);
   return z.map((zi, i) => zi * (delta[i]! - zd));
 }
@@ -61,6 +65,10 @@ export function famoLogitGrad(logits: readonly number[], delta: readonly number[
  */
 export function famoWeights(logits: readonly number[], D: readonly number[], weightSum = 1): number[] {
   const z = famoSoftmax(logits);
+  checkFiniteVector("famo", "loss gaps D", D, logits.length).forEach((d, i) => {
+    if (!(d > 0)) throw new BalancerInputError("famo", `loss gap D of task ${i} is ${d} (must be > 0)`);
+  });
+  checkOption("famo", "weightSum", weightSum, (v) => v > 0, "a finite number > 0");
   const r = z.map((zi, i) => zi / D[i]!);
   const c = r.reduce((a, b) => a + b, 0);
   return r.map((ri) => (weightSum * ri) / c);
@@ -101,6 +109,7 @@ export function famoWeights(logits: readonly number[], D: readonly number[], wei
  * concern). Losses must be finite and ≥ Lᵢ*.
  */
 export function famo(options: FamoOptions = {}): Balancer<FamoState> {
+  checkOptionNames("famo", options, famo.optionNames);
   const name = "famo";
   const lr = checkOption(name, "lr", options.lr ?? 0.025, (v) => v > 0, "a finite number > 0");
   const gamma = checkOption(name, "gamma", options.gamma ?? 0.001, (v) => v >= 0, "a finite number ≥ 0");
@@ -191,3 +200,6 @@ export function famo(options: FamoOptions = {}): Balancer<FamoState> {
     },
   };
 }
+
+/** The option names {@link famo} reads; any other name is rejected. */
+famo.optionNames = ["lr", "gamma", "minLoss", "epsilon", "optimizer", "weightSum"] as const satisfies readonly (keyof FamoOptions)[];

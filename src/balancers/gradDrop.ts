@@ -1,6 +1,6 @@
 import { numpy as np, random } from "@jax-js/jax";
 import type { Balancer, BalancerState, Observation, UpdateResult } from "./types.js";
-import { checkLosses, checkNumTasks, checkOption } from "./validate.js";
+import { checkLosses, checkNumTasks, checkOption, checkOptionNames } from "./validate.js";
 import { hash32 } from "../util/rng.js";
 
 export interface GradDropOptions {
@@ -50,6 +50,7 @@ export function gradDropCombine(dzT: np.Array, weights: np.Array, seed: np.Array
  * of the batch, as the purity is. Draws come from jax-js's PRNG keyed by hash(seed, step).
  */
 export function gradDrop(options: GradDropOptions = {}): Balancer<GradDropState> {
+  checkOptionNames("graddrop", options, gradDrop.optionNames);
   const name = "graddrop";
   const leak = checkOption(name, "leak", options.leak ?? 0, (v) => v >= 0 && v <= 1, "a number in [0, 1]");
   const seed = checkOption(name, "seed", options.seed ?? 0, (v) => Number.isInteger(v), "an integer");
@@ -70,3 +71,6 @@ export function gradDrop(options: GradDropOptions = {}): Balancer<GradDropState>
     },
   };
 }
+
+/** The option names {@link gradDrop} reads; any other name is rejected. */
+gradDrop.optionNames = ["leak", "seed"] as const satisfies readonly (keyof GradDropOptions)[];

@@ -1,5 +1,6 @@
 import type { Balancer, BalancerState, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkGradMode, checkGradNorms, checkLosses, checkNumTasks, checkOption } from "./validate.js";
+import { maxOf } from "../solvers/linalg.js";
+import { BalancerInputError, checkFiniteVector, checkGradMode, checkGradNorms, checkLosses, checkNumTasks, checkOption, checkOptionNames } from "./validate.js";
 import { vectorOptimizer, type VectorOptimizerName, type VectorOptimizerState } from "../optim/vector.js";
 
 export interface GradNormOptions {
@@ -65,10 +66,24 @@ export function gradNormStep(
   return { G, target, r, grad, lossGrad };
 }
 
-/** Rescales positive weights so that Σ wᵢ = T (Algorithm 1, last line). */
+/**
+ * Rescales weights so that Σ wᵢ = T (Algorithm 1, last line), after clamping each to at least
+ * `minWeight` (≥ 0). The weights must be finite and, once clamped, not all zero (a BalancerInputError
+ * says which); if their sum overflows they are divided by the largest first.
+ */
 export function renormalize(weights: readonly number[], minWeight = 0): number[] {
-  const clamped = weights.map((w) => Math.max(w, minWeight));
-  const sum = clamped.reduce((a, b) => a + b, 0);
+  checkOption("gradnorm", "minWeight", minWeight, (v) => v >= 0, "a finite number ≥ 0");
+  checkFiniteVector("gradnorm", "weights", weights, weights.length);
+  let clamped = weights.map((w) => Math.max(w, minWeight));
+  let sum = clamped.reduce((a, b) => a + b, 0);
+  if (!(sum > 0) && !(maxOf(clamped) > 0)) {
+    throw new BalancerInputError("gradnorm", `cannot renormalize weights that are all ≤ 0 (${weights.length ? weights.join(", ") : "none given"})`);
+  }
+  if (!(sum > 0 && Number.isFinite(sum))) {
+    const top = maxOf(clamped);
+    clamped = clamped.map((w) => w / top);
+    sum = clamped.reduce((a, b) => a + b, 0);
+  }
   return clamped.map((w) => (w * clamped.length) / sum);
 }
 
@@ -88,6 +103,7 @@ export function renormalize(weights: readonly number[], minWeight = 0): number[]
  * The `sign(0) = 0` subgradient is used where Gᵢ equals its target exactly.
  */
 export function gradNorm(options: GradNormOptions = {}): Balancer<GradNormState> {
+  checkOptionNames("gradnorm", options, gradNorm.optionNames);
   const name = "gradnorm";
   const alpha = checkOption(name, "alpha", options.alpha ?? 1.5, (v) => v >= 0, "a finite number ≥ 0");
   const lr = checkOption(name, "lr", options.lr ?? 0.025, (v) => v > 0, "a finite number > 0");
@@ -154,3 +170,6 @@ export function gradNorm(options: GradNormOptions = {}): Balancer<GradNormState>
     },
   };
 }
+
+/** The option names {@link gradNorm} reads; any other name is rejected. */
+gradNorm.optionNames = ["alpha", "lr", "optimizer", "initialLoss", "gradMode", "minWeight"] as const satisfies readonly (keyof GradNormOptions)[];

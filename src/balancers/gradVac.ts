@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
-import { BalancerInputError, checkGradMode, checkOption, requireGramian } from "./validate.js";
+import { BalancerInputError, checkGradMode, checkOption, checkOptionNames, requireGramian } from "./validate.js";
 import { statefulGramianWeighting } from "./gramianWeighting.js";
 import { quadForm } from "../solvers/linalg.js";
 import { ascendingOrders, checkSeed, pcgradOrders, requireOrders } from "./pcgrad.js";
@@ -152,6 +152,7 @@ const CANCELLED = GRADVAC_CANCELLED;
  * Options (defaults): `beta` 0.01 (paper), `seed` 0, `gradMode` `shared`. Info: `corrections`.
  */
 export function gradVac(options: GradVacOptions = {}): Balancer<GradVacState> {
+  checkOptionNames("gradvac", options, gradVac.optionNames);
   const name = "gradvac";
   const beta = checkOption(name, "beta", options.beta ?? 0.01, (v) => v > 0 && v <= 1, "a number in (0, 1]");
   const seed = checkSeed(name, options.seed ?? 0);
@@ -164,3 +165,6 @@ export function gradVac(options: GradVacOptions = {}): Balancer<GradVacState> {
     },
   });
 }
+
+/** The option names {@link gradVac} reads; any other name is rejected. */
+gradVac.optionNames = ["beta", "seed", "gradMode"] as const satisfies readonly (keyof GradVacOptions)[];

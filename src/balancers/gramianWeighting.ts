@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { checkLosses, checkNumTasks, requireGramian } from "./validate.js";
+import { checkLosses, checkNumTasks, MAX_GRAMIAN_TASKS, requireGramian } from "./validate.js";
 
 /** What a Gramian weighting computes at one step: the weights and optional diagnostics. */
 export interface GramianWeights {
@@ -62,7 +62,7 @@ export function statefulGramianWeighting<I, X extends object>(name: string, grad
     needs: { gramian: gradMode },
     timing: "current",
     init(numTasks) {
-      checkNumTasks(name, numTasks, minTasks);
+      checkNumTasks(name, numTasks, minTasks, MAX_GRAMIAN_TASKS);
       options.checkInit?.(numTasks);
       return { ...solve.init(numTasks), weights: new Array<number>(numTasks).fill(1), step: 0 };
     },

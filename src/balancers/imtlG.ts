@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
-import { checkGradMode, requireGramian } from "./validate.js";
+import { checkGradMode, checkOptionNames, requireGramian } from "./validate.js";
 import { gramianWeighting } from "./gramianWeighting.js";
 import { unitGramian, unitSolve } from "./config.js";
 
@@ -107,6 +107,7 @@ export function imtlGWeights(G: Gramian): number[] {
  * weights are the all-zero fallback).
  */
 export function imtlG(options: ImtlGOptions = {}): Balancer<ImtlGState> {
+  checkOptionNames("imtlg", options, imtlG.optionNames);
   const name = "imtlg";
   const gradMode = checkGradMode(name, options.gradMode);
   return gramianWeighting(name, gradMode, (G) => {
@@ -114,3 +115,6 @@ export function imtlG(options: ImtlGOptions = {}): Balancer<ImtlGState> {
     return { weights, info: { projection, degenerate: degenerate ? 1 : 0 } };
   });
 }
+
+/** The option names {@link imtlG} reads; any other name is rejected. */
+imtlG.optionNames = ["gradMode"] as const satisfies readonly (keyof ImtlGOptions)[];

@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
-import { BalancerInputError, checkFiniteVector, checkGradMode, requireGramian } from "./validate.js";
+import { BalancerInputError, checkFiniteVector, checkGradMode, checkOptionNames, requireGramian } from "./validate.js";
 import { gramianWeighting } from "./gramianWeighting.js";
 import { minNormSimplex, prepareGramian, type PreparedGramian } from "../solvers/qp.js";
 
@@ -134,6 +134,7 @@ export function mgdaSolve(G: Gramian, options: MgdaWeightsOptions = {}): MgdaSol
  * rejected; a zero gradient with `l2` stays zero (the official code divides by 0).
  */
 export function mgda(options: MgdaOptions = {}): Balancer<BalancerState> {
+  checkOptionNames("mgda", options, mgda.optionNames);
   const name = "mgda";
   const gradMode = checkGradMode(name, options.gradMode);
   const normalization = checkNormalization(name, options.normalization);
@@ -147,3 +148,6 @@ export function mgda(options: MgdaOptions = {}): Balancer<BalancerState> {
     { validate: gramianInput },
   );
 }
+
+/** The option names {@link mgda} reads; any other name is rejected. */
+mgda.optionNames = ["gradMode", "normalization"] as const satisfies readonly (keyof MgdaOptions)[];

@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
-import { checkGradMode, checkOption } from "./validate.js";
+import { checkGradMode, checkOption, checkOptionNames } from "./validate.js";
 import { gramianWeighting } from "./gramianWeighting.js";
 import { dot, matVec } from "../solvers/linalg.js";
 import { prepareGramian, type PreparedGramian } from "../solvers/qp.js";
@@ -203,6 +203,7 @@ export function nashMtlSolve(G: Gramian, options: NashMtlWeightsOptions = {}): N
  * clips the shared gradient with `clip_grad_norm_`, which also leaves the heads unclipped).
  */
 export function nashMtl(options: NashMtlOptions = {}): Balancer<BalancerState> {
+  checkOptionNames("nashmtl", options, nashMtl.optionNames);
   const name = METHOD;
   const s = settings(options);
   const gradMode = checkGradMode(name, options.gradMode);
@@ -216,3 +217,6 @@ export function nashMtl(options: NashMtlOptions = {}): Balancer<BalancerState> {
     { validate: gramianInput },
   );
 }
+
+/** The option names {@link nashMtl} reads; any other name is rejected. */
+nashMtl.optionNames = ["maxIters", "tol", "ridge", "maxNorm", "gradMode"] as const satisfies readonly (keyof NashMtlOptions)[];

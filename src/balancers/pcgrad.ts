@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
-import { BalancerInputError, checkGradMode, checkOption, requireGramian } from "./validate.js";
+import { BalancerInputError, checkGradMode, checkOption, checkOptionNames, requireGramian } from "./validate.js";
 import { statefulGramianWeighting } from "./gramianWeighting.js";
 import { quadForm } from "../solvers/linalg.js";
 import { uniformAt } from "../util/rng.js";
@@ -142,6 +142,7 @@ export function pcgradWeights(G: Gramian, orders?: readonly (readonly number[])[
  * Options (defaults): `seed` 0, `gradMode` `shared`. Info: `conflicts`, the number of projections applied.
  */
 export function pcgrad(options: PcgradOptions = {}): Balancer<PcgradState> {
+  checkOptionNames("pcgrad", options, pcgrad.optionNames);
   const name = "pcgrad";
   const seed = checkSeed(name, options.seed ?? 0);
   return statefulGramianWeighting(name, checkGradMode(name, options.gradMode), {
@@ -153,3 +154,6 @@ export function pcgrad(options: PcgradOptions = {}): Balancer<PcgradState> {
     },
   });
 }
+
+/** The option names {@link pcgrad} reads; any other name is rejected. */
+pcgrad.optionNames = ["seed", "gradMode"] as const satisfies readonly (keyof PcgradOptions)[];

@@ -22,67 +22,55 @@ import { dbMtl } from "./dbMtl.js";
 
 /**
  * Every method by its CLI name. A factory takes a loosely typed options object (from the
- * command line or a config) and returns a balancer; adding a method adds one line here.
+ * command line or a config) and returns a balancer; it rejects option names it does not read,
+ * listed in its `optionNames`. Adding a method adds one line here.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyFactory = (options?: any) => Balancer<BalancerState>;
+export type AnyFactory = ((options?: any) => Balancer<BalancerState>) & { readonly optionNames: readonly string[] };
 
-/** A factory and the option names it reads (checked against its options type by the compiler). */
-interface Entry {
-  readonly factory: AnyFactory;
-  readonly options: readonly string[];
-}
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const entry = <O,>(factory: (options: O) => Balancer<any>, options: readonly (keyof NonNullable<O> & string)[]): Entry => ({ factory: factory as AnyFactory, options });
-
-const entries: Readonly<Record<string, Entry>> = {
-  gradnorm: entry(gradNorm, ["alpha", "lr", "optimizer", "initialLoss", "gradMode", "minWeight"]),
-  equal: { factory: equalWeights as AnyFactory, options: [] },
-  static: entry(staticWeights, ["weights"]),
-  uncertainty: entry(uncertainty, ["lr", "optimizer", "taskTypes", "initialLogVariance"]),
-  dwa: entry(dwa, ["temperature", "epochLength"]),
-  rlw: entry(rlw, ["seed"]),
-  graddrop: entry(gradDrop, ["leak", "seed"]),
-  famo: entry(famo, ["lr", "gamma", "minLoss", "epsilon", "optimizer", "weightSum"]),
-  mgda: entry(mgda, ["gradMode", "normalization"]),
-  upgrad: entry(upgrad, ["pref", "gradMode"]),
-  dualproj: entry(dualProj, ["pref", "gradMode"]),
-  cagrad: entry(cagrad, ["c", "rescale", "gradMode"]),
-  nashmtl: entry(nashMtl, ["maxIters", "tol", "ridge", "maxNorm", "gradMode"]),
-  pcgrad: entry(pcgrad, ["seed", "gradMode"]),
-  gradvac: entry(gradVac, ["beta", "seed", "gradMode"]),
-  config: entry(config, ["gradMode"]),
-  imtlg: entry(imtlG, ["gradMode"]),
-  alignedmtl: entry(alignedMtl, ["scale", "eps", "gradMode"]),
-  dbmtl: entry(dbMtl, ["beta", "betaSigma", "eps", "gradMode"]),
+const factories: Readonly<Record<string, AnyFactory>> = {
+  gradnorm: gradNorm as AnyFactory,
+  equal: equalWeights as AnyFactory,
+  static: staticWeights as AnyFactory,
+  uncertainty: uncertainty as AnyFactory,
+  dwa: dwa as AnyFactory,
+  rlw: rlw as AnyFactory,
+  graddrop: gradDrop as AnyFactory,
+  famo: famo as AnyFactory,
+  mgda: mgda as AnyFactory,
+  upgrad: upgrad as AnyFactory,
+  dualproj: dualProj as AnyFactory,
+  cagrad: cagrad as AnyFactory,
+  nashmtl: nashMtl as AnyFactory,
+  pcgrad: pcgrad as AnyFactory,
+  gradvac: gradVac as AnyFactory,
+  config: config as AnyFactory,
+  imtlg: imtlG as AnyFactory,
+  alignedmtl: alignedMtl as AnyFactory,
+  dbmtl: dbMtl as AnyFactory,
 };
 
-export const registry: Readonly<Record<string, AnyFactory>> = Object.fromEntries(Object.entries(entries).map(([k, e]) => [k, e.factory]));
+export const registry: Readonly<Record<string, AnyFactory>> = factories;
 
 export function methodNames(): string[] {
-  return Object.keys(entries);
+  return Object.keys(factories);
 }
 
 /** The option names a method reads. */
 export function methodOptions(name: string): readonly string[] {
-  return lookup(name).options;
+  return lookup(name).optionNames;
 }
 
-function lookup(name: string): Entry {
-  const e = entries[name];
-  if (!e) throw new BalancerInputError("lossbalance", `unknown method '${name}' (known: ${methodNames().join(", ")})`);
-  return e;
+function lookup(name: string): AnyFactory {
+  const f = factories[name];
+  if (!f) throw new BalancerInputError("lossbalance", `unknown method '${name}' (known: ${methodNames().join(", ")})`);
+  return f;
 }
 
 /**
- * Builds a balancer by name; unknown names, and option names the method does not read (a typo would
- * otherwise be ignored silently), get an error listing the known ones. Options set to undefined count as unset.
+ * Builds a balancer by name; an unknown name gets an error listing the known ones, and option names
+ * the method does not read get one from its factory. Options set to undefined count as unset.
  */
 export function createBalancer(name: string, options: Record<string, unknown> = {}): Balancer<BalancerState> {
-  const e = lookup(name);
-  const unknown = Object.keys(options).filter((k) => options[k] !== undefined && !e.options.includes(k));
-  if (unknown.length > 0) {
-    throw new BalancerInputError(name, `unknown option${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `'${k}'`).join(", ")} (${e.options.length ? `known: ${e.options.join(", ")}` : "it takes none"})`);
-  }
-  return e.factory(options);
+  return lookup(name)(options);
 }

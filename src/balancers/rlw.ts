@@ -1,5 +1,6 @@
 import type { Balancer, BalancerState, Observation, UpdateResult } from "./types.js";
-import { checkLosses, checkNumTasks, checkOption } from "./validate.js";
+import { checkLosses, checkNumTasks, checkOption, checkOptionNames } from "./validate.js";
+import { maxOf } from "../solvers/linalg.js";
 import { normalAt } from "../util/rng.js";
 
 export interface RlwOptions {
@@ -14,8 +15,9 @@ export interface RlwState extends BalancerState {
 
 /** softmax(λ̃) with λ̃ⱼ = normalAt(seed, counter + j), j < T; stable (max subtracted). */
 export function rlwDraw(seed: number, counter: number, T: number): number[] {
+  checkNumTasks("rlw", T);
   const z = Array.from({ length: T }, (_, j) => normalAt(seed, counter + j));
-  const max = Math.max(...z);
+  const max = maxOf(z);
   const e = z.map((x) => Math.exp(x - max));
   const sum = e.reduce((a, b) => a + b, 0);
   return e.map((x) => x / sum);
@@ -35,6 +37,7 @@ export function rlwDraw(seed: number, counter: number, T: number): number[] {
  * Options (defaults): `seed` 0.
  */
 export function rlw(options: RlwOptions = {}): Balancer<RlwState> {
+  checkOptionNames("rlw", options, rlw.optionNames);
   const name = "rlw";
   const seed = checkOption(
     name,
@@ -58,3 +61,6 @@ export function rlw(options: RlwOptions = {}): Balancer<RlwState> {
     },
   };
 }
+
+/** The option names {@link rlw} reads; any other name is rejected. */
+rlw.optionNames = ["seed"] as const satisfies readonly (keyof RlwOptions)[];

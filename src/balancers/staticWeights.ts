@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkLosses, checkNumTasks } from "./validate.js";
+import { BalancerInputError, checkLosses, checkNumTasks, checkOptionNames } from "./validate.js";
 
 export interface StaticWeightsOptions {
   /** One fixed weight per task: finite, ≥ 0, not all zero. Required. */
@@ -17,6 +17,7 @@ export type StaticWeightsState = BalancerState;
  * of tasks given to `init`. The losses are validated at every update.
  */
 export function staticWeights(options: StaticWeightsOptions): Balancer<StaticWeightsState> {
+  checkOptionNames("static", options, staticWeights.optionNames);
   const name = "static";
   const given: unknown = options?.weights;
   if (!Array.isArray(given)) {
@@ -49,3 +50,6 @@ export function staticWeights(options: StaticWeightsOptions): Balancer<StaticWei
     },
   };
 }
+
+/** The option names {@link staticWeights} reads; any other name is rejected. */
+staticWeights.optionNames = ["weights"] as const satisfies readonly (keyof StaticWeightsOptions)[];

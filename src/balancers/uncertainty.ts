@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkLosses, checkNumTasks, checkOption } from "./validate.js";
+import { BalancerInputError, checkFiniteVector, checkLosses, checkNumTasks, checkOption, checkOptionNames } from "./validate.js";
 import { vectorOptimizer, type VectorOptimizerName, type VectorOptimizerState } from "../optim/vector.js";
 
 export type UncertaintyTaskType = "regression" | "classification";
@@ -33,9 +33,26 @@ export function uncertaintyFactors(taskTypes: readonly UncertaintyTaskType[]): n
 /**
  * ∂/∂sᵢ of the uncertainty objective cᵢ·exp(−sᵢ)·Lᵢ + ½sᵢ, i.e. −cᵢ·exp(−sᵢ)·Lᵢ + ½.
  * Its zero is sᵢ* = log(2cᵢLᵢ), where the weight cᵢ·exp(−sᵢ) equals 1/(2Lᵢ).
+ * When exp(−sᵢ) alone overflows it is computed as −exp(log cᵢLᵢ − sᵢ) + ½ (a zero loss gives ½ whatever
+ * sᵢ), so it fails only when the gradient itself exceeds the double range; then, and for non-finite or
+ * negative inputs, a BalancerInputError names the task.
  */
 export function uncertaintyGrad(logVariances: readonly number[], losses: readonly number[], factors: readonly number[]): number[] {
-  return logVariances.map((s, i) => -factors[i]! * Math.exp(-s) * losses[i]! + 0.5);
+  const T = logVariances.length;
+  checkFiniteVector("uncertainty", "log-variances", logVariances, T);
+  checkFiniteVector("uncertainty", "losses", losses, T);
+  checkFiniteVector("uncertainty", "factors", factors, T);
+  return logVariances.map((s, i) => {
+    const cl = factors[i]! * losses[i]!;
+    if (cl < 0) throw new BalancerInputError("uncertainty", `loss of task ${i} times its factor is negative (${cl}); the objective is unbounded below`);
+    if (cl === 0) return 0.5;
+    let g = -factors[i]! * Math.exp(-s) * losses[i]! + 0.5;
+    if (!Number.isFinite(g)) g = -Math.exp(Math.log(cl) - s) + 0.5; // exp(−s) alone overflowed
+    if (!Number.isFinite(g)) {
+      throw new BalancerInputError("uncertainty", `gradient of task ${i}'s log-variance overflows (s = ${s}, loss ${losses[i]}); lower lr or check the losses`);
+    }
+    return g;
+  });
 }
 
 /**
@@ -59,6 +76,7 @@ export function uncertaintyGrad(logVariances: readonly number[], losses: readonl
  * with Lᵢ < 0 the objective is unbounded below in sᵢ.
  */
 export function uncertainty(options: UncertaintyOptions = {}): Balancer<UncertaintyState> {
+  checkOptionNames("uncertainty", options, uncertainty.optionNames);
   const name = "uncertainty";
   const lr = checkOption(name, "lr", options.lr ?? 0.025, (v) => v > 0, "a finite number > 0");
   const s0 = checkOption(name, "initialLogVariance", options.initialLogVariance ?? 0, () => true, "a finite number");
@@ -124,3 +142,6 @@ export function uncertainty(options: UncertaintyOptions = {}): Balancer<Uncertai
     },
   };
 }
+
+/** The option names {@link uncertainty} reads; any other name is rejected. */
+uncertainty.optionNames = ["lr", "optimizer", "taskTypes", "initialLogVariance"] as const satisfies readonly (keyof UncertaintyOptions)[];

@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
-import { BalancerInputError, checkGradMode } from "./validate.js";
+import { BalancerInputError, checkGradMode, checkOptionNames } from "./validate.js";
 import { gramianWeighting } from "./gramianWeighting.js";
 import { dualConeWeights, type PreparedGramian } from "../solvers/qp.js";
 import { gramianInput } from "./mgda.js";
@@ -7,7 +7,7 @@ import { gramianInput } from "./mgda.js";
 export interface UpgradWeightsOptions {
   /**
    * Preference vector p: the projections are combined as Σᵢ pᵢ wᵢ. Default 1/T each (TorchJD's
-   * default, the mean of the projected gradients). Finite numbers, one per task.
+   * default, the mean of the projected gradients). Finite numbers ≥ 0, one per task, not all 0.
    */
   readonly pref?: readonly number[];
 }
@@ -23,18 +23,19 @@ export interface UpgradSolution {
   readonly kktResidual: number;
 }
 
-/** Checks a preference vector (finite, one per task), or returns 1/T each. */
+/** Checks a preference vector (one finite number ≥ 0 per task, not all 0), or returns 1/T each. */
 export function checkPref(method: string, pref: readonly number[] | undefined, T: number): readonly number[] {
   if (pref === undefined) return new Array<number>(T).fill(1 / T);
   if (!Array.isArray(pref)) throw new BalancerInputError(method, `option pref must be an array of numbers`);
   if (pref.length !== T) throw new BalancerInputError(method, `option pref has ${pref.length} entries for ${T} tasks`);
   pref.forEach((v, i) => {
-    if (typeof v !== "number" || !Number.isFinite(v)) throw new BalancerInputError(method, `option pref entry ${i} is ${String(v)} (must be a finite number)`);
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw new BalancerInputError(method, `option pref entry ${i} is ${String(v)} (must be a finite number ≥ 0)`);
   });
+  if (pref.every((v) => v === 0)) throw new BalancerInputError(method, `option pref is all zeros: the weights would be 0 and the network would not train`);
   return pref;
 }
 
-/** Checks a `pref` option before the number of tasks is known (a non-empty array of finite numbers), if given. */
+/** Checks a `pref` option before the number of tasks is known (a non-empty array of finite numbers ≥ 0, not all 0), if given. */
 export function checkPrefShape(method: string, pref: readonly number[] | undefined): void {
   if (pref === undefined) return;
   if (!Array.isArray(pref) || pref.length === 0) throw new BalancerInputError(method, `option pref must be a non-empty array of numbers`);
@@ -93,11 +94,15 @@ export function upgradSolve(G: Gramian, options: UpgradWeightsOptions = {}): Upg
  * rounding. Tasks with a zero gradient keep αᵢ = pᵢ; G = 0 gives α = p.
  */
 export function upgrad(options: UpgradOptions = {}): Balancer<BalancerState> {
+  checkOptionNames("upgrad", options, upgrad.optionNames);
   const name = "upgrad";
   const gradMode = checkGradMode(name, options.gradMode);
   checkPrefShape(name, options.pref);
   return prefWeighting(name, gradMode, options.pref, solve);
 }
+
+/** The option names {@link upgrad} reads; any other name is rejected. */
+upgrad.optionNames = ["pref", "gradMode"] as const satisfies readonly (keyof UpgradOptions)[];
 
 /**
  * The Balancer of a Gramian weighting driven by a preference vector (UPGrad, DualProj): the Gramian

@@ -38,9 +38,39 @@ export function checkGradNorms(method: string, obs: Observation, numTasks: numbe
   return g;
 }
 
-export function checkNumTasks(method: string, numTasks: number, min = 1): void {
-  if (!Number.isInteger(numTasks) || numTasks < min) {
-    throw new BalancerInputError(method, `needs an integer number of tasks ≥ ${min}, got ${numTasks}`);
+/** Largest number of tasks a balancer whose state and work per step are O(T) accepts. */
+export const MAX_TASKS = 1_000_000;
+
+/**
+ * Largest number of tasks a balancer that takes or keeps a T×T matrix accepts (the Gramian methods,
+ * GradVac's targets): 4096² numbers are 128 MiB, and one O(T³) solve at that size takes minutes.
+ */
+export const MAX_GRAMIAN_TASKS = 4096;
+
+/** Checks that the number of tasks is an integer in [min, max] (an absurd T gets an error, not a crash). */
+export function checkNumTasks(method: string, numTasks: number, min = 1, max = MAX_TASKS): void {
+  if (typeof numTasks !== "number" || !Number.isInteger(numTasks) || numTasks < min) {
+    throw new BalancerInputError(method, `needs an integer number of tasks ≥ ${min}, got ${String(numTasks)}`);
+  }
+  if (numTasks > max) {
+    throw new BalancerInputError(method, `supports at most ${max} tasks, got ${numTasks}${max === MAX_GRAMIAN_TASKS ? " (it works on a T×T matrix every step)" : ""}`);
+  }
+}
+
+/**
+ * Rejects option names a factory does not read (a typo such as `alpah` would otherwise be ignored
+ * silently), naming them and the known ones. Options set to undefined count as unset; `options` itself
+ * may be undefined, and must otherwise be a plain object.
+ */
+export function checkOptionNames(method: string, options: unknown, known: readonly string[]): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new BalancerInputError(method, `options must be an object, got ${Array.isArray(options) ? "an array" : String(options)}`);
+  }
+  const o = options as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => o[k] !== undefined && !known.includes(k));
+  if (unknown.length > 0) {
+    throw new BalancerInputError(method, `unknown option${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `'${k}'`).join(", ")} (${known.length ? `known: ${known.join(", ")}` : "it takes none"})`);
   }
 }
 

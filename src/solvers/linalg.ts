@@ -45,6 +45,20 @@ export function add(a: Vector, b: Vector): number[] {
   return a.map((v, i) => v + b[i]!);
 }
 
+/** The largest entry (−Infinity for an empty vector); a loop, so any length works (Math.max(...x) overflows the stack past ~10⁵ entries). */
+export function maxOf(x: ArrayLike<number>): number {
+  let m = -Infinity;
+  for (let i = 0; i < x.length; i++) if (x[i]! > m) m = x[i]!;
+  return m;
+}
+
+/** The smallest entry (Infinity for an empty vector). */
+export function minOf(x: ArrayLike<number>): number {
+  let m = Infinity;
+  for (let i = 0; i < x.length; i++) if (x[i]! < m) m = x[i]!;
+  return m;
+}
+
 export function sum(x: Vector): number {
   return x.reduce((a, b) => a + b, 0);
 }
@@ -62,7 +76,7 @@ export function symmetrize(A: Matrix): number[][] {
 /** Moore–Penrose pseudo-inverse of a symmetric matrix; eigenvalues below `rcond`·max are dropped. */
 export function pinvSym(A: Matrix, rcond = 1e-10): number[][] {
   const { values, vectors } = symmetricEigen(A);
-  const cut = rcond * Math.max(...values.map(Math.abs), 0);
+  const cut = rcond * Math.max(maxOf(values.map(Math.abs)), 0);
   const n = A.length;
   return Array.from({ length: n }, (_, i) =>
     Array.from({ length: n }, (_, j) => values.reduce((s, lam, k) => (Math.abs(lam) > cut && lam !== 0 ? s + (vectors[i]![k]! * vectors[j]![k]!) / lam : s), 0)),

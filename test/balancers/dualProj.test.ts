@@ -157,3 +157,8 @@ describe("dualProj", () => {
     assert.deepEqual(r.state.weights, r.weights);
   });
 });
+
+test("pref must be ≥ 0 and not all zero", () => {
+  throwsInput(() => dualProj({ pref: [0, 0, 0] }), /^dualproj: option pref is all zeros/);
+  throwsInput(() => dualProjWeights([[1, 0], [0, 1]], { pref: [-1, 1] }), /pref entry 0 is -1/);
+});

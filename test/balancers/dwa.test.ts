@@ -1,7 +1,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { dwa } from "../../src/balancers/dwa.js";
+import { dwa, dwaWeights } from "../../src/balancers/dwa.js";
 import { BalancerInputError } from "../../src/balancers/validate.js";
 import { throwsInput } from "../helpers/assert.js";
 
@@ -246,4 +246,19 @@ describe("dwa", () => {
     throwsInput(() => dwa({ epochLength: 0 }), /option epochLength/, /integer ≥ 1/);
     throwsInput(() => dwa({ epochLength: 2.5 }), /option epochLength/);
   });
+});
+
+test("a tiny temperature puts the weight on the largest loss ratio instead of returning NaN", () => {
+  const b = dwa({ temperature: 1e-320 });
+  let s = b.init(3);
+  for (const losses of [[1, 1, 1], [2, 2, 2], [1, 3, 2]]) s = b.update({ losses }, s).state;
+  assert.deepEqual(s.weights, [0, 3, 0]);
+  assert.deepEqual(dwaWeights([1, 1], [1, 1], 1e-320), [1, 1], "ties share it");
+});
+
+test("dwaWeights checks its inputs: temperature > 0, finite losses of equal length", () => {
+  throwsInput(() => dwaWeights([1, 1], [1, 2], 0), /temperature must be a finite number > 0, got 0/);
+  throwsInput(() => dwaWeights([1, 1], [1, 2], Number.NaN), /temperature/);
+  throwsInput(() => dwaWeights([1, Number.NaN], [1, 2], 2), /L\(t−2\) of task 1 is NaN/);
+  throwsInput(() => dwaWeights([1], [1, 2], 2), /expected 2 epoch losses L\(t−2\), got 1/);
 });

@@ -243,3 +243,13 @@ describe("famo", () => {
     assert.deepEqual(r1, r2);
   });
 });
+
+test("famoSoftmax, famoLogitGrad and famoWeights reject non-finite input instead of returning NaN", () => {
+  throwsInput(() => famoSoftmax([0, Number.NaN]), /^famo: logits of task 1 is NaN/);
+  throwsInput(() => famoSoftmax([Infinity, 0]), /logits of task 0 is Infinity/);
+  throwsInput(() => famoSoftmax([]), /empty/);
+  throwsInput(() => famoLogitGrad([0, 0], [1, Number.NaN]), /δ of task 1 is NaN/);
+  throwsInput(() => famoWeights([0, 0], [1, 0]), /loss gap D of task 1 is 0/);
+  throwsInput(() => famoWeights([0, 0], [1, 1], 0), /weightSum/);
+  assert.deepEqual(famoSoftmax([1000, 1000]), [0.5, 0.5], "large finite logits are fine");
+});

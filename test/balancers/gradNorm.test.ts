@@ -294,3 +294,12 @@ describe("gradNorm", () => {
     for (const w of weights) assert.ok(Number.isFinite(w), `weight ${w}`);
   });
 });
+
+test("renormalize: zeros, NaN or an overflowing sum get an error or a correct result, never NaN", () => {
+  throwsInput(() => renormalize([0, 0]), /^gradnorm: cannot renormalize weights that are all ≤ 0/);
+  throwsInput(() => renormalize([-1, -2]), /all ≤ 0/);
+  throwsInput(() => renormalize([1, Number.NaN]), /weights of task 1 is NaN/);
+  throwsInput(() => renormalize([1, 2], -1), /minWeight/);
+  assert.deepEqual(renormalize([1e308, 1e308]), [1, 1], "the sum overflows, the weights do not");
+  assert.deepEqual(renormalize([0, 0], 0.5), [1, 1], "zeros clamped to minWeight are fine");
+});

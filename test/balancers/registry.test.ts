@@ -101,3 +101,14 @@ test("createBalancer rejects option names the method does not read, naming them 
   assert.throws(() => methodOptions("nope"), /unknown method 'nope'/);
   assert.equal(createBalancer("cagrad", { c: 0.2, gradMode: undefined }).name, "cagrad", "undefined means unset");
 });
+
+test("every factory called directly rejects option names it does not read, and non-object options", () => {
+  for (const [name, factory] of Object.entries(registry)) {
+    const base: Record<string, unknown> = name === "static" ? { weights: [1, 1] } : {};
+    assert.throws(() => factory({ ...base, alpah: 1 }), (e: unknown) => e instanceof BalancerInputError && new RegExp(`^${name}: unknown option 'alpah'`).test(e.message), name);
+    assert.throws(() => factory(42), (e: unknown) => e instanceof BalancerInputError && /options must be an object, got 42/.test(e.message), name);
+    assert.deepEqual(factory.optionNames, methodOptions(name));
+  }
+  assert.throws(() => lb.gradNorm({ alpah: 1 } as never), /gradnorm: unknown option 'alpah' \(known: alpha, lr, optimizer, initialLoss, gradMode, minWeight\)/);
+  assert.throws(() => lb.equalWeights({ alpha: 1 } as never), /equal: unknown option 'alpha' \(it takes none\)/);
+});

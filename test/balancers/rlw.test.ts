@@ -1,7 +1,10 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { rlw } from "../../src/balancers/rlw.js";
+import { rlw, rlwDraw } from "../../src/balancers/rlw.js";
+import { gradVac } from "../../src/balancers/gradVac.js";
+import { pcgrad } from "../../src/balancers/pcgrad.js";
+import { MAX_GRAMIAN_TASKS, MAX_TASKS } from "../../src/balancers/validate.js";
 import { BalancerInputError } from "../../src/balancers/validate.js";
 import { normalAt } from "../../src/util/rng.js";
 import { throwsInput } from "../helpers/assert.js";
@@ -107,4 +110,14 @@ describe("rlw", () => {
     throwsInput(() => rlw({ seed: Number.NaN }), /option seed/);
     throwsInput(() => rlw({ seed: 2 ** 31 }), /option seed/);
   });
+});
+
+test("many tasks: RLW draws 130,000 weights (no stack overflow); absurd task counts are an error, not a crash", () => {
+  const w = rlw().init(130_000).weights;
+  assert.equal(w.length, 130_000);
+  assert.ok(Math.abs(w.reduce((a, b) => a + b, 0) - 1) < 1e-9);
+  throwsInput(() => rlw().init(MAX_TASKS + 1), /^rlw: supports at most 1000000 tasks, got 1000001/);
+  throwsInput(() => rlwDraw(0, 0, 1e12), /supports at most/);
+  throwsInput(() => gradVac().init(1e7), /^gradvac: supports at most 4096 tasks, got 10000000 \(it works on a T×T matrix every step\)/);
+  throwsInput(() => pcgrad().init(MAX_GRAMIAN_TASKS + 1), /^pcgrad: supports at most 4096 tasks/);
 });

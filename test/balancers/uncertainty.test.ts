@@ -1,7 +1,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { uncertainty, type UncertaintyTaskType } from "../../src/balancers/uncertainty.js";
+import { uncertainty, uncertaintyGrad, type UncertaintyTaskType } from "../../src/balancers/uncertainty.js";
 import { BalancerInputError } from "../../src/balancers/validate.js";
 import { throwsInput, close } from "../helpers/assert.js";
 
@@ -213,4 +213,14 @@ describe("uncertainty", () => {
     throwsInput(() => uncertainty({ taskTypes: ["regression"] }).init(2), /1 task types were given but there are 2 tasks/);
     throwsInput(() => uncertainty({ initialLogVariance: -1000 }).init(1), /task 0/, /not finite/);
   });
+});
+
+test("uncertaintyGrad: exp(−s) overflowing gives the right finite gradient when there is one, else an error naming the task", () => {
+  assert.deepEqual(uncertaintyGrad([-800], [0], [0.5]), [0.5], "zero loss: ½ whatever s (was 0·∞ = NaN)");
+  const g = uncertaintyGrad([0, -720], [1, 1e-10], [0.5, 0.5]);
+  close(g[1]!, -Math.exp(Math.log(0.5e-10) + 720) + 0.5, 1e-12 * Math.abs(g[1]!), "exp(720) overflows alone, not times 5e-11");
+  assert.equal(g[0], 0); // −½·e⁰·1 + ½
+  throwsInput(() => uncertaintyGrad([0, -800], [1, 1], [0.5, 0.5]), /^uncertainty: gradient of task 1's log-variance overflows/);
+  throwsInput(() => uncertaintyGrad([Number.NaN], [1], [0.5]), /log-variances of task 0 is NaN/);
+  throwsInput(() => uncertaintyGrad([0], [-1], [0.5]), /negative/);
 });

@@ -185,3 +185,10 @@ describe("upgrad", () => {
     throwsInput(() => upgrad({ gradMode: "all" as never }), /gradMode/);
   });
 });
+
+test("pref must be ≥ 0 and not all zero (pref = 0 would give weights 0: a network that never trains)", () => {
+  throwsInput(() => upgrad({ pref: [0, 0] }), /^upgrad: option pref is all zeros/);
+  throwsInput(() => upgrad({ pref: [1, -0.5] }), /pref entry 1 is -0.5 \(must be a finite number ≥ 0\)/);
+  throwsInput(() => upgradWeights([[1, 0], [0, 1]], { pref: [0, 0] }), /all zeros/);
+  assert.deepEqual(upgradWeights([[1, 0], [0, 1]], { pref: [0, 1] }), [0, 1]);
+});
