@@ -1,7 +1,9 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
 import { BalancerInputError, checkGradMode, checkOption, checkOptionNames, requireGramian } from "./validate.js";
 import { gramianWeighting } from "./gramianWeighting.js";
-import { symmetricEigen } from "../solvers/linalg.js";
+import { maxOf } from "../solvers/linalg.js";
+import { eighFlat } from "../solvers/eigen.js";
+import { toFlat } from "../solvers/dense.js";
 
 /** The target singular value σ of the aligned components, from the kept eigenvalues λ of G. */
 export type AlignedMtlScale = "min" | "median" | "rmse";
@@ -48,35 +50,73 @@ const SCALES: readonly AlignedMtlScale[] = ["min", "median", "rmse"];
  * an empty eigenvalue list).
  */
 export function alignedMtlMatrix(G: Gramian, scale: AlignedMtlScale = "min", eps: number = FLOAT32_EPS): AlignedMtlResult {
+  const sp = alignedSpectrum(checkAlignedInput(G, scale, eps), scale, eps);
+  const { T, vectors, kept } = sp;
+  const B = Array.from({ length: T }, () => new Array<number>(T).fill(0));
+  for (let i = 0; i < T; i++)
+    for (let j = 0; j <= i; j++) {
+      let s = 0;
+      for (let a = 0; a < kept.length; a++) s += vectors[i * T + kept[a]!]! * vectors[j * T + kept[a]!]! * sp.factors[a]!;
+      B[i]![j] = B[j]![i] = s;
+    }
+  return { B, weights: alignedWeights(sp), rank: kept.length, sigma: sp.sigma };
+}
+
+/** Aligned-MTL's α = B·1 (see {@link alignedMtlMatrix}), without forming B. */
+export function alignedMtlWeights(G: Gramian, scale: AlignedMtlScale = "min", eps: number = FLOAT32_EPS): number[] {
+  return alignedWeights(alignedSpectrum(checkAlignedInput(G, scale, eps), scale, eps));
+}
+
+function checkAlignedInput(G: Gramian, scale: AlignedMtlScale, eps: number): Gramian {
   const method = "alignedmtl";
   requireGramian(method, G);
   checkScale(method, scale);
   checkOption(method, "eps", eps, (v) => v >= 0 && v < 1, "a number in [0, 1)");
+  return G;
+}
+
+/** The eigenpairs Aligned-MTL keeps and its scale: B = Σₐ factorₐ vₐvₐᵀ over the kept eigenvectors vₐ. */
+interface AlignedSpectrum {
+  readonly T: number;
+  /** Eigenvectors of G in the columns of a row-major T×T buffer. */
+  readonly vectors: Float64Array;
+  /** Indices (columns) of the kept eigenpairs, eigenvalues descending. */
+  readonly kept: number[];
+  /** σ/√λ for each kept eigenpair. */
+  readonly factors: number[];
+  readonly sigma: number;
+}
+
+/** The spectrum of a validated Gramian with the rank cut and σ of {@link alignedMtlMatrix}. */
+function alignedSpectrum(G: Gramian, scale: AlignedMtlScale, eps: number): AlignedSpectrum {
   const T = G.length;
-  const { values, vectors } = symmetricEigen(G);
-  const lmax = Math.max(...values, 0);
+  const { values, vectors } = eighFlat(toFlat(G), T);
+  const lmax = Math.max(maxOf(values), 0);
   const tol = lmax * T * eps;
-  const kept = values.flatMap((lam, k) => (lam > tol && lam > 0 ? [k] : []));
+  const kept: number[] = [];
+  for (let k = 0; k < T; k++) if (values[k]! > tol && values[k]! > 0) kept.push(k);
   const r = kept.length;
-  if (r === 0) {
-    return { B: G.map((row) => row.map(() => 0)), weights: new Array<number>(T).fill(0), rank: 0, sigma: 0 };
-  }
+  if (r === 0) return { T, vectors, kept, factors: [], sigma: 0 };
   const lams = kept.map((k) => values[k]!); // descending
   let sigmaSq: number;
   if (scale === "min") sigmaSq = lams[r - 1]!;
   else if (scale === "median") sigmaSq = [...lams].reverse()[Math.floor((r - 1) / 2)]!;
   else sigmaSq = lams.reduce((s, v) => s + v, 0) / r;
   const sigma = Math.sqrt(sigmaSq);
-  const B = Array.from({ length: T }, (_, i) =>
-    Array.from({ length: T }, (_, j) => kept.reduce((s, k) => s + (vectors[i]![k]! * vectors[j]![k]!) * (sigma / Math.sqrt(values[k]!)), 0)),
-  );
-  const weights = B.map((row) => row.reduce((s, v) => s + v, 0));
-  return { B, weights, rank: r, sigma };
+  return { T, vectors, kept, factors: lams.map((l) => sigma / Math.sqrt(l)), sigma };
 }
 
-/** Aligned-MTL's α = B·1 (see {@link alignedMtlMatrix}). */
-export function alignedMtlWeights(G: Gramian, scale: AlignedMtlScale = "min", eps: number = FLOAT32_EPS): number[] {
-  return alignedMtlMatrix(G, scale, eps).weights;
+/** α = B·1 = Σₐ factorₐ vₐ (vₐᵀ1): O(T·r). */
+function alignedWeights(sp: AlignedSpectrum): number[] {
+  const { T, vectors, kept, factors } = sp;
+  const weights = new Array<number>(T).fill(0);
+  kept.forEach((k, a) => {
+    let v1 = 0;
+    for (let i = 0; i < T; i++) v1 += vectors[i * T + k]!;
+    const f = factors[a]! * v1;
+    for (let i = 0; i < T; i++) weights[i] = weights[i]! + f * vectors[i * T + k]!;
+  });
+  return weights;
 }
 
 function checkScale(method: string, scale: unknown): asserts scale is AlignedMtlScale {
@@ -107,8 +147,8 @@ export function alignedMtl(options: AlignedMtlOptions = {}): Balancer<AlignedMtl
   const eps = checkOption(name, "eps", options.eps ?? FLOAT32_EPS, (v) => v >= 0 && v < 1, "a number in [0, 1)");
   const gradMode = checkGradMode(name, options.gradMode);
   return gramianWeighting(name, gradMode, (G) => {
-    const { weights, rank, sigma } = alignedMtlMatrix(G, scale, eps);
-    return { weights, info: { rank, sigma } };
+    const sp = alignedSpectrum(G, scale, eps);
+    return { weights: alignedWeights(sp), info: { rank: sp.kept.length, sigma: sp.sigma } };
   });
 }
 

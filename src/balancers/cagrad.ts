@@ -1,8 +1,7 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
 import { BalancerInputError, checkGradMode, checkOption, checkOptionNames } from "./validate.js";
 import { gramianWeighting } from "./gramianWeighting.js";
-import { dot, matVec } from "../solvers/linalg.js";
-import { simplexQp, type PreparedGramian } from "../solvers/qp.js";
+import { simplexQpFlat, type PreparedGramian } from "../solvers/qp.js";
 import { gramianInput } from "./mgda.js";
 
 /**
@@ -70,16 +69,32 @@ function solve(P: PreparedGramian, c: number, rescale: CagradRescale): CagradSol
     fallback,
   });
   if (!(P.maxNorm > 0)) return mean("mean");
-  const Q = P.normalized;
-  const b = new Array<number>(T).fill(1 / T);
-  const a = matVec(Q, b); // a = J g₀ (normalized units)
-  const kappa = c * Math.sqrt(Math.max(0, dot(b, a))); // √φ = c‖g₀‖
+  const Q = P.normalizedFlat;
+  // a = J g₀ (normalized units): the row means of Q.
+  const a = new Float64Array(T);
+  for (let i = 0; i < T; i++) {
+    let s = 0;
+    for (let j = 0; j < T; j++) s += Q[i * T + j]!;
+    a[i] = s / T;
+  }
+  const kappa = c * Math.sqrt(Math.max(0, a.reduce((s, v) => s + v, 0) / T)); // √φ = c‖g₀‖
   if (!(kappa > 0)) return mean("mean");
 
   // w(s) = argmin_{simplex} ½wᵀQw + s·aᵀw; the CAGrad minimizer is w(s*) with ‖g_w(s*)‖ = κ s*.
+  // Successive solves start from the last solution (their active sets are close).
+  let last: number[] | undefined;
   const at = (s: number): Point => {
-    const r = simplexQp(Q, a.map((v) => s * v));
-    const norm = Math.sqrt(Math.max(0, dot(r.x, matVec(Q, r.x))));
+    const r = simplexQpFlat(Q, T, a.map((v) => s * v), last ? { start: last } : {});
+    last = r.x;
+    let norm2 = 0;
+    for (let i = 0; i < T; i++) {
+      const xi = r.x[i]!;
+      if (xi === 0) continue;
+      let row = 0;
+      for (let j = 0; j < T; j++) row += Q[i * T + j]! * r.x[j]!;
+      norm2 += xi * row;
+    }
+    const norm = Math.sqrt(Math.max(0, norm2));
     return { s, x: r.x, norm, psi: norm - kappa * s };
   };
   // ‖g_w‖ ≤ maxᵢ‖gᵢ‖ = 1, so ψ(2/κ) ≤ −1 < 0.

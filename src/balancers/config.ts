@@ -104,7 +104,11 @@ const DEGENERATE_RATIO = 1e-20;
  * weights are 0.
  */
 export function configSolve(G: Gramian): ConfigResult {
-  requireGramian("config", G);
+  return solveConfig(requireGramian("config", G));
+}
+
+/** {@link configSolve} on a Gramian already validated. */
+function solveConfig(G: Gramian): ConfigResult {
   const T = G.length;
   const weights = new Array<number>(T).fill(0);
   const cosines = new Array<number>(T).fill(0);
@@ -148,7 +152,7 @@ export function config(options: ConfigOptions = {}): Balancer<ConfigState> {
   const name = "config";
   const gradMode = checkGradMode(name, options.gradMode);
   return gramianWeighting(name, gradMode, (G) => {
-    const { weights, cosines, degenerate } = configSolve(G);
+    const { weights, cosines, degenerate } = solveConfig(G);
     return { weights, info: { cosines, degenerate: degenerate ? 1 : 0 } };
   });
 }

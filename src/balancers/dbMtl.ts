@@ -1,6 +1,7 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
 import { BalancerInputError, checkFiniteVector, checkGradMode, checkOption, checkOptionNames, requireGramian } from "./validate.js";
 import { statefulGramianWeighting } from "./gramianWeighting.js";
+import { maxOf } from "../solvers/linalg.js";
 
 export interface DbMtlOptions {
   /** EMA coefficient β ∈ [0, 1) (paper and LibMTL: 0.9). Default 0.9. */
@@ -56,11 +57,18 @@ export function dbMtlStep(
   checkLogLosses(method, losses, eps);
   checkFiniteVector(method, "EMA norms", emaNorms, T);
   checkOption(method, "step t", t, (v) => Number.isInteger(v) && v >= 1, "an integer ≥ 1");
+  return stepDbMtl(G, losses, emaNorms, t, { beta, betaSigma, eps });
+}
+
+/** {@link dbMtlStep} on inputs already validated, options resolved. */
+function stepDbMtl(G: Gramian, losses: readonly number[], emaNorms: readonly number[], t: number, o: { beta: number; betaSigma: number; eps: number }): DbMtlResult {
+  const { beta, betaSigma, eps } = o;
+  const T = G.length;
   const betaT = beta / t ** betaSigma;
   const norms = Array.from({ length: T }, (_, i) => Math.sqrt(Math.max(G[i]![i]!, 0)));
   const logGradNorms = norms.map((n, i) => n / (losses[i]! + eps));
   const next = logGradNorms.map((n, i) => betaT * emaNorms[i]! + (1 - betaT) * n);
-  const top = Math.max(...next);
+  const top = maxOf(next);
   const weights = norms.map((n) => {
     if (!(n > 0)) return 0;
     const a = top / n;
@@ -118,7 +126,8 @@ export function dbMtl(options: DbMtlOptions = {}): Balancer<DbMtlState> {
   return statefulGramianWeighting(name, checkGradMode(name, options.gradMode), {
     init: (T) => ({ emaNorms: new Array<number>(T).fill(0) }),
     step(G, _obs, _T, losses, state) {
-      const { weights, emaNorms, logGradNorms } = dbMtlStep(G, losses, state.emaNorms, state.step + 1, opts);
+      checkLogLosses(name, losses, opts.eps);
+      const { weights, emaNorms, logGradNorms } = stepDbMtl(G, losses, state.emaNorms, state.step + 1, opts);
       return { weights, state: { emaNorms }, info: { emaNorms, logGradNorms } };
     },
   });

@@ -1,7 +1,6 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
 import { BalancerInputError, checkGradMode, checkOption, checkOptionNames, requireGramian } from "./validate.js";
 import { statefulGramianWeighting } from "./gramianWeighting.js";
-import { quadForm } from "../solvers/linalg.js";
 import { ascendingOrders, checkSeed, pcgradOrders, requireOrders } from "./pcgrad.js";
 
 export interface GradVacOptions {
@@ -66,20 +65,30 @@ export function gradVacStep(
   checkOption(method, "beta", beta, (v) => v > 0 && v <= 1, "a number in (0, 1]");
   const ord = orders ?? ascendingOrders(T);
   requireOrders(method, ord, T);
+  return vaccinate(G, targets, beta, ord);
+}
+
+/** {@link gradVacStep} on inputs already validated. */
+function vaccinate(G: Gramian, targets: readonly (readonly number[])[], beta: number, ord: readonly (readonly number[])[]): GradVacResult {
+  const T = G.length;
   const next = targets.map((row) => [...row]);
   const cosines = Array.from({ length: T }, () => new Array<number>(T).fill(Number.NaN));
   const C: number[][] = Array.from({ length: T }, (_, i) => Array.from({ length: T }, (_, k) => (k === i ? 1 : 0)));
   let corrections = 0;
+  const norms = Array.from({ length: T }, (_, k) => Math.sqrt(Math.max(G[k]![k]!, 0)));
   for (let i = 0; i < T; i++) {
     const c = C[i]!;
+    // Kept up to date as c changes (O(T) per correction, O(T³) in all): v = Gc (vⱼ = gᵢ'·gⱼ),
+    // normISq = cᵀGc = ‖gᵢ'‖² and parts = Σₖ|cₖ|‖gₖ‖ (the scale of the rounding error of cᵀGc).
+    const v = G[i]!.slice();
+    let normISq = G[i]![i]!;
+    let parts = norms[i]!;
     for (const j of ord[i]!) {
       const gjj = G[j]![j]!;
-      const normISq = quadForm(G, c);
-      if (!(gjj > 0) || !(normISq > CANCELLED * partsSq(G, c))) continue;
+      if (!(gjj > 0) || !(normISq > CANCELLED * parts * parts)) continue;
       const normI = Math.sqrt(normISq);
       const normJ = Math.sqrt(gjj);
-      let ip = 0;
-      for (let k = 0; k < T; k++) ip += c[k]! * G[k]![j]!;
+      const ip = v[j]!;
       const phi = Math.min(1, Math.max(-1, ip / normI / normJ));
       cosines[i]![j] = phi;
       const target = targets[i]![j]!;
@@ -88,7 +97,11 @@ export function gradVacStep(
         const st = Math.sqrt(1 - t * t);
         const w = (normI * (t * Math.sqrt(1 - phi * phi) - phi * st)) / (normJ * st);
         if (Number.isFinite(w) && w > 0) {
+          parts += (Math.abs(c[j]! + w) - Math.abs(c[j]!)) * normJ;
           c[j] = c[j]! + w;
+          const gj = G[j]!;
+          for (let k = 0; k < T; k++) v[k] = v[k]! + w * gj[k]!;
+          normISq = Math.max(0, normISq + 2 * w * ip + w * w * gjj);
           corrections++;
         }
       }
@@ -123,13 +136,6 @@ function checkTargets(method: string, targets: readonly (readonly number[])[], T
   });
 }
 
-/** (Σₖ |cₖ|‖gₖ‖)², the scale of the rounding error of cᵀGc. */
-function partsSq(G: Gramian, c: readonly number[]): number {
-  let s = 0;
-  for (let k = 0; k < c.length; k++) s += Math.abs(c[k]!) * Math.sqrt(Math.max(G[k]![k]!, 0));
-  return s * s;
-}
-
 /** gᵢ' counts as zero when ‖gᵢ'‖² ≤ this·(Σₖ|cₖ|‖gₖ‖)²: below, the Gramian cannot resolve it from rounding. */
 export const GRADVAC_CANCELLED = 1e-14;
 const CANCELLED = GRADVAC_CANCELLED;
@@ -160,7 +166,7 @@ export function gradVac(options: GradVacOptions = {}): Balancer<GradVacState> {
     init: (T) => ({ targets: Array.from({ length: T }, () => new Array<number>(T).fill(0)), counter: 0 }),
     step(G, _obs, T, _losses, state) {
       const { orders, counter } = pcgradOrders(seed, state.counter, T);
-      const { weights, targets, corrections } = gradVacStep(G, state.targets, beta, orders);
+      const { weights, targets, corrections } = vaccinate(G, state.targets, beta, orders);
       return { weights, state: { targets, counter }, info: { corrections } };
     },
   });

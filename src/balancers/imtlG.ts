@@ -52,7 +52,11 @@ const SOLVABLE_RATIO = 1e-24;
  * report c as `projection`.
  */
 export function imtlGSolve(G: Gramian): ImtlGResult {
-  requireGramian("imtlg", G);
+  return solveImtlG(requireGramian("imtlg", G));
+}
+
+/** {@link imtlGSolve} on a Gramian already validated. */
+function solveImtlG(G: Gramian): ImtlGResult {
   const T = G.length;
   const weights = new Array<number>(T).fill(0);
   const u = unitGramian(G);
@@ -111,7 +115,7 @@ export function imtlG(options: ImtlGOptions = {}): Balancer<ImtlGState> {
   const name = "imtlg";
   const gradMode = checkGradMode(name, options.gradMode);
   return gramianWeighting(name, gradMode, (G) => {
-    const { weights, projection, degenerate } = imtlGSolve(G);
+    const { weights, projection, degenerate } = solveImtlG(G);
     return { weights, info: { projection, degenerate: degenerate ? 1 : 0 } };
   });
 }

@@ -5,27 +5,13 @@ import { minNormSimplex, prepareGramian, type PreparedGramian } from "../solvers
 
 
 /**
- * Smallest eigenvalue allowed for the cosine matrix Cᵢⱼ = Gᵢⱼ/(‖gᵢ‖‖gⱼ‖) of an input Gramian.
- * A Gramian has none below 0; rounding (float32 Gramians from an accelerator) can make a few
- * slightly negative, and those are clipped to 0. Below −1e-4 the matrix is not a Gramian.
- */
-export const PSD_TOLERANCE = 1e-4;
-
-
-/**
- * Validates a Gramian given to a Gramian method (present, T×T when T is given, finite, symmetric,
- * non-negative diagonal, positive semidefinite up to {@link PSD_TOLERANCE} on the cosine scale) and
- * prepares it for the solvers. Throws a {@link BalancerInputError} naming the method and the problem.
+ * Validates a Gramian given to a Gramian method ({@link requireGramian}: the shared rule, positive
+ * semidefinite up to rounding included) and prepares it for the solvers (cosine matrix, eigenvalues
+ * made negative by rounding clipped to 0). Throws a {@link BalancerInputError} naming the method and
+ * the problem.
  */
 export function gramianInput(method: string, G: Gramian | undefined, T?: number): PreparedGramian {
-  const P = prepareGramian(requireGramian(method, G, T));
-  if (P.minCosineEigen < -PSD_TOLERANCE) {
-    throw new BalancerInputError(
-      method,
-      `the Gramian is not positive semidefinite (its cosine matrix has eigenvalue ${P.minCosineEigen.toPrecision(3)}); G = J Jᵀ has none below 0`,
-    );
-  }
-  return P;
+  return prepareGramian(requireGramian(method, G, T));
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
 import { checkGradMode, checkOption, checkOptionNames } from "./validate.js";
 import { gramianWeighting } from "./gramianWeighting.js";
-import { dot, matVec } from "../solvers/linalg.js";
+import { dot } from "../solvers/linalg.js";
+import { choleskyInPlace, choleskySolveInPlace } from "../solvers/dense.js";
 import { prepareGramian, type PreparedGramian } from "../solvers/qp.js";
 import { gramianInput } from "./mgda.js";
 
@@ -51,73 +52,104 @@ const METHOD = "nashmtl";
  */
 const MAX_BETA = 1e6;
 
-/** Cholesky solve of the SPD system H x = r; null if H is not numerically positive definite. */
-function choleskySolve(H: readonly (readonly number[])[], r: readonly number[]): number[] | null {
-  const n = H.length;
-  const L = Array.from({ length: n }, () => new Array<number>(n).fill(0));
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = H[i]![j]!;
-      for (let k = 0; k < j; k++) s -= L[i]![k]! * L[j]![k]!;
-      if (i === j) {
-        if (!(s > 0)) return null;
-        L[i]![i] = Math.sqrt(s);
-      } else L[i]![j] = s / L[j]![j]!;
-    }
+/** y = Cβ for a flat symmetric C. */
+function matVecFlat(C: Float64Array, T: number, beta: ArrayLike<number>): Float64Array {
+  const y = new Float64Array(T);
+  for (let i = 0; i < T; i++) {
+    let s = 0;
+    const ri = i * T;
+    for (let j = 0; j < T; j++) s += C[ri + j]! * beta[j]!;
+    y[i] = s;
   }
-  const y = new Array<number>(n).fill(0);
-  for (let i = 0; i < n; i++) {
-    let s = r[i]!;
-    for (let k = 0; k < i; k++) s -= L[i]![k]! * y[k]!;
-    y[i] = s / L[i]![i]!;
-  }
-  const x = new Array<number>(n).fill(0);
-  for (let i = n - 1; i >= 0; i--) {
-    let s = y[i]!;
-    for (let k = i + 1; k < n; k++) s -= L[k]![i]! * x[k]!;
-    x[i] = s / L[i]![i]!;
-  }
-  return x.every(Number.isFinite) ? x : null;
+  return y;
 }
 
 /** maxᵢ |βᵢ(Cβ)ᵢ − 1|. */
-function residualOf(C: readonly (readonly number[])[], beta: readonly number[]): number {
-  const Cb = matVec(C, beta);
-  return Math.max(...beta.map((b, i) => Math.abs(b * Cb[i]! - 1)));
+function residualOf(C: Float64Array, T: number, beta: ArrayLike<number>): number {
+  const Cb = matVecFlat(C, T, beta);
+  let r = 0;
+  for (let i = 0; i < T; i++) r = Math.max(r, Math.abs(beta[i]! * Cb[i]! - 1));
+  return r;
+}
+
+/** F(β) = ½βᵀCβ − Σ log βᵢ (+∞ outside β > 0). */
+function objective(C: Float64Array, T: number, beta: Float64Array): number {
+  let f = 0;
+  for (let i = 0; i < T; i++) {
+    const b = beta[i]!;
+    if (!(b > 0)) return Infinity;
+    let row = 0;
+    for (let j = 0; j < T; j++) row += C[i * T + j]! * beta[j]!;
+    f += 0.5 * b * row - Math.log(b);
+  }
+  return f;
 }
 
 /**
- * Damped Newton on the strictly convex F(β) = ½βᵀCβ − Σ log βᵢ (∇F = Cβ − 1/β), self-concordant,
- * so the step 1/(1 + λ) (λ the Newton decrement) while λ > 1/4 keeps β > 0 and converges globally
- * when a minimizer exists; quadratically once λ ≤ 1/4.
+ * Newton's method on the strictly convex F(β) = ½βᵀCβ − Σ log βᵢ (∇F = Cβ − 1/β) with a backtracking
+ * (Armijo) line search that keeps β > 0: globally convergent when a minimizer exists, quadratically
+ * near it. Each step solves with the Hessian C + diag(1/β²) by a Cholesky factorization (T³/3).
  */
-function newton(C: readonly (readonly number[])[], maxIters: number, tol: number): { beta: number[]; residual: number; iterations: number } | null {
-  const T = C.length;
-  let beta = new Array<number>(T).fill(1);
+function newton(C: Float64Array, T: number, maxIters: number, tol: number): { beta: number[]; residual: number; iterations: number } | null {
+  // Start on the ray β = c·1 at its best point, c = √(T / 1ᵀC1) (argmin of F(c·1) = ½c²·1ᵀC1 − T log c),
+  // at most 10³: from β = 1 the first phase needs many steps when the gradients are strongly correlated
+  // (1ᵀC1 ≫ T); a nearly cancelling set (1ᵀC1 ≈ 0) must not start out at β beyond the ridge cut.
+  let sumC = 0;
+  for (let k = 0; k < T * T; k++) sumC += C[k]!;
+  let beta = new Float64Array(T).fill(sumC > 0 ? Math.min(Math.sqrt(T / sumC), 1e3) : 1);
+  const H = new Float64Array(T * T);
+  // Once the residual is within what rounding can leave, one more (quadratically convergent) step is
+  // taken and the better of the two iterates kept.
+  let settled: { beta: number[]; residual: number; iterations: number } | null = null;
   for (let it = 0; it <= maxIters; it++) {
-    const Cb = matVec(C, beta);
-    const residual = Math.max(...beta.map((b, i) => Math.abs(b * Cb[i]! - 1)));
+    const Cb = matVecFlat(C, T, beta);
+    let residual = 0;
+    let maxBeta = 0;
+    for (let i = 0; i < T; i++) {
+      residual = Math.max(residual, Math.abs(beta[i]! * Cb[i]! - 1));
+      maxBeta = Math.max(maxBeta, beta[i]!);
+    }
+    if (settled) return residual < settled.residual ? { beta: Array.from(beta), residual, iterations: it } : settled;
+    if (residual <= tol) return { beta: Array.from(beta), residual, iterations: it };
     // βᵢ(Cβ)ᵢ sums terms as large as β², so rounding alone leaves ~1e-16·β² of residual.
-    if (residual <= tol + 1e-14 * Math.max(...beta) ** 2) return { beta, residual, iterations: it };
-    if (it === maxIters) break;
-    const grad = beta.map((b, i) => Cb[i]! - 1 / b);
-    const H = C.map((row, i) => row.map((v, j) => (i === j ? v + 1 / (beta[i]! * beta[i]!) : v)));
-    const step = choleskySolve(H, grad);
-    if (step === null) return null;
-    const decrement = Math.sqrt(Math.max(0, dot(grad, step)));
-    const t = decrement > 0.25 ? 1 / (1 + decrement) : 1;
-    const next = beta.map((b, i) => b - t * step[i]!);
-    if (!next.every((b) => b > 0 && Number.isFinite(b)) || Math.max(...next) > MAX_BETA) return null;
+    if (residual <= tol + 1e-14 * maxBeta ** 2) settled = { beta: Array.from(beta), residual, iterations: it };
+    if (it === maxIters) return settled;
+    const grad = new Float64Array(T);
+    for (let i = 0; i < T; i++) grad[i] = Cb[i]! - 1 / beta[i]!;
+    H.set(C);
+    for (let i = 0; i < T; i++) H[i * T + i] = H[i * T + i]! + 1 / (beta[i]! * beta[i]!);
+    if (!choleskyInPlace(H, T)) return settled;
+    const step = grad.slice();
+    choleskySolveInPlace(H, T, step);
+    if (!step.every(Number.isFinite)) return settled;
+    let dec2 = 0;
+    for (let i = 0; i < T; i++) dec2 += grad[i]! * step[i]!;
+    if (!(dec2 >= 0)) return settled;
+    // Within λ ≤ 1/4 (λ² = dec2, the Newton decrement) the full step converges quadratically and stays
+    // in β > 0 (self-concordance); before that, a backtracking line search on F (Armijo, factor ½) from
+    // the largest step ≤ 1 that keeps β > 0 with a margin.
+    let t = 1;
+    const next = new Float64Array(T);
+    if (dec2 > 1 / 16) {
+      for (let i = 0; i < T; i++) if (step[i]! > 0) t = Math.min(t, (0.99 * beta[i]!) / step[i]!);
+      const f0 = objective(C, T, beta);
+      for (;;) {
+        for (let i = 0; i < T; i++) next[i] = beta[i]! - t * step[i]!;
+        if (objective(C, T, next) <= f0 - 0.25 * t * dec2 || t < 1e-12) break;
+        t *= 0.5;
+      }
+    } else for (let i = 0; i < T; i++) next[i] = beta[i]! - step[i]!;
+    for (let i = 0; i < T; i++) if (!(next[i]! > 0 && Number.isFinite(next[i]!)) || next[i]! > MAX_BETA) return settled;
     beta = next;
   }
-  return null;
+  return settled;
 }
 
 function solve(G: Gramian, P: PreparedGramian, maxIters: number, tol: number, ridge: number, maxNorm: number): NashMtlSolution {
   const T = P.T;
   if (!(P.maxNorm > 0)) return { weights: new Array<number>(T).fill(1), residual: 0, iterations: 0, ridged: false, fallback: "zero" };
   let prepared = P;
-  let result = P.norms.every((n) => n > 0) ? newton(P.cosine, maxIters, tol) : null;
+  let result = P.norms.every((n) => n > 0) ? newton(P.cosineFlat, T, maxIters, tol) : null;
   let ridged = false;
   if (result === null) {
     ridged = true;
@@ -125,7 +157,7 @@ function solve(G: Gramian, P: PreparedGramian, maxIters: number, tol: number, ri
     const eps = (ridge * trace) / T;
     const Gr = G.map((row, i) => row.map((v, j) => (i === j ? v + eps : 0.5 * (v + G[j]![i]!))));
     prepared = prepareGramian(Gr);
-    result = prepared.norms.every((n) => n > 0) ? newton(prepared.cosine, 4 * maxIters, tol) : null;
+    result = prepared.norms.every((n) => n > 0) ? newton(prepared.cosineFlat, T, 4 * maxIters, tol) : null;
     if (result === null) {
       // Not reached for a PSD G (the ridged F is strongly convex); keep the output finite.
       return { weights: new Array<number>(T).fill(1), residual: Infinity, iterations: 4 * maxIters, ridged, fallback: "none" };
@@ -135,10 +167,10 @@ function solve(G: Gramian, P: PreparedGramian, maxIters: number, tol: number, ri
   let weights = alpha;
   if (maxNorm > 0) {
     // ‖Σαᵢgᵢ‖² = αᵀGα (= T at the solution), computed on the unit gradients: Σ βᵢβⱼCᵢⱼ.
-    const norm = Math.sqrt(Math.max(0, dot(result.beta, matVec(prepared.cosine, result.beta))));
+    const norm = Math.sqrt(Math.max(0, dot(result.beta, Array.from(matVecFlat(prepared.cosineFlat, T, result.beta)))));
     if (norm > maxNorm) weights = alpha.map((a) => (a * maxNorm) / norm);
   }
-  return { weights, residual: residualOf(prepared.cosine, result.beta), iterations: result.iterations, ridged, fallback: "none" };
+  return { weights, residual: residualOf(prepared.cosineFlat, T, result.beta), iterations: result.iterations, ridged, fallback: "none" };
 }
 
 interface Settings {
@@ -190,7 +222,8 @@ export function nashMtlSolve(G: Gramian, options: NashMtlWeightsOptions = {}): N
  * unit-gradient Gramian C = D⁻¹GD⁻¹, D = diag‖gᵢ‖ (β = Dα solves Cβ = 1/β), until
  * maxᵢ|αᵢ(Gα)ᵢ − 1| ≤ tol. The official code instead runs up to 20 iterations of a sequence of
  * convex approximations (cvxpy/ECOS) on G/‖G‖_F, warm-started from the previous step's α, and
- * stops early when α moves by < 1e-6; we solve the system to tolerance from α = 1/‖gᵢ‖ each step
+ * stops early when α moves by < 1e-6; we solve the system to tolerance from α = c/‖gᵢ‖ each step
+ * (c = √(T/1ᵀC1) at most 10³, the best start on that ray)
  * (no state besides the last weights), which gives the same fixed point.
  *
  * Fallbacks: a solution exists iff 0 is not in the convex hull of the gᵢ (F is unbounded along a

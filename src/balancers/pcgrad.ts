@@ -1,7 +1,6 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
 import { BalancerInputError, checkGradMode, checkOption, checkOptionNames, requireGramian } from "./validate.js";
 import { statefulGramianWeighting } from "./gramianWeighting.js";
-import { quadForm } from "../solvers/linalg.js";
 import { uniformAt } from "../util/rng.js";
 
 export interface PcgradOptions {
@@ -95,20 +94,32 @@ export function pcgradProject(G: Gramian, orders?: readonly (readonly number[])[
   const T = G.length;
   const ord = orders ?? ascendingOrders(T);
   requireOrders(method, ord, T);
+  return project(G, ord);
+}
+
+/** {@link pcgradProject} on a Gramian and orders already validated. */
+function project(G: Gramian, ord: readonly (readonly number[])[]): PcgradProjection {
+  const T = G.length;
   const C: number[][] = Array.from({ length: T }, (_, i) => Array.from({ length: T }, (_, k) => (k === i ? 1 : 0)));
   let conflicts = 0;
   for (let i = 0; i < T; i++) {
     const c = C[i]!;
+    // Kept up to date as c changes (O(T) per projection, O(T³) in all): v = Gc, i.e. vⱼ = gᵢ^PC·gⱼ,
+    // and normSq = cᵀGc = ‖gᵢ^PC‖².
+    const v = G[i]!.slice();
+    let normSq = G[i]![i]!;
     for (const j of ord[i]!) {
       const gjj = G[j]![j]!;
       if (!(gjj > 0)) continue;
-      let ip = 0;
-      for (let k = 0; k < T; k++) ip += c[k]! * G[k]![j]!;
+      const raw = v[j]!;
+      if (!(raw < 0)) continue;
+      const ip = Math.max(raw, -Math.sqrt(Math.max(normSq, 0)) * Math.sqrt(gjj));
       if (!(ip < 0)) continue;
-      const normSq = Math.max(quadForm(G, c), 0);
-      ip = Math.max(ip, -Math.sqrt(normSq) * Math.sqrt(gjj));
-      if (!(ip < 0)) continue;
-      c[j] = c[j]! - ip / gjj;
+      const delta = -ip / gjj;
+      c[j] = c[j]! + delta;
+      const gj = G[j]!;
+      for (let k = 0; k < T; k++) v[k] = v[k]! + delta * gj[k]!;
+      normSq += 2 * delta * raw + delta * delta * gjj;
       conflicts++;
     }
   }
@@ -149,7 +160,7 @@ export function pcgrad(options: PcgradOptions = {}): Balancer<PcgradState> {
     init: () => ({ counter: 0 }),
     step(G, _obs, T, _losses, state) {
       const { orders, counter } = pcgradOrders(seed, state.counter, T);
-      const { weights, conflicts } = pcgradProject(G, orders);
+      const { weights, conflicts } = project(G, orders);
       return { weights, state: { counter }, info: { conflicts } };
     },
   });

@@ -10,10 +10,18 @@
  *
  * All solvers are active-set methods (finite in exact arithmetic), followed by a polish with
  * a convergent first-order method (pairwise exchange on the simplex, projected coordinate descent
- * for x ≥ 0) until the KKT residual is below tolerance, and they report that residual. Singular
- * and indefinite-by-rounding matrices are handled by pseudo-inverse subproblem solves.
+ * for x ≥ 0) until the KKT residual is below tolerance, and they report that residual.
+ *
+ * Cost: the active-set subproblems are solved with a Cholesky factor of the active block that grows
+ * and shrinks by one index per step (O(k²) per step for k active indices, O(T·k) for the gradient),
+ * on flat Float64Array buffers, so a T = 1,000 problem takes about as long as one dense
+ * factorization. When the active block is numerically singular (a new index nearly dependent on the
+ * others) the solve of that QP falls back to a least-norm solve through the eigendecomposition
+ * (pseudo-inverse), which handles singular and indefinite-by-rounding blocks exactly.
  */
-import { dot, matVec, symmetricEigen, type Matrix, type Vector } from "./linalg.js";
+import { symmetricEigen, type Matrix, type Vector } from "./linalg.js";
+import { eighFlat } from "./eigen.js";
+import { choleskyInPlace, fromFlat, growingCholesky, toFlat, type GrowingCholesky } from "./dense.js";
 
 /** Result of a small QP solve. */
 export interface QpResult {
@@ -33,8 +41,8 @@ export interface QpResult {
 export interface QpOptions {
   /**
    * Relative KKT tolerance. {@link simplexQp}: relative to maxᵢ(Σⱼ|Qᵢⱼ|xⱼ + |cᵢ|), the size of the
-   * terms of the gradient, default 1e-12. {@link nonnegativeQp}: relative to the largest entry of Q
-   * and p, default 1e-13.
+   * terms of the gradient, default 1e-12. {@link nonnegativeQp}: relative to the larger of the largest
+   * entry of Q and p and that size of the gradient's terms, default 1e-13.
    */
   readonly tol?: number;
   /** Cap on active-set steps. Default 30·n + 30. */
@@ -43,23 +51,36 @@ export interface QpOptions {
   readonly maxPolish?: number;
 }
 
-function maxAbs(values: Iterable<number>): number {
-  let m = 0;
-  for (const v of values) m = Math.max(m, Math.abs(v));
-  return m;
-}
-
-function maxAbsMatrix(Q: Matrix): number {
-  let m = 0;
-  for (const row of Q) m = Math.max(m, maxAbs(row));
-  return m;
+/** Options of {@link simplexQp}: {@link QpOptions} and a warm start. */
+export interface SimplexQpOptions extends QpOptions {
+  /**
+   * A point of the simplex to start from (e.g. the solution of a nearby problem, as CAGrad's root
+   * search solves a sequence of them): its support is the first active set. Default: the best vertex.
+   */
+  readonly start?: ArrayLike<number>;
 }
 
 /**
- * Least-norm solution of the symmetric system M y = r through the eigendecomposition of M,
- * dropping eigenvalues below `rcond`·max|λ| (M may be singular or indefinite). Null if the
- * result is not finite.
+ * A new index joins the active block's Cholesky factor only if its pivot² exceeds this share of its
+ * diagonal entry (the block is scaled to a unit-size diagonal first); below, the index is taken as
+ * numerically dependent on the others and the QP switches to the least-norm (eigendecomposition) solve.
  */
+const PIVOT_TOL = 1e-10;
+
+/**
+ * Largest set of support and tied coordinates over which the final least-norm tie solve (equal tasks
+ * get equal weights) runs: it costs an eigendecomposition of that size (about 9k³ flops). Beyond it,
+ * rare in practice (hundreds of exactly tied tasks), the active-set solution is returned as it is.
+ */
+const TIE_SOLVE_MAX = 256;
+
+function maxAbs(values: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i]!));
+  return m;
+}
+
+/** Least-norm solution of the symmetric system M y = r (eigenvalues below rcond·max|λ| dropped); null if not finite. */
 function solveSymmetric(M: Matrix, r: Vector, rcond = 1e-12): number[] | null {
   const n = M.length;
   const { values, vectors } = symmetricEigen(M);
@@ -76,43 +97,102 @@ function solveSymmetric(M: Matrix, r: Vector, rcond = 1e-12): number[] | null {
   return y.every(Number.isFinite) ? y : null;
 }
 
+/** The block Q[S][S] of a flat n×n matrix, as rows. */
+function block(Q: Float64Array, n: number, S: readonly number[]): number[][] {
+  return S.map((i) => S.map((j) => Q[i * n + j]!));
+}
+
+/**
+ * g = Qx + c over the nonzero entries of x (Q symmetric: row j is column j), and, in the same pass, the
+ * size of the terms that make up g for x ≥ 0, maxᵢ(Σⱼ|Qᵢⱼ|xⱼ + |cᵢ|), which it returns: rounding moves g
+ * by about 1e-16 of it, so tolerances relative to it are meaningful for every scale of the active
+ * gradients (MGDA with gradient norms spanning 1e-8..1 keeps full relative accuracy).
+ */
+function gradientInto(Q: Float64Array, n: number, c: Float64Array, x: Float64Array, g: Float64Array): number {
+  g.set(c);
+  const s = Float64Array.from(c, Math.abs);
+  for (let j = 0; j < n; j++) {
+    const xj = x[j]!;
+    if (xj === 0) continue;
+    const rj = j * n;
+    const aj = Math.abs(xj);
+    for (let i = 0; i < n; i++) {
+      const q = Q[rj + i]!;
+      g[i] = g[i]! + xj * q;
+      s[i] = s[i]! + aj * Math.abs(q);
+    }
+  }
+  return maxAbs(s);
+}
+
+/**
+ * Active-set ratio test: the largest θ ∈ [0, 1] such that x + θ(z − x) stays ≥ 0 on the coordinates
+ * `set` (z indexed like `set`), and the position in `set` of the coordinate that blocks it (−1 when
+ * the full step is feasible).
+ */
+function ratioTest(x: Float64Array, set: readonly number[], z: ArrayLike<number>): { theta: number; drop: number } {
+  let theta = 1;
+  let drop = -1;
+  for (let a = 0; a < set.length; a++) {
+    if (z[a]! <= 0) {
+      const xi = x[set[a]!]!;
+      const t = xi / (xi - z[a]!);
+      if (t < theta) {
+        theta = t;
+        drop = a;
+      }
+    }
+  }
+  return { theta, drop };
+}
+
+/** x ← x + θ(z − x) on the coordinates `set`, with the blocking coordinate (position `drop`) set exactly to 0. */
+function stepTowards(x: Float64Array, set: readonly number[], z: ArrayLike<number>, theta: number, drop: number): void {
+  for (let a = 0; a < set.length; a++) x[set[a]!] = x[set[a]!]! + theta * (z[a]! - x[set[a]!]!);
+  if (drop >= 0) x[set[drop]!] = 0;
+}
+
+/**
+ * An active set over the indices of an n×n problem with the Cholesky factor of its (scaled) block, or,
+ * once a member proved numerically dependent, no factor (`factor` null: the caller solves by
+ * eigendecomposition). `entry(i, j)` gives the block's entries.
+ */
+interface ActiveSet {
+  readonly members: number[];
+  readonly inSet: Uint8Array;
+  factor: GrowingCholesky | null;
+}
+
+function activeSet(n: number): ActiveSet {
+  return { members: [], inSet: new Uint8Array(n), factor: growingCholesky(n) };
+}
+
+/** Adds index j; the factor is dropped (eigen fallback from then on) if j is numerically dependent. */
+function addMember(s: ActiveSet, j: number, entry: (a: number, b: number) => number): void {
+  if (s.factor) {
+    const col = s.members.map((i) => entry(i, j));
+    if (!s.factor.push(col, entry(j, j), PIVOT_TOL)) s.factor = null;
+  }
+  s.members.push(j);
+  s.inSet[j] = 1;
+}
+
+/** Removes the members whose x is no longer positive. */
+function dropNonPositive(s: ActiveSet, x: Float64Array): void {
+  for (let a = s.members.length - 1; a >= 0; a--) {
+    const i = s.members[a]!;
+    if (x[i]! > 0) continue;
+    s.factor?.remove(a);
+    s.members.splice(a, 1);
+    s.inSet[i] = 0;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Simplex-constrained QP.
 
-/**
- * Minimizer of ½zᵀQ_SS z + c_Sᵀz subject to Σz = 1 (no sign constraint) over the index set S:
- * the least-norm solution of the (diagonally scaled) bordered KKT system
- * [Q_SS 1; 1ᵀ 0][z; −μ] = [−c_S; 1]. For the affine hull of affinely dependent points it picks
- * the least-norm (scaled) z, which treats equal points alike.
- */
-function affineMinimizer(Q: Matrix, c: Vector, S: readonly number[]): number[] | null {
-  const m = S.length;
-  if (m === 1) return [1];
-  // Diagonal (Jacobi) scaling x = D y, Dₐ = 1/√Qₐₐ: the block becomes a cosine matrix, so that
-  // gradients of very different norms do not make the solve ill-conditioned; then the block and
-  // the border are each brought to O(1) (this changes only the multiplier, not x).
-  const d = S.map((i) => (Q[i]![i]! > 0 ? 1 / Math.sqrt(Q[i]![i]!) : 1));
-  let blockScale = 0;
-  S.forEach((i, a) => {
-    blockScale = Math.max(blockScale, Math.abs(d[a]! * c[i]!));
-    S.forEach((j, b) => (blockScale = Math.max(blockScale, Math.abs(d[a]! * d[b]! * Q[i]![j]!))));
-  });
-  const s = blockScale > 0 ? 1 / blockScale : 1;
-  const border = 1 / Math.max(...d);
-  const M = Array.from({ length: m + 1 }, (_, a) =>
-    Array.from({ length: m + 1 }, (_, b) => {
-      if (a < m && b < m) return s * d[a]! * d[b]! * Q[S[a]!]![S[b]!]!;
-      if (a === m && b === m) return 0;
-      return border * d[a < m ? a : b]!;
-    }),
-  );
-  const r = [...S.map((i, a) => -s * d[a]! * c[i]!), border];
-  const y = solveSymmetric(M, r);
-  return y === null ? null : y.slice(0, m).map((v, a) => v * d[a]!);
-}
-
 /** max over the support of ∇ minus min over all of ∇: 0 exactly at a KKT point of the simplex QP. */
-function simplexGap(x: Vector, grad: Vector): number {
+function simplexGap(x: ArrayLike<number>, grad: ArrayLike<number>): number {
   let lo = Infinity;
   let hi = -Infinity;
   for (let i = 0; i < x.length; i++) {
@@ -123,19 +203,84 @@ function simplexGap(x: Vector, grad: Vector): number {
 }
 
 /**
- * The size of the terms that make up ∇ = Qx + c: maxᵢ (Σⱼ|Qᵢⱼ|xⱼ + |cᵢ|). Rounding moves ∇ by about
- * 1e-16 of it, so tolerances relative to it are meaningful for every scale of the active
- * gradients (MGDA with gradient norms spanning 1e-8..1 keeps full relative accuracy).
+ * Least-norm solution of the (diagonally scaled) bordered KKT system [Q_SS 1; 1ᵀ 0][z; −μ] = [−c_S; 1]
+ * through the eigendecomposition: the minimizer of ½zᵀQ_SS z + c_Sᵀz subject to Σz = 1 over S, also
+ * when Q_SS is singular (affinely dependent points; then the least-norm scaled z, which treats equal
+ * points alike). The fallback of the Cholesky solve, and the solve over tied coordinates.
  */
-function gradientScale(Q: Matrix, c: Vector, x: Vector): number {
-  let m = 0;
-  for (let i = 0; i < x.length; i++) {
-    let s = Math.abs(c[i]!);
-    const row = Q[i]!;
-    for (let j = 0; j < x.length; j++) if (x[j]! !== 0) s += Math.abs(row[j]!) * x[j]!;
-    m = Math.max(m, s);
+function affineMinimizerEigen(Q: Float64Array, n: number, c: Float64Array, S: readonly number[]): number[] | null {
+  const m = S.length;
+  if (m === 1) return [1];
+  // Diagonal (Jacobi) scaling x = D y, Dₐ = 1/√Qₐₐ: the block becomes a cosine matrix, so that
+  // gradients of very different norms do not make the solve ill-conditioned; then the block and
+  // the border are each brought to O(1) (this changes only the multiplier, not x).
+  const d = S.map((i) => (Q[i * n + i]! > 0 ? 1 / Math.sqrt(Q[i * n + i]!) : 1));
+  let blockScale = 0;
+  S.forEach((i, a) => {
+    blockScale = Math.max(blockScale, Math.abs(d[a]! * c[i]!));
+    S.forEach((j, b) => (blockScale = Math.max(blockScale, Math.abs(d[a]! * d[b]! * Q[i * n + j]!))));
+  });
+  const s = blockScale > 0 ? 1 / blockScale : 1;
+  const border = 1 / maxAbs(d);
+  const M = Array.from({ length: m + 1 }, (_, a) =>
+    Array.from({ length: m + 1 }, (_, b) => {
+      if (a < m && b < m) return s * d[a]! * d[b]! * Q[S[a]! * n + S[b]!]!;
+      if (a === m && b === m) return 0;
+      return border * d[a < m ? a : b]!;
+    }),
+  );
+  const r = [...S.map((i, a) => -s * d[a]! * c[i]!), border];
+  const y = solveSymmetric(M, r);
+  return y === null ? null : y.slice(0, m).map((v, a) => v * d[a]!);
+}
+
+/**
+ * The simplex QP's data scaled for its Cholesky solves: with x = D y, Dᵢ = 1/√Qᵢᵢ (D = the largest of
+ * them for Qᵢᵢ = 0), the affine minimizer over S solves (DQD + ρddᵀ)_SS y = (μ + ρ)d_S − (Dc)_S with
+ * dᵀy = 1; ρ = 1/max dᵢ² keeps ρddᵀ ≤ 1 entrywise. The lifted block is positive definite exactly when
+ * the points of S are affinely independent, which Wolfe's method maintains in exact arithmetic.
+ */
+interface LiftedSimplex {
+  readonly d: Float64Array;
+  readonly rho: number;
+  entry(i: number, j: number): number;
+}
+
+function liftSimplex(Q: Float64Array, n: number): LiftedSimplex {
+  const d = new Float64Array(n);
+  let dmax = 0;
+  for (let i = 0; i < n; i++) {
+    const q = Q[i * n + i]!;
+    d[i] = q > 0 ? 1 / Math.sqrt(q) : 0;
+    if (d[i]! > dmax) dmax = d[i]!;
   }
-  return m;
+  if (!(dmax > 0) || !Number.isFinite(dmax)) dmax = 1;
+  for (let i = 0; i < n; i++) if (d[i] === 0 || !Number.isFinite(d[i]!)) d[i] = dmax;
+  const rho = 1 / (dmax * dmax);
+  return { d, rho, entry: (i, j) => d[i]! * d[j]! * (Q[i * n + j]! + rho) };
+}
+
+/** The affine minimizer over the active set from its Cholesky factor (null if not finite). */
+function affineMinimizerCholesky(L: LiftedSimplex, factor: GrowingCholesky, c: Float64Array, S: readonly number[]): Float64Array | null {
+  const k = S.length;
+  const u = new Float64Array(k);
+  const v = new Float64Array(k);
+  for (let a = 0; a < k; a++) {
+    u[a] = L.d[S[a]!]!;
+    v[a] = L.d[S[a]!]! * c[S[a]!]!;
+  }
+  factor.solve(u);
+  factor.solve(v);
+  let du = 0;
+  let dv = 0;
+  for (let a = 0; a < k; a++) {
+    du += L.d[S[a]!]! * u[a]!;
+    dv += L.d[S[a]!]! * v[a]!;
+  }
+  const kappa = (1 + dv) / du;
+  const z = new Float64Array(k);
+  for (let a = 0; a < k; a++) z[a] = L.d[S[a]!]! * (kappa * u[a]! - v[a]!);
+  return z.every(Number.isFinite) ? z : null;
 }
 
 /**
@@ -143,91 +288,146 @@ function gradientScale(Q: Matrix, c: Vector, x: Vector): number {
  * (e.g. a Gramian, or a Gramian plus a1ᵀ + 1aᵀ).
  *
  * Method: Wolfe's primal active-set method ("finding the nearest point in a polytope", 1976) in
- * Gramian coordinates, started at the best vertex: add the coordinate with the most negative
- * reduced gradient, minimize over the affine hull of the support (least-norm KKT solve), step back
- * to the simplex when a weight would turn negative. Then a polish by pairwise exchanges with
- * exact line search (move weight from the support coordinate with the largest gradient to the
- * coordinate with the smallest) until the KKT gap is below tolerance. Coordinates tied with the
- * support (equal gradient, e.g. repeated points) finally share the weight (least-norm solution).
+ * Gramian coordinates, started at the best vertex (or at `options.start`): add the coordinate with
+ * the most negative reduced gradient, minimize over the affine hull of the support (a growing
+ * Cholesky factor of the lifted block, see {@link LiftedSimplex}; least-norm eigen solve if the block
+ * is numerically singular), step back to the simplex when a weight would turn negative. Then a
+ * polish by pairwise exchanges with exact line search (move weight from the support coordinate with
+ * the largest gradient to the coordinate with the smallest) until the KKT gap is below tolerance.
+ * Coordinates tied with the support (equal gradient, e.g. repeated points) finally share the weight
+ * (least-norm solution).
  *
  * KKT residual: maxᵢ:ₓᵢ>₀ ∇ᵢ − minᵢ ∇ᵢ with ∇ = Qx + c (at a solution every support coordinate has
  * the same gradient μ and no coordinate has a smaller one); `converged` when it is at most
  * `tol` × maxᵢ(Σⱼ|Qᵢⱼ|xⱼ + |cᵢ|), the size of the terms of ∇.
  */
-export function simplexQp(Q: Matrix, c?: Vector, options: QpOptions = {}): QpResult {
+export function simplexQp(Q: Matrix, c?: Vector, options: SimplexQpOptions = {}): QpResult {
   const n = Q.length;
+  return simplexQpFlat(toFlat(Q), n, c ? Float64Array.from(c) : new Float64Array(n), options);
+}
+
+/** {@link simplexQp} on a row-major n×n buffer (not modified). */
+export function simplexQpFlat(Q: Float64Array, n: number, lin: Float64Array, options: SimplexQpOptions = {}): QpResult {
   if (n === 0) return { x: [], kktResidual: 0, iterations: 0, converged: true };
-  const lin = c ?? new Array<number>(n).fill(0);
   const tolRel = options.tol ?? 1e-12;
   const maxIter = options.maxIter ?? 30 * n + 30;
   const maxPolish = options.maxPolish ?? 400 * n;
-  const gradient = (x: Vector) => matVec(Q, x).map((v, i) => v + lin[i]!);
-  const objective = (x: Vector) => 0.5 * dot(x, matVec(Q, x)) + dot(lin, x);
-  const tolAt = (x: Vector) => tolRel * gradientScale(Q, lin, x);
+  const grad = new Float64Array(n);
+  /** ∇ = Qx + c into `grad`; returns the tolerance at x (tolRel × the size of ∇'s terms). */
+  const gradient = (x: Float64Array) => tolRel * gradientInto(Q, n, lin, x, grad);
+  /** f(x) = ½xᵀQx + cᵀx, leaving ∇ at x in `grad`; `scale` gets the size of ∇'s terms. */
+  let scale = 0;
+  const objective = (x: Float64Array) => {
+    scale = gradientInto(Q, n, lin, x, grad);
+    let f = 0;
+    for (let i = 0; i < n; i++) f += x[i]! * (0.5 * (grad[i]! - lin[i]!) + lin[i]!);
+    return f;
+  };
 
   let start = 0;
-  for (let i = 1; i < n; i++) if (0.5 * Q[i]![i]! + lin[i]! < 0.5 * Q[start]![start]! + lin[start]!) start = i;
-  let x = new Array<number>(n).fill(0);
-  x[start] = 1;
-  let support = [start];
+  for (let i = 1; i < n; i++) if (0.5 * Q[i * n + i]! + lin[i]! < 0.5 * Q[start * n + start]! + lin[start]!) start = i;
+  const lifted = liftSimplex(Q, n);
+  let x = new Float64Array(n);
+  let S = activeSet(n);
+  const vertex = () => {
+    x = new Float64Array(n);
+    x[start] = 1;
+    S = activeSet(n);
+    addMember(S, start, lifted.entry);
+  };
   let iterations = 0;
+  if (options.start && options.start.length === n) {
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const v = options.start[i]!;
+      if (v > 0 && Number.isFinite(v)) {
+        x[i] = v;
+        total += v;
+        addMember(S, i, lifted.entry);
+      }
+    }
+    if (total > 0) for (let i = 0; i < n; i++) x[i] = x[i]! / total;
+    else vertex();
+  } else vertex();
+  const blocked = new Uint8Array(n);
+
+  /** Minor cycles: move to the affine minimizer of the support, stepping back to the simplex. */
+  const minor = (enter: number): "ok" | "fail" => {
+    while (iterations < maxIter) {
+      iterations++;
+      const members = S.members;
+      const z = S.factor ? affineMinimizerCholesky(lifted, S.factor, lin, members) : affineMinimizerEigen(Q, n, lin, members);
+      if (z === null) return "fail";
+      let positive = true;
+      for (let a = 0; a < members.length; a++) if (!(z[a]! > 0)) positive = false;
+      if (positive) {
+        for (let a = 0; a < members.length; a++) x[members[a]!] = z[a]!;
+        blocked.fill(0);
+        return "ok";
+      }
+      const { theta, drop } = ratioTest(x, members, z);
+      if (theta === 0 && drop >= 0 && members[drop] === enter) {
+        // The entering coordinate cannot move (degenerate): skip it until x moves.
+        x[enter] = 0;
+        dropNonPositive(S, x);
+        blocked[enter] = 1;
+        return "ok";
+      }
+      stepTowards(x, members, z, theta, drop);
+      dropNonPositive(S, x);
+      if (S.members.length === 0) {
+        // Cannot happen in exact arithmetic (Σx stays 1); restart from the vertex.
+        vertex();
+        return "fail";
+      }
+    }
+    return "ok";
+  };
 
   if (n > 1) {
+    // A warm start's support is not the affine minimizer of this problem yet.
+    if (S.members.length > 1 && minor(-1) === "fail") vertex();
     let fx = objective(x);
     let stalls = 0;
-    outer: while (iterations < maxIter) {
-      const grad = gradient(x);
-      const mu = dot(x, grad);
+    while (iterations < maxIter) {
+      const tolX = gradient(x);
+      let mu = 0;
+      for (const i of S.members) mu += x[i]! * grad[i]!;
       let enter = -1;
-      let best = mu - tolAt(x);
+      let best = mu - tolX;
       for (let i = 0; i < n; i++) {
-        if (!support.includes(i) && grad[i]! < best) {
+        if (!S.inSet[i] && !blocked[i] && grad[i]! < best) {
           best = grad[i]!;
           enter = i;
         }
       }
       if (enter < 0) break;
-      support.push(enter);
-      while (iterations < maxIter) {
-        iterations++;
-        const z = affineMinimizer(Q, lin, support);
-        if (z === null) break outer;
-        if (z.every((v) => v > 0)) {
-          support.forEach((i, a) => (x[i] = z[a]!));
-          break;
-        }
-        const { theta, drop } = ratioTest(x, support, z);
-        stepTowards(x, support, z, theta, drop);
-        support = support.filter((i) => x[i]! > 0);
-        if (support.length === 0) {
-          // Cannot happen in exact arithmetic (Σx stays 1); restart from the vertex.
-          x = new Array<number>(n).fill(0);
-          x[start] = 1;
-          support = [start];
-          break outer;
-        }
-      }
+      addMember(S, enter, lifted.entry);
+      if (minor(enter) === "fail") break;
       const f = objective(x);
-      if (f < fx - 1e-15 * (Math.abs(fx) + gradientScale(Q, lin, x))) stalls = 0;
+      if (f < fx - 1e-15 * (Math.abs(fx) + scale)) stalls = 0;
       else if (++stalls >= 2) break;
       fx = f;
     }
   }
 
   // Clean up: non-negative, summing to 1.
-  x = x.map((v) => (v > 0 && Number.isFinite(v) ? v : 0));
-  let total = x.reduce((a, b) => a + b, 0);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    if (!(x[i]! > 0 && Number.isFinite(x[i]!))) x[i] = 0;
+    total += x[i]!;
+  }
   if (!(total > 0)) {
-    x = new Array<number>(n).fill(0);
+    x = new Float64Array(n);
     x[start] = 1;
     total = 1;
   }
-  x = x.map((v) => v / total);
+  for (let i = 0; i < n; i++) x[i] = x[i]! / total;
 
-  // Polish: pairwise exchange with exact line search.
-  let grad = gradient(x);
+  // Polish: pairwise exchange with exact line search (the tolerance refreshed with the gradient).
+  let polishTol = gradient(x);
   let gap = simplexGap(x, grad);
-  for (let k = 0; k < maxPolish && gap > tolAt(x); k++) {
+  for (let k = 0; k < maxPolish && gap > polishTol; k++) {
     let lo = 0;
     let hi = -1;
     for (let i = 0; i < n; i++) {
@@ -236,49 +436,57 @@ export function simplexQp(Q: Matrix, c?: Vector, options: QpOptions = {}): QpRes
     }
     if (hi < 0 || hi === lo) break;
     const slope = grad[hi]! - grad[lo]!;
-    const curvature = Q[lo]![lo]! + Q[hi]![hi]! - 2 * Q[lo]![hi]!;
+    const curvature = Q[lo * n + lo]! + Q[hi * n + hi]! - 2 * Q[lo * n + hi]!;
     const t = curvature > 0 ? Math.min(x[hi]!, slope / curvature) : x[hi]!;
     if (!(t > 0)) break;
     x[lo] = x[lo]! + t;
     x[hi] = t === x[hi]! ? 0 : x[hi]! - t;
     iterations++;
-    if (k % 32 === 31) grad = gradient(x);
-    else for (let r = 0; r < n; r++) grad[r] = grad[r]! + t * (Q[r]![lo]! - Q[r]![hi]!);
+    if (k % 32 === 31) polishTol = gradient(x);
+    else for (let r = 0; r < n; r++) grad[r] = grad[r]! + t * (Q[lo * n + r]! - Q[hi * n + r]!);
     gap = simplexGap(x, grad);
   }
-  grad = gradient(x);
+  let tol = gradient(x);
   gap = simplexGap(x, grad);
-  const tol = tolAt(x);
   if (gap <= tol) {
     // Ties: coordinates outside the support whose gradient equals μ (e.g. repeated points) may
     // share the weight without changing the optimum; take the least-norm minimizer over the
     // support and the ties, so that equal tasks get equal weights.
-    const mu = dot(x, grad);
-    const S = x.map((_, i) => i).filter((i) => x[i]! > 0 || grad[i]! <= mu + tol);
-    if (S.length > x.filter((v) => v > 0).length) {
-      const z = affineMinimizer(Q, lin, S);
+    let mu = 0;
+    for (let i = 0; i < n; i++) mu += x[i]! * grad[i]!;
+    const T: number[] = [];
+    let supportSize = 0;
+    for (let i = 0; i < n; i++) {
+      if (x[i]! > 0) supportSize++;
+      if (x[i]! > 0 || grad[i]! <= mu + tol) T.push(i);
+    }
+    if (T.length > supportSize && T.length <= TIE_SOLVE_MAX) {
+      const z = affineMinimizerEigen(Q, n, lin, T);
       if (z !== null && z.every((v) => v >= 0)) {
-        const y = new Array<number>(n).fill(0);
-        S.forEach((i, a) => (y[i] = z[a]!));
-        const gy = gradient(y);
-        const gapY = simplexGap(y, gy);
-        const moved = Math.max(...y.map((v, i) => Math.abs(v - x[i]!)));
-        if (moved > 1e-9 && gapY <= tolAt(y) && objective(y) <= objective(x) + tol) {
+        const y = new Float64Array(n);
+        T.forEach((i, a) => (y[i] = z[a]!));
+        let moved = 0;
+        for (let i = 0; i < n; i++) moved = Math.max(moved, Math.abs(y[i]! - x[i]!));
+        const fx = objective(x);
+        const fy = objective(y); // leaves ∇ at y in `grad` and the size of its terms in `scale`
+        const tolY = tolRel * scale;
+        const gapY = simplexGap(y, grad);
+        if (moved > 1e-9 && gapY <= tolY && fy <= fx + tol) {
           x = y;
-          grad = gy;
           gap = gapY;
+          tol = tolY;
         }
       }
     }
   }
-  return { x, kktResidual: gap, iterations, converged: gap <= tolAt(x) };
+  return { x: Array.from(x), kktResidual: gap, iterations, converged: gap <= tol };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Non-negative QP.
 
 /** Natural residual maxᵢ |min(xᵢ, ∇ᵢ)|: 0 exactly at a KKT point of min over x ≥ 0. */
-function nonnegativeResidual(x: Vector, grad: Vector): number {
+function nonnegativeResidual(x: ArrayLike<number>, grad: ArrayLike<number>): number {
   let r = 0;
   for (let i = 0; i < x.length; i++) r = Math.max(r, Math.abs(Math.min(x[i]!, grad[i]!)));
   return r;
@@ -290,104 +498,140 @@ function nonnegativeResidual(x: Vector, grad: Vector): number {
  *
  * Method: Lawson–Hanson's active-set NNLS (1974, ch. 23) in Gramian coordinates — add the
  * coordinate with the most negative gradient to the passive set, solve the unconstrained problem
- * on the passive set (least-norm, pseudo-inverse), step back when a coordinate would turn
+ * on the passive set (a growing Cholesky factor of Q_PP scaled to unit diagonal; least-norm
+ * pseudo-inverse solve if Q_PP is numerically singular), step back when a coordinate would turn
  * negative — then projected coordinate descent until the natural residual maxᵢ|min(xᵢ, ∇ᵢ)|,
  * ∇ = Qx + p, is below tolerance.
  */
 export function nonnegativeQp(Q: Matrix, p: Vector, options: QpOptions = {}): QpResult {
-  const n = Q.length;
-  const ref = Math.max(maxAbsMatrix(Q), maxAbs(p));
-  const tol = (options.tol ?? 1e-13) * ref;
+  return nonnegativeQpFlat(toFlat(Q), Q.length, Float64Array.from(p), options);
+}
+
+/** {@link nonnegativeQp} on a row-major n×n buffer (not modified). */
+export function nonnegativeQpFlat(Q: Float64Array, n: number, p: Float64Array, options: QpOptions = {}): QpResult {
+  const ref = Math.max(maxAbs(Q), maxAbs(p));
+  const tolRel = options.tol ?? 1e-13;
+  // Rounding moves ∇ by about 1e-16 of the size of its terms, maxᵢ(Σⱼ|Qᵢⱼ|xⱼ + |pᵢ|), which grows with x
+  // (ill-conditioned problems, e.g. as many active gradients as the Gramian's rank, have large x).
+  /** ∇ = Qx + p into `grad`; returns the tolerance at x. */
+  const gradient = (x: Float64Array) => tolRel * Math.max(ref, gradientInto(Q, n, p, x, grad));
   const maxIter = options.maxIter ?? 30 * n + 30;
   const maxPolish = options.maxPolish ?? 400 * n;
-  const gradient = (x: Vector) => matVec(Q, x).map((v, i) => v + p[i]!);
-  let x = new Array<number>(n).fill(0);
+  let x = new Float64Array(n);
+  const grad = new Float64Array(n);
   let iterations = 0;
-  if (n === 0 || ref === 0) return { x, kktResidual: 0, iterations, converged: true };
+  if (n === 0 || ref === 0) return { x: Array.from(x), kktResidual: 0, iterations, converged: true };
+  // Jacobi scaling of the passive block for its factor: entries Qᵢⱼ/√(QᵢᵢQⱼⱼ).
+  const dinv = new Float64Array(n);
+  for (let i = 0; i < n; i++) dinv[i] = Q[i * n + i]! > 0 ? 1 / Math.sqrt(Q[i * n + i]!) : 1;
+  const entry = (i: number, j: number) => dinv[i]! * dinv[j]! * Q[i * n + j]!;
 
-  let passive: number[] = [];
-  const blocked = new Set<number>();
+  const S = activeSet(n);
+  const blocked = new Uint8Array(n);
   outer: while (iterations < maxIter) {
-    const grad = gradient(x);
     let enter = -1;
-    let best = -tol;
+    let best = -gradient(x);
     for (let i = 0; i < n; i++) {
-      if (!passive.includes(i) && !blocked.has(i) && grad[i]! < best) {
+      if (!S.inSet[i] && !blocked[i] && grad[i]! < best) {
         best = grad[i]!;
         enter = i;
       }
     }
     if (enter < 0) break;
-    passive.push(enter);
+    addMember(S, enter, entry);
     while (iterations < maxIter) {
       iterations++;
-      const sub = passive.map((i) => passive.map((j) => Q[i]![j]!));
-      const z = solveSymmetric(
-        sub,
-        passive.map((i) => -p[i]!),
-      );
+      const members = S.members;
+      let z: ArrayLike<number> | null;
+      if (S.factor) {
+        const b = new Float64Array(members.length);
+        for (let a = 0; a < members.length; a++) b[a] = -p[members[a]!]! * dinv[members[a]!]!;
+        S.factor.solve(b);
+        for (let a = 0; a < members.length; a++) b[a] = b[a]! * dinv[members[a]!]!;
+        z = b.every(Number.isFinite) ? b : null;
+      } else {
+        z = solveSymmetric(
+          block(Q, n, members),
+          members.map((i) => -p[i]!),
+        );
+      }
       if (z === null) break outer;
-      if (z.every((v) => v > 0)) {
-        passive.forEach((i, a) => (x[i] = z[a]!));
-        blocked.clear();
+      let positive = true;
+      for (let a = 0; a < members.length; a++) if (!(z[a]! > 0)) positive = false;
+      if (positive) {
+        for (let a = 0; a < members.length; a++) x[members[a]!] = z[a]!;
+        blocked.fill(0);
         break;
       }
-      const { theta, drop } = ratioTest(x, passive, z);
-      if (theta === 0 && drop === enter) {
+      const { theta, drop } = ratioTest(x, members, z);
+      if (theta === 0 && drop >= 0 && members[drop] === enter) {
         // The entering coordinate cannot move (degenerate, e.g. collinear gradients): skip it.
-        passive = passive.filter((i) => i !== enter);
-        blocked.add(enter);
+        x[enter] = 0;
+        dropNonPositive(S, x);
+        blocked[enter] = 1;
         break;
       }
-      stepTowards(x, passive, z, theta, drop);
-      passive = passive.filter((i) => x[i]! > 0);
-      blocked.clear();
+      stepTowards(x, members, z, theta, drop);
+      dropNonPositive(S, x);
+      blocked.fill(0);
     }
   }
 
-  x = x.map((v) => (v > 0 && Number.isFinite(v) ? v : 0));
+  for (let i = 0; i < n; i++) if (!(x[i]! > 0 && Number.isFinite(x[i]!))) x[i] = 0;
   // Polish: projected coordinate descent with exact coordinate minimization.
-  let grad = gradient(x);
+  let tol = gradient(x);
   let residual = nonnegativeResidual(x, grad);
   for (let sweep = 0; sweep * n < maxPolish && residual > tol; sweep++) {
     for (let i = 0; i < n; i++) {
-      const qii = Q[i]![i]!;
+      const qii = Q[i * n + i]!;
       if (!(qii > 0)) continue;
       const next = Math.max(0, x[i]! - grad[i]! / qii);
       const delta = next - x[i]!;
       if (delta === 0) continue;
       x[i] = next;
-      for (let r = 0; r < n; r++) grad[r] = grad[r]! + delta * Q[r]![i]!;
+      const ri = i * n;
+      for (let r = 0; r < n; r++) grad[r] = grad[r]! + delta * Q[ri + r]!;
     }
     iterations += n;
-    grad = gradient(x);
+    tol = gradient(x);
     residual = nonnegativeResidual(x, grad);
   }
   if (residual <= tol) {
     // Ties: zero coordinates with zero gradient (e.g. repeated gradients) may share the solution
     // without changing the optimum; take the least-norm minimizer over them and the positive
     // coordinates, so that equal tasks get equal weights.
-    const S = x.map((v, i) => i).filter((i) => x[i]! > 0 || Math.abs(grad[i]!) <= tol);
-    if (S.length > x.filter((v) => v > 0).length) {
+    const T: number[] = [];
+    let positive = 0;
+    for (let i = 0; i < n; i++) {
+      if (x[i]! > 0) positive++;
+      if (x[i]! > 0 || Math.abs(grad[i]!) <= tol) T.push(i);
+    }
+    if (T.length > positive && T.length <= TIE_SOLVE_MAX) {
       const z = solveSymmetric(
-        S.map((i) => S.map((j) => Q[i]![j]!)),
-        S.map((i) => -p[i]!),
+        block(Q, n, T),
+        T.map((i) => -p[i]!),
       );
       if (z !== null && z.every((v) => v >= 0)) {
-        const y = new Array<number>(n).fill(0);
-        S.forEach((i, a) => (y[i] = z[a]!));
-        const gy = gradient(y);
+        const y = new Float64Array(n);
+        T.forEach((i, a) => (y[i] = z[a]!));
+        const gy = new Float64Array(n);
+        const tolY = tolRel * Math.max(ref, gradientInto(Q, n, p, y, gy));
         const ry = nonnegativeResidual(y, gy);
-        const f = (v: Vector, g: Vector) => 0.5 * dot(v, g) + 0.5 * dot(p, v); // ½vᵀQv + pᵀv
-        if (ry <= tol && f(y, gy) <= f(x, grad) + tol) {
+        // ½vᵀQv + pᵀv = ½vᵀ(∇ + p) with ∇ = Qv + p.
+        const f = (v: Float64Array, g: Float64Array) => {
+          let s = 0;
+          for (let i = 0; i < n; i++) s += 0.5 * v[i]! * (g[i]! + p[i]!);
+          return s;
+        };
+        if (ry <= tolY && f(y, gy) <= f(x, grad) + tol) {
           x = y;
-          grad = gy;
           residual = ry;
+          tol = tolY;
         }
       }
     }
   }
-  return { x, kktResidual: residual, iterations, converged: residual <= tol };
+  return { x: Array.from(x), kktResidual: residual, iterations, converged: residual <= tol };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -402,52 +646,82 @@ export interface PreparedGramian {
   readonly maxNorm: number;
   /**
    * Cᵢⱼ = Gᵢⱼ / (‖gᵢ‖‖gⱼ‖), the Gramian of the unit gradients (rows and columns of zero
-   * gradients are 0), projected onto the PSD cone (negative eigenvalues from rounding set to 0).
-   * Scale-free: the same for G and kG, and for G and DGD with D positive diagonal.
+   * gradients are 0), projected onto the PSD cone when it is not numerically positive definite
+   * (negative eigenvalues from rounding set to 0). Scale-free: the same for G and kG, and for G and
+   * DGD with D positive diagonal.
    */
   readonly cosine: readonly (readonly number[])[];
-  /** Smallest eigenvalue of C before the projection (≥ 0 up to rounding for a true Gramian). */
-  readonly minCosineEigen: number;
+  /** {@link cosine} as a row-major T×T buffer. */
+  readonly cosineFlat: Float64Array;
+  /**
+   * The smallest eigenvalue of C before the projection, when it was computed: only when C (over the
+   * tasks with a non-zero gradient) has no Cholesky factor, i.e. is singular or slightly indefinite.
+   * Undefined when C is positive definite (nothing to project).
+   */
+  readonly minCosineEigen?: number;
   /** G / maxᵢ Gᵢᵢ, rebuilt from the projected C: Qᵢⱼ = (‖gᵢ‖/m)(‖gⱼ‖/m)Cᵢⱼ, m = maxNorm. */
   readonly normalized: readonly (readonly number[])[];
+  /** {@link normalized} as a row-major T×T buffer. */
+  readonly normalizedFlat: Float64Array;
 }
 
 /**
- * Prepares a (checked: square, finite, symmetric, non-negative diagonal) Gramian. Working with
- * the cosine matrix makes every method here exactly invariant to the scale of G and keeps
- * gradients of very different norms (1e-8..1e8 in G) equally accurate.
+ * Prepares a Gramian (checked by the caller: square, finite, symmetric, non-negative diagonal).
+ * Working with the cosine matrix makes every method here exactly invariant to the scale of G and
+ * keeps gradients of very different norms (1e-8..1e8 in G) equally accurate. Cost: one Cholesky
+ * attempt on C (T³/3); an eigendecomposition only when C is singular or indefinite by rounding.
  */
 export function prepareGramian(G: Matrix): PreparedGramian {
   const T = G.length;
   const norms = G.map((row, i) => Math.sqrt(Math.max(row[i]!, 0)));
   const maxNorm = maxAbs(norms);
-  let C = Array.from({ length: T }, (_, i) =>
-    Array.from({ length: T }, (_, j) => {
-      if (!(norms[i]! > 0 && norms[j]! > 0)) return 0;
-      if (i === j) return 1;
-      return (0.5 * (G[i]![j]! + G[j]![i]!)) / norms[i]! / norms[j]!;
-    }),
-  );
-  let minCosineEigen = 0;
-  if (T > 0) {
-    const { values, vectors } = symmetricEigen(C);
-    minCosineEigen = Math.min(...values);
+  const C = new Float64Array(T * T);
+  const active: number[] = [];
+  for (let i = 0; i < T; i++) if (norms[i]! > 0) active.push(i);
+  for (const i of active) {
+    C[i * T + i] = 1;
+    for (const j of active) if (j < i) C[i * T + j] = C[j * T + i] = (0.5 * (G[i]![j]! + G[j]![i]!)) / norms[i]! / norms[j]!;
+  }
+  // Positive definite on the active tasks: nothing to project.
+  const m = active.length;
+  const sub = new Float64Array(m * m);
+  for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) sub[a * m + b] = C[active[a]! * T + active[b]!]!;
+  let minCosineEigen: number | undefined;
+  if (m > 0 && !choleskyInPlace(sub.slice(), m)) {
+    const { values, vectors } = eighFlat(sub, m);
+    minCosineEigen = values[m - 1]!;
     if (minCosineEigen < 0) {
-      const clipped = values.map((v) => Math.max(v, 0));
-      C = Array.from({ length: T }, (_, i) =>
-        Array.from({ length: T }, (_, j) => {
-          if (!(norms[i]! > 0 && norms[j]! > 0)) return 0;
+      // C ← V max(Λ, 0) Vᵀ over the active tasks.
+      const clipped = new Float64Array(m);
+      for (let k = 0; k < m; k++) clipped[k] = Math.max(values[k]!, 0);
+      const W = new Float64Array(m * m); // W = V·diag(√λ⁺): C = W Wᵀ
+      for (let a = 0; a < m; a++) for (let k = 0; k < m; k++) W[a * m + k] = vectors[a * m + k]! * Math.sqrt(clipped[k]!);
+      for (let a = 0; a < m; a++) {
+        for (let b = 0; b <= a; b++) {
           let s = 0;
-          for (let k = 0; k < T; k++) s += vectors[i]![k]! * clipped[k]! * vectors[j]![k]!;
-          return s;
-        }),
-      );
-      for (let i = 0; i < T; i++) for (let j = 0; j < i; j++) C[i]![j] = C[j]![i] = 0.5 * (C[i]![j]! + C[j]![i]!);
+          const ra = a * m;
+          const rb = b * m;
+          for (let k = 0; k < m; k++) s += W[ra + k]! * W[rb + k]!;
+          C[active[a]! * T + active[b]!] = C[active[b]! * T + active[a]!] = s;
+        }
+      }
     }
   }
-  const unit = norms.map((v) => (maxNorm > 0 ? v / maxNorm : 0));
-  const normalized = C.map((row, i) => row.map((v, j) => unit[i]! * unit[j]! * v));
-  return { T, norms, maxNorm, cosine: C, minCosineEigen, normalized };
+  const normalizedFlat = new Float64Array(T * T);
+  for (let i = 0; i < T; i++) {
+    const ui = maxNorm > 0 ? norms[i]! / maxNorm : 0;
+    for (let j = 0; j < T; j++) normalizedFlat[i * T + j] = ui * (maxNorm > 0 ? norms[j]! / maxNorm : 0) * C[i * T + j]!;
+  }
+  return {
+    T,
+    norms,
+    maxNorm,
+    cosine: fromFlat(C, T),
+    cosineFlat: C,
+    ...(minCosineEigen === undefined ? {} : { minCosineEigen }),
+    normalized: fromFlat(normalizedFlat, T),
+    normalizedFlat,
+  };
 }
 
 /** Result of {@link minNormSimplex}. */
@@ -460,6 +734,19 @@ export interface MinNormResult {
   readonly kktResidual: number;
   readonly iterations: number;
   readonly converged: boolean;
+}
+
+/** xᵀQx for a flat symmetric Q. */
+function quadFormFlat(Q: Float64Array, n: number, x: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = x[i]!;
+    if (xi === 0) continue;
+    let r = 0;
+    for (let j = 0; j < n; j++) r += Q[i * n + j]! * x[j]!;
+    s += xi * r;
+  }
+  return s;
 }
 
 /**
@@ -478,8 +765,8 @@ export function minNormSimplex(G: Matrix | PreparedGramian, options: QpOptions =
   if (!(P.maxNorm > 0)) {
     return { weights: new Array<number>(T).fill(1 / T), value: 0, kktResidual: 0, iterations: 0, converged: true };
   }
-  const r = simplexQp(P.normalized, undefined, options);
-  const value = Math.max(0, dot(r.x, matVec(P.normalized, r.x))) * P.maxNorm * P.maxNorm;
+  const r = simplexQpFlat(P.normalizedFlat, T, new Float64Array(T), options);
+  const value = Math.max(0, quadFormFlat(P.normalizedFlat, T, r.x)) * P.maxNorm * P.maxNorm;
   return { weights: r.x, value, kktResidual: r.kktResidual, iterations: r.iterations, converged: r.converged };
 }
 
@@ -515,32 +802,14 @@ export function dualConeWeights(G: Matrix | PreparedGramian, u: Vector, options:
   const size = maxAbs(scaled);
   if (!(size > 0)) return { weights: u.slice(), kktResidual: 0, converged: true };
   const unitU = scaled.map((v) => v / size);
-  const r = nonnegativeQp(P.cosine, matVec(P.cosine, unitU), options);
+  const C = P.cosineFlat;
+  const p = new Float64Array(T);
+  for (let j = 0; j < T; j++) {
+    const uj = unitU[j]!;
+    if (uj === 0) continue;
+    for (let i = 0; i < T; i++) p[i] = p[i]! + C[j * T + i]! * uj;
+  }
+  const r = nonnegativeQpFlat(C, T, p, options);
   const weights = u.map((v, i) => (P.norms[i]! > 0 ? ((unitU[i]! + r.x[i]!) * size) / P.norms[i]! : v));
   return { weights, kktResidual: r.kktResidual, converged: r.converged };
-}
-
-/**
- * Active-set ratio test: the largest θ ∈ [0, 1] such that x + θ(z − x) stays ≥ 0 on the coordinates
- * `set` (z indexed like `set`), and the coordinate that blocks it (−1 when the full step is feasible).
- */
-function ratioTest(x: readonly number[], set: readonly number[], z: readonly number[]): { theta: number; drop: number } {
-  let theta = 1;
-  let drop = -1;
-  set.forEach((i, a) => {
-    if (z[a]! <= 0) {
-      const t = x[i]! / (x[i]! - z[a]!);
-      if (t < theta) {
-        theta = t;
-        drop = i;
-      }
-    }
-  });
-  return { theta, drop };
-}
-
-/** x ← x + θ(z − x) on the coordinates `set`, with the blocking coordinate set exactly to 0. */
-function stepTowards(x: number[], set: readonly number[], z: readonly number[], theta: number, drop: number): void {
-  set.forEach((i, a) => (x[i] = x[i]! + theta * (z[a]! - x[i]!)));
-  if (drop >= 0) x[drop] = 0;
 }

@@ -336,9 +336,9 @@ describe("Gramian suite: contract", () => {
       assert.equal(checkGramian(G, c.T), null);
     }
     for (const c of [...randomCases(1), ...degenerateCases(3)]) assert.equal(checkGramian(gramOf(c.Js[0]!), c.T), null, c.label);
-    // The guarded reference does refuse a conflicting mean: ⟨g₁, g₀ + g₁⟩ = −0.5 + 0.1 < 0.
+    // The guarded reference does refuse a conflicting mean: ⟨g₁, g₀ + g₁⟩ = −0.3 + 0.1 < 0 (cosine −0.95).
     const g = referenceGuardedMean();
-    const r = g.update({ losses: [1, 1], gramian: [[1, -0.5], [-0.5, 0.1]] }, g.init(2));
+    const r = g.update({ losses: [1, 1], gramian: [[1, -0.3], [-0.3, 0.1]] }, g.init(2));
     assert.deepEqual(r.weights, [0, 0]);
     assert.equal(r.state.conflicts, 1);
   });
@@ -413,9 +413,41 @@ for (const subject of subjects) {
         const small = gramOf(gaussianMatrix(rng, T - 1, 4));
         assertThrowsNaming(() => b.update({ losses, gramian: small }, s), `T=${T} too small`, /gramian/i, new RegExp(`${T}|${T - 1}`));
         assertThrowsNaming(() => b.update({ losses }, s), `T=${T} missing`, /gramian/i);
+        // Symmetric, finite, non-negative diagonal, but no J Jᵀ: a pair with cosine 1.5.
+        const impossible = G.map((row) => row.slice());
+        impossible[0]![1] = impossible[1]![0] = 1.5 * Math.sqrt(G[0]![0]! * G[1]![1]!);
+        assertThrowsNaming(() => b.update({ losses, gramian: impossible }, s), `T=${T} not PSD`, /not positive semidefinite/, /eigenvalue -/);
+        // The same Gramian rounded to float32 (as the trainer's are) is accepted.
+        const rounded = G.map((row, i) => row.map((v, j) => Math.fround(i <= j ? v : G[j]![i]!)));
+        assert.ok(b.update({ losses, gramian: rounded }, s).weights.every(Number.isFinite), `T=${T} float32`);
         // The state is still usable after the refusals.
         const r = b.update({ losses, gramian: G }, s);
         assert.ok(r.weights.every(Number.isFinite));
+      }
+    });
+
+    test("(h) the shared Gramian rule: a rank-deficient float32 Gramian passes, an indefinite one fails, whatever its scale", () => {
+      const rng = mulberry32(23);
+      for (const T of [3, 8, 30]) {
+        const J = gaussianMatrix(rng, 2, 5);
+        // T gradients in a 2-dimensional span: singular G, eigenvalues ≈ 0 up to float32 rounding.
+        const rows = Array.from({ length: T }, () => {
+          const [a, c] = [rng() - 0.5, rng() - 0.5];
+          return J[0]!.map((v, k) => a * v + c * J[1]![k]!);
+        });
+        const G = gramOf(rows).map((row) => row.map(Math.fround));
+        const sym = G.map((row, i) => row.map((v, j) => (i <= j ? v : G[j]![i]!)));
+        // An indefinite one: the first two tasks' cosine pushed 0.2 beyond what any J Jᵀ allows.
+        const bad = gramOf(gaussianMatrix(rng, T, T + 2));
+        bad[0]![1] = bad[1]![0] = 1.2 * Math.sqrt(bad[0]![0]! * bad[1]![1]!);
+        for (const k of [1e-30, 1, 1e30]) {
+          const b = subject.make();
+          const s = b.init(T);
+          const losses = randomLosses(rng, T);
+          const ok = b.update({ losses, gramian: sym.map((row) => row.map((v) => v * k)) }, s);
+          assert.ok(ok.weights.every(Number.isFinite), `T=${T} k=${k}`);
+          assertThrowsNaming(() => b.update({ losses, gramian: bad.map((row) => row.map((v) => v * k)) }, s), `T=${T} k=${k} indefinite`, /not positive semidefinite/);
+        }
       }
     });
 

@@ -34,7 +34,7 @@ describe("prepareGramian", () => {
       [1, 1.001],
       [1.001, 1],
     ]);
-    close(P.minCosineEigen, -0.001, 1e-12, "min eigenvalue");
+    close(P.minCosineEigen ?? Number.NaN, -0.001, 1e-12, "min eigenvalue");
     assert.ok(Math.min(...symmetricEigen(P.cosine).values) >= -1e-15);
     close(P.cosine[0]![1]!, 1.001 / 2 + 0.5, 1e-12, "projected off-diagonal ((1 + 1.001)/2)");
   });
@@ -260,5 +260,57 @@ describe("dualConeWeights", () => {
     close(w[0]!, 1, 1e-12, "w₁");
     close(w[1]!, 22 / 38, 1e-12, "w₂");
     assert.deepEqual(dualConeWeights(G, [0, 0]).weights, [0, 0]);
+  });
+});
+
+describe("many tasks", () => {
+  /** J of size T × d: `random` Gaussian, or every row a shared vector plus noise. */
+  function manyTasks(seed: number, T: number, d: number, correlated = false): number[][] {
+    const rng = mulberry32(seed);
+    const shared = Array.from({ length: d }, () => gaussian(rng));
+    return gramOf(Array.from({ length: T }, () => Array.from({ length: d }, (_, k) => (correlated ? shared[k]! : 0) + gaussian(rng))));
+  }
+
+  for (const [T, d, label] of [
+    [150, 300, "random"],
+    [150, 75, "rank-deficient (more tasks than dimensions)"],
+    [150, 300, "correlated"],
+  ] as const) {
+    test(`T = ${T}, ${label}: the min-norm point and a dual-cone projection satisfy their KKT conditions`, () => {
+      const G = manyTasks(T, T, d, label === "correlated");
+      const m = minNormSimplex(G);
+      assert.ok(m.converged, `min-norm: KKT residual ${m.kktResidual}`);
+      close(m.weights.reduce((a, b) => a + b, 0), 1, 1e-12, "Σα");
+      const Ga = matVec(G, m.weights);
+      const value = dot(m.weights, Ga);
+      const scale = maxDiag(G);
+      Ga.forEach((v, i) => assert.ok(v >= value - 1e-9 * scale, `(Gα)${i} = ${v} < αᵀGα = ${value}`));
+      const u = new Array<number>(T).fill(0);
+      u[0] = 1;
+      const r = dualConeWeights(G, u);
+      assert.ok(r.converged, `projection: KKT residual ${r.kktResidual}`);
+      matVec(G, r.weights).forEach((v, i) => assert.ok(v >= -1e-8 * scale, `(Gw)${i} = ${v}`));
+      r.weights.forEach((w, i) => assert.ok(w >= u[i]! - 1e-12, `w${i} = ${w} < u${i}`));
+    });
+  }
+
+  test("a warm start (the solution of a nearby problem) reaches the same minimizer as a cold start", () => {
+    fc.assert(
+      fc.property(caseArb, fc.integer(), ({ seed, T, d, kind }, cSeed) => {
+        const G = gramOf(jacobian(seed, T, d, kind));
+        const m = maxDiag(G) || 1;
+        const Q = G.map((r) => r.map((v) => v / m));
+        const rng = mulberry32(cSeed);
+        const c1 = Array.from({ length: T }, () => gaussian(rng));
+        const c2 = c1.map((v) => v + 0.3 * gaussian(rng));
+        const near = simplexQp(Q, c1).x;
+        const warm = simplexQp(Q, c2, { start: near });
+        const cold = simplexQp(Q, c2);
+        assert.ok(warm.converged, `warm: residual ${warm.kktResidual}`);
+        const f = (x: readonly number[]) => 0.5 * quadForm(Q, x) + dot(c2, x);
+        close(f(warm.x), f(cold.x), 1e-10 * (1 + Math.abs(f(cold.x))), "objective");
+      }),
+      { numRuns: 150 },
+    );
   });
 });

@@ -1,0 +1,112 @@
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { checkGramian, gramianEigenTolerance, maxOf, minOf } from "../../src/solvers/linalg.js";
+import { mgdaWeights } from "../../src/balancers/mgda.js";
+import { upgradWeights } from "../../src/balancers/upgrad.js";
+import { dualProjWeights } from "../../src/balancers/dualProj.js";
+import { cagradWeights } from "../../src/balancers/cagrad.js";
+import { nashMtlWeights } from "../../src/balancers/nashMtl.js";
+import { pcgradWeights } from "../../src/balancers/pcgrad.js";
+import { gradVacWeights } from "../../src/balancers/gradVac.js";
+import { configWeights } from "../../src/balancers/config.js";
+import { imtlGWeights } from "../../src/balancers/imtlG.js";
+import { alignedMtlWeights } from "../../src/balancers/alignedMtl.js";
+import { dbMtlWeights } from "../../src/balancers/dbMtl.js";
+import { caseArb, gaussianMatrix, gramOf, jacobian, mulberry32 } from "../helpers/gramians.js";
+
+/** I + δ·(e₀e₁ᵀ + e₁e₀ᵀ) scaled by D: eigenvalues 1 ± δ (and 1), so λ_min of its cosine matrix is 1 − |δ|. */
+function withCosine(T: number, cos: number, scales: readonly number[]): number[][] {
+  return Array.from({ length: T }, (_, i) =>
+    Array.from({ length: T }, (_, j) => (i === j ? 1 : (i === 0 && j === 1) || (i === 1 && j === 0) ? cos : 0) * scales[i]! * scales[j]!),
+  );
+}
+
+describe("checkGramian: the one rule for every Gramian method", () => {
+  test("property: every J Jᵀ passes, also rounded to float32, also scaled by 1e±30 or by a positive diagonal", () => {
+    fc.assert(
+      fc.property(caseArb, fc.double({ min: -30, max: 30, noNaN: true }), fc.integer(), ({ seed, T, d, kind }, e, dSeed) => {
+        const G = gramOf(jacobian(seed, T, d, kind));
+        const rng = mulberry32(dSeed);
+        const D = Array.from({ length: T }, () => 10 ** (-6 + 12 * rng()));
+        for (const H of [
+          G,
+          G.map((row, i) => row.map((v, j) => Math.fround(i <= j ? v : G[j]![i]!))),
+          G.map((row) => row.map((v) => v * 10 ** e)),
+          G.map((row, i) => row.map((v, j) => v * D[i]! * D[j]!)),
+        ]) {
+          assert.equal(checkGramian(H, T), null);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("large rank-deficient float32 Gramians pass (T = 200 gradients in 20 dimensions)", () => {
+    const rng = mulberry32(4);
+    const G = gramOf(gaussianMatrix(rng, 200, 20));
+    const f32 = G.map((row, i) => row.map((v, j) => Math.fround(i <= j ? v : G[j]![i]!)));
+    assert.equal(checkGramian(f32, 200), null);
+  });
+
+  test("an eigenvalue of the cosine matrix below −tolerance fails, one above passes; the same for kG and DGD", () => {
+    for (const T of [2, 5, 40]) {
+      const tau = gramianEigenTolerance(T);
+      assert.equal(tau, 1e-5 * Math.max(T, 10));
+      for (const scales of [new Array<number>(T).fill(1), Array.from({ length: T }, (_, i) => 10 ** (i % 7 - 3))]) {
+        for (const k of [1e-20, 1, 1e20]) {
+          const ok = withCosine(T, 1 + tau / 2, scales).map((row) => row.map((v) => v * k));
+          const bad = withCosine(T, 1 + 2 * tau, scales).map((row) => row.map((v) => v * k));
+          assert.equal(checkGramian(ok, T), null, `T=${T} k=${k}: λ = −τ/2`);
+          const problem = checkGramian(bad, T);
+          assert.ok(problem !== null, `T=${T} k=${k}: λ = −2τ passed`);
+          assert.match(problem, /the Gramian is not positive semidefinite: its cosine matrix has eigenvalue -0\.000\d+ \(G = J Jᵀ has none below 0; rounding allows down to −/);
+        }
+      }
+    }
+  });
+
+  test("shape, finiteness, diagonal, symmetry and zero gradients", () => {
+    assert.match(checkGramian([[1, 0], [0, 1]], 3)!, /expected a 3×3 Gramian, got 2 rows/);
+    assert.match(checkGramian([[1, 0], [0]])!, /row 1 has 1 entries, expected 2/);
+    assert.match(checkGramian([[1, Number.NaN], [Number.NaN, 1]])!, /entry \(0, 1\) is NaN/);
+    assert.match(checkGramian([[-1e-9, 0], [0, 1]])!, /diagonal entry 0 is negative/);
+    assert.match(checkGramian([[4, 1], [1.001, 4]])!, /not symmetric at \(1, 0\)/);
+    assert.equal(checkGramian([[4, 1], [1 + 1e-6, 4]]), null, "asymmetry below 1e-5 of the pair's scale");
+    assert.equal(checkGramian([[0, 0], [0, 0]]), null, "the zero Gramian");
+    assert.match(checkGramian([[0, 1e-3], [1e-3, 0]])!, /every diagonal entry is 0/);
+    assert.match(checkGramian([[0, 0.5], [0.5, 1]])!, /not positive semidefinite/, "beside a zero gradient an entry must be 0");
+    assert.equal(checkGramian([[0, 0], [0, 1]]), null);
+    assert.equal(checkGramian([]), null);
+  });
+});
+
+test("the plain functions apply the same rule as the balancers", () => {
+  const G = gramOf(gaussianMatrix(mulberry32(9), 3, 5));
+  const bad = G.map((row) => row.slice());
+  bad[0]![2] = bad[2]![0] = -1.3 * Math.sqrt(G[0]![0]! * G[2]![2]!);
+  const zeros = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
+  for (const [name, f] of [
+    ["mgdaWeights", mgdaWeights],
+    ["upgradWeights", upgradWeights],
+    ["dualProjWeights", dualProjWeights],
+    ["cagradWeights", cagradWeights],
+    ["nashMtlWeights", nashMtlWeights],
+    ["pcgradWeights", pcgradWeights],
+    ["gradVacWeights", (M: number[][]) => gradVacWeights(M, zeros)],
+    ["configWeights", configWeights],
+    ["imtlGWeights", imtlGWeights],
+    ["alignedMtlWeights", alignedMtlWeights],
+    ["dbMtlWeights", (M: number[][]) => dbMtlWeights(M, [1, 1, 1], [0, 0, 0], 1)],
+  ] as const) {
+    assert.ok((f as (m: number[][]) => number[])(G).every(Number.isFinite), name);
+    assert.throws(() => (f as (m: number[][]) => number[])(bad), /not positive semidefinite/, name);
+  }
+});
+
+test("maxOf and minOf take any length (no spread into Math.max)", () => {
+  const big = Float64Array.from({ length: 300_000 }, (_, i) => Math.sin(i));
+  assert.equal(maxOf(big), big.reduce((m, v) => Math.max(m, v), -Infinity));
+  assert.equal(minOf([3, -2, 5]), -2);
+  assert.equal(maxOf([]), -Infinity);
+});
