@@ -50,16 +50,21 @@ export function choleskyInPlace(a: Float64Array, n: number): boolean {
 
 /** Solves L Lᵀ x = b in place (b becomes x) with L from {@link choleskyInPlace}. */
 export function choleskySolveInPlace(L: Float64Array, n: number, b: Float64Array): void {
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
+  factorSolve(L, n, n, b);
+}
+
+/** L Lᵀ x = b in place for the leading k×k lower triangle L of a buffer with rows of length `stride`. */
+function factorSolve(L: Float64Array, stride: number, k: number, b: Float64Array): void {
+  for (let i = 0; i < k; i++) {
+    const ri = i * stride;
     let s = b[i]!;
-    for (let k = 0; k < i; k++) s -= L[ri + k]! * b[k]!;
+    for (let j = 0; j < i; j++) s -= L[ri + j]! * b[j]!;
     b[i] = s / L[ri + i]!;
   }
-  for (let i = n - 1; i >= 0; i--) {
+  for (let i = k - 1; i >= 0; i--) {
     let s = b[i]!;
-    for (let k = i + 1; k < n; k++) s -= L[k * n + i]! * b[k]!;
-    b[i] = s / L[i * n + i]!;
+    for (let j = i + 1; j < k; j++) s -= L[j * stride + i]! * b[j]!;
+    b[i] = s / L[i * stride + i]!;
   }
 }
 
@@ -140,17 +145,7 @@ export function growingCholesky(capacity: number): GrowingCholesky {
       k--;
     },
     solve(b) {
-      for (let i = 0; i < k; i++) {
-        const ri = i * cap;
-        let s = b[i]!;
-        for (let j = 0; j < i; j++) s -= L[ri + j]! * b[j]!;
-        b[i] = s / L[ri + i]!;
-      }
-      for (let i = k - 1; i >= 0; i--) {
-        let s = b[i]!;
-        for (let j = i + 1; j < k; j++) s -= L[j * cap + i]! * b[j]!;
-        b[i] = s / L[i * cap + i]!;
-      }
+      factorSolve(L, cap, k, b);
     },
   };
 }

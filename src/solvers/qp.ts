@@ -295,7 +295,7 @@ function affineMinimizerCholesky(L: LiftedSimplex, factor: GrowingCholesky, c: F
  * polish by pairwise exchanges with exact line search (move weight from the support coordinate with
  * the largest gradient to the coordinate with the smallest) until the KKT gap is below tolerance.
  * Coordinates tied with the support (equal gradient, e.g. repeated points) finally share the weight
- * (least-norm solution).
+ * (least-norm solution, when support and ties are at most {@link TIE_SOLVE_MAX} coordinates).
  *
  * KKT residual: maxᵢ:ₓᵢ>₀ ∇ᵢ − minᵢ ∇ᵢ with ∇ = Qx + c (at a solution every support coordinate has
  * the same gradient μ and no coordinate has a smaller one); `converged` when it is at most
@@ -501,7 +501,8 @@ function nonnegativeResidual(x: ArrayLike<number>, grad: ArrayLike<number>): num
  * on the passive set (a growing Cholesky factor of Q_PP scaled to unit diagonal; least-norm
  * pseudo-inverse solve if Q_PP is numerically singular), step back when a coordinate would turn
  * negative — then projected coordinate descent until the natural residual maxᵢ|min(xᵢ, ∇ᵢ)|,
- * ∇ = Qx + p, is below tolerance.
+ * ∇ = Qx + p, is below tolerance. Zero coordinates tied at a zero gradient (e.g. repeated gradients)
+ * finally share the solution (least-norm, up to {@link TIE_SOLVE_MAX} coordinates).
  */
 export function nonnegativeQp(Q: Matrix, p: Vector, options: QpOptions = {}): QpResult {
   return nonnegativeQpFlat(toFlat(Q), Q.length, Float64Array.from(p), options);

@@ -130,11 +130,12 @@ export function createTrainer(opts: TrainerOptions) {
     const obs = parseObserved(observed.dataSync() as Float32Array, T, request, balancer.needs.gradNorms !== undefined);
     const bad = firstNonFinite(obs.losses);
     if (bad) throw new TrainingError(`loss of task ${bad[0]} is ${bad[1]} at step ${t} (training diverged or the data holds NaN/Inf)`);
-    const stat = firstNonFinite(obs.gradNorms ?? obs.gramian?.flat() ?? []);
-    if (stat) {
-      const where = obs.gradNorms ? `gradient norm of task ${stat[0]}` : `Gramian entry (${Math.floor(stat[0] / T)}, ${stat[0] % T})`;
-      throw new TrainingError(`${where} is ${stat[1]} at step ${t} (training diverged)`);
-    }
+    const norm = firstNonFinite(obs.gradNorms ?? []);
+    if (norm) throw new TrainingError(`gradient norm of task ${norm[0]} is ${norm[1]} at step ${t} (training diverged)`);
+    obs.gramian?.forEach((row, i) => {
+      const bad = firstNonFinite(row);
+      if (bad) throw new TrainingError(`Gramian entry (${i}, ${bad[0]}) is ${bad[1]} at step ${t} (training diverged)`);
+    });
     return obs;
   };
   const checkWeights = (weights: readonly number[]) => {
