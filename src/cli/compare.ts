@@ -46,9 +46,12 @@ export function staticGrid(sigmas: readonly number[]): { label: string; weights:
   return [0.5, 1, 2].map((p) => ({ label: `static σ^-${p}`, weights: norm(sigmas.map((s) => Math.max(s, 1e-6) ** -p)) }));
 }
 
+/** GradNorm's comparison set, which `compare` always runs (so it cannot be an extra method too). */
+export const comparedMethods: readonly string[] = ["gradnorm", "equal", "uncertainty", "static"];
+
 /** The methods of the gradient-manipulation family: every registered one but GradNorm's comparison set and DWA/RLW. */
 export function defaultExtraMethods(): string[] {
-  const base = new Set(["gradnorm", "equal", "static", "uncertainty", "dwa", "rlw"]);
+  const base = new Set([...comparedMethods, "dwa", "rlw"]);
   return methodNames().filter((m) => !base.has(m));
 }
 

@@ -67,9 +67,12 @@ addDataOptions(
     .addOption(new Option("--out <dir>", "output folder").argParser(outPath).default("out"))
     .option("--json", "print a JSON summary to stdout"),
 ).action(async (opts, cmd: Command) => {
-  const { compareCommand, defaultExtraMethods } = await import("./compare.js");
+  const { compareCommand, comparedMethods, defaultExtraMethods } = await import("./compare.js");
   const given = (name: string) => cmd.getOptionValueSource(name) === "cli";
-  for (const m of (opts.extraMethods ?? []) as string[]) createBalancer(m, {});
+  for (const m of (opts.extraMethods ?? []) as string[]) {
+    if (comparedMethods.includes(m)) throw new Error(`--extra-methods: '${m}' already runs in the main comparison (${comparedMethods.join(", ")}); extra methods are the others`);
+    createBalancer(m, {});
+  }
   const tasks = opts.tasks as number[];
   for (const T of opts.extraTasks as number[]) {
     if (given("extraTasks") && !tasks.includes(T)) throw new Error(`--extra-tasks ${T} is not among --tasks ${tasks.join(",")}`);

@@ -109,9 +109,12 @@ const SCALE_FLOOR = 1e-24;
  * - an array of T rows of T finite numbers (T as given), with a non-negative diagonal;
  * - symmetric and positive semidefinite up to rounding, both judged relative to the matrix's scale,
  *   task by task: with sᵢ = √max(Gᵢᵢ, 10⁻²⁴·maxⱼGⱼⱼ) and C̃ = S⁻¹GS⁻¹ (the cosine matrix, 0 where a
- *   gradient is 0), |C̃ᵢⱼ − C̃ⱼᵢ| ≤ ε and λ_min(C̃) ≥ −{@link gramianEigenTolerance}(T), ε =
- *   {@link GRAMIAN_ENTRY_TOLERANCE}. So G, kG and DGD (D positive diagonal) pass or fail together, and
- *   an entry beside a zero gradient must be 0 up to the same tolerance (|Gᵢⱼ| ≤ √(GᵢᵢGⱼⱼ) for any J).
+ *   gradient is 0), |C̃ᵢⱼ − C̃ⱼᵢ| ≤ ε, every pair within Cauchy–Schwarz, |Gᵢⱼ| ≤ (1 + τ)√(GᵢᵢGⱼⱼ) + ε·sᵢsⱼ
+ *   (which the floored scale alone would not catch for tiny gradients), and λ_min(C̃) ≥ −τ, with
+ *   ε = {@link GRAMIAN_ENTRY_TOLERANCE} and τ = {@link gramianEigenTolerance}(T) (a pair with cosine 1 + δ
+ *   alone makes an eigenvalue −δ). So G, kG and DGD (D positive
+ *   diagonal) pass or fail together — up to the floor, below which a gradient counts as zero and its
+ *   entries must be 0 up to ε·sᵢsⱼ.
  * Cost: O(T²) for the entries, one Cholesky factorization of C̃ + τI (T³/3) for positive
  * semidefiniteness; the eigenvalues are computed only to word a rejection.
  */
@@ -121,7 +124,8 @@ export function checkGramian(G: Matrix, T?: number): string | null {
   let maxDiag = 0;
   for (let i = 0; i < n; i++) {
     const row = G[i]!;
-    if (!Array.isArray(row) || row.length !== n) return `Gramian row ${i} has ${Array.isArray(row) ? row.length : "no"} entries, expected ${n}`;
+    if (!Array.isArray(row)) return `Gramian row ${i} is not an array of numbers`;
+    if (row.length !== n) return `Gramian row ${i} has ${row.length} entries, expected ${n}`;
     for (let j = 0; j < n; j++) {
       const v = row[j]!;
       if (typeof v !== "number" || !Number.isFinite(v)) return `Gramian entry (${i}, ${j}) is ${String(v)}`;
@@ -144,6 +148,10 @@ export function checkGramian(G: Matrix, T?: number): string | null {
       const a = G[i]![j]! / s[i]! / s[j]!;
       const b = G[j]![i]! / s[i]! / s[j]!;
       if (Math.abs(a - b) > eps) return `Gramian is not symmetric at (${i}, ${j}): ${G[i]![j]} vs ${G[j]![i]}`;
+      const root = Math.sqrt(G[i]![i]! * G[j]![j]!);
+      if (Math.abs(G[i]![j]!) > (1 + tau) * root + eps * s[i]! * s[j]!) {
+        return `the Gramian is not positive semidefinite: entry (${i}, ${j}) is ${G[i]![j]}, beyond √(G${i}${i}·G${j}${j}) = ${root.toPrecision(3)} (G = J Jᵀ has |Gᵢⱼ| ≤ √(GᵢᵢGⱼⱼ); rounding allows ${(1 + tau).toPrecision(6)} times that)`;
+      }
       C[i * n + j] = C[j * n + i] = (a + b) / 2;
     }
     C[i * n + i] = G[i]![i]! / s[i]! / s[i]!;

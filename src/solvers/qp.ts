@@ -136,7 +136,7 @@ function ratioTest(x: Float64Array, set: readonly number[], z: ArrayLike<number>
   for (let a = 0; a < set.length; a++) {
     if (z[a]! <= 0) {
       const xi = x[set[a]!]!;
-      const t = xi / (xi - z[a]!);
+      const t = xi === 0 ? 0 : xi / (xi - z[a]!);
       if (t < theta) {
         theta = t;
         drop = a;
@@ -153,38 +153,59 @@ function stepTowards(x: Float64Array, set: readonly number[], z: ArrayLike<numbe
 }
 
 /**
- * An active set over the indices of an n×n problem with the Cholesky factor of its (scaled) block, or,
- * once a member proved numerically dependent, no factor (`factor` null: the caller solves by
- * eigendecomposition). `entry(i, j)` gives the block's entries.
+ * An active set over the indices of an n×n problem with the Cholesky factor of its (scaled) block
+ * (entries `entry(i, j)`), or, while a member is numerically dependent on the others, no factor
+ * (`factor` null: the caller solves by eigendecomposition).
  */
 interface ActiveSet {
   readonly members: number[];
   readonly inSet: Uint8Array;
+  readonly entry: (i: number, j: number) => number;
   factor: GrowingCholesky | null;
 }
 
-function activeSet(n: number): ActiveSet {
-  return { members: [], inSet: new Uint8Array(n), factor: growingCholesky(n) };
+function activeSet(n: number, entry: (i: number, j: number) => number): ActiveSet {
+  return { members: [], inSet: new Uint8Array(n), entry, factor: growingCholesky(n) };
 }
 
-/** Adds index j; the factor is dropped (eigen fallback from then on) if j is numerically dependent. */
-function addMember(s: ActiveSet, j: number, entry: (a: number, b: number) => number): void {
-  if (s.factor) {
-    const col = s.members.map((i) => entry(i, j));
-    if (!s.factor.push(col, entry(j, j), PIVOT_TOL)) s.factor = null;
-  }
+/** Pushes j onto the factor (false if there is none or j is numerically dependent: then nothing changes). */
+function pushFactor(s: ActiveSet, j: number): boolean {
+  return s.factor !== null && s.factor.push(s.members.map((i) => s.entry(i, j)), s.entry(j, j), PIVOT_TOL);
+}
+
+/** Adds index j; the factor is dropped (eigen fallback) while j is numerically dependent on the others. */
+function addMember(s: ActiveSet, j: number): void {
+  if (!pushFactor(s, j)) s.factor = null;
   s.members.push(j);
   s.inSet[j] = 1;
 }
 
-/** Removes the members whose x is no longer positive. */
+/** Adds index j only if the factor takes it (warm starts: a dependent member is left out). */
+function tryAddMember(s: ActiveSet, j: number): boolean {
+  if (!pushFactor(s, j)) return false;
+  s.members.push(j);
+  s.inSet[j] = 1;
+  return true;
+}
+
+/** Removes the members whose x is no longer positive; without a factor, tries to rebuild it (the dependent member may be gone). */
 function dropNonPositive(s: ActiveSet, x: Float64Array): void {
+  let removed = false;
   for (let a = s.members.length - 1; a >= 0; a--) {
     const i = s.members[a]!;
     if (x[i]! > 0) continue;
     s.factor?.remove(a);
     s.members.splice(a, 1);
     s.inSet[i] = 0;
+    removed = true;
+  }
+  if (removed && s.factor === null) {
+    const members = s.members.splice(0);
+    s.factor = growingCholesky(s.inSet.length);
+    for (const i of members) {
+      if (s.factor && !pushFactor(s, i)) s.factor = null;
+      s.members.push(i);
+    }
   }
 }
 
@@ -328,22 +349,25 @@ export function simplexQpFlat(Q: Float64Array, n: number, lin: Float64Array, opt
   for (let i = 1; i < n; i++) if (0.5 * Q[i * n + i]! + lin[i]! < 0.5 * Q[start * n + start]! + lin[start]!) start = i;
   const lifted = liftSimplex(Q, n);
   let x = new Float64Array(n);
-  let S = activeSet(n);
+  let S = activeSet(n, lifted.entry);
   const vertex = () => {
     x = new Float64Array(n);
     x[start] = 1;
-    S = activeSet(n);
-    addMember(S, start, lifted.entry);
+    S = activeSet(n, lifted.entry);
+    addMember(S, start);
   };
   let iterations = 0;
   if (options.start && options.start.length === n) {
+    // The start's support, less any point the factor finds dependent on the others (e.g. the second
+    // of two tied tasks that a tie solve gave equal weights): its weight is spread by the rescaling.
+    let top = 0;
+    for (let i = 0; i < n; i++) if (options.start[i]! > top && Number.isFinite(options.start[i]!)) top = options.start[i]!;
     let total = 0;
     for (let i = 0; i < n; i++) {
-      const v = options.start[i]!;
-      if (v > 0 && Number.isFinite(v)) {
+      const v = options.start[i]! / top;
+      if (v > 0 && Number.isFinite(v) && tryAddMember(S, i)) {
         x[i] = v;
         total += v;
-        addMember(S, i, lifted.entry);
       }
     }
     if (total > 0) for (let i = 0; i < n; i++) x[i] = x[i]! / total;
@@ -402,7 +426,7 @@ export function simplexQpFlat(Q: Float64Array, n: number, lin: Float64Array, opt
         }
       }
       if (enter < 0) break;
-      addMember(S, enter, lifted.entry);
+      addMember(S, enter);
       if (minor(enter) === "fail") break;
       const f = objective(x);
       if (f < fx - 1e-15 * (Math.abs(fx) + scale)) stalls = 0;
@@ -527,7 +551,7 @@ export function nonnegativeQpFlat(Q: Float64Array, n: number, p: Float64Array, o
   for (let i = 0; i < n; i++) dinv[i] = Q[i * n + i]! > 0 ? 1 / Math.sqrt(Q[i * n + i]!) : 1;
   const entry = (i: number, j: number) => dinv[i]! * dinv[j]! * Q[i * n + j]!;
 
-  const S = activeSet(n);
+  const S = activeSet(n, entry);
   const blocked = new Uint8Array(n);
   outer: while (iterations < maxIter) {
     let enter = -1;
@@ -539,7 +563,7 @@ export function nonnegativeQpFlat(Q: Float64Array, n: number, p: Float64Array, o
       }
     }
     if (enter < 0) break;
-    addMember(S, enter, entry);
+    addMember(S, enter);
     while (iterations < maxIter) {
       iterations++;
       const members = S.members;

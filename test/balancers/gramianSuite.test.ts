@@ -416,7 +416,10 @@ for (const subject of subjects) {
         // Symmetric, finite, non-negative diagonal, but no J Jᵀ: a pair with cosine 1.5.
         const impossible = G.map((row) => row.slice());
         impossible[0]![1] = impossible[1]![0] = 1.5 * Math.sqrt(G[0]![0]! * G[1]![1]!);
-        assertThrowsNaming(() => b.update({ losses, gramian: impossible }, s), `T=${T} not PSD`, /not positive semidefinite/, /eigenvalue -/);
+        assertThrowsNaming(() => b.update({ losses, gramian: impossible }, s), `T=${T} not PSD`, /not positive semidefinite: entry \(1, 0\)/);
+        // Every pair within Cauchy–Schwarz, yet indefinite: three gradients with mutual cosines −0.6.
+        const triple = G.map((row, i) => row.map((v, j) => (i < 3 && j < 3 && i !== j && T >= 3 ? -0.6 * Math.sqrt(G[i]![i]! * G[j]![j]!) : v)));
+        if (T >= 3) assertThrowsNaming(() => b.update({ losses, gramian: triple }, s), `T=${T} indefinite`, /not positive semidefinite: its cosine matrix has eigenvalue -/);
         // The same Gramian rounded to float32 (as the trainer's are) is accepted.
         const rounded = G.map((row, i) => row.map((v, j) => Math.fround(i <= j ? v : G[j]![i]!)));
         assert.ok(b.update({ losses, gramian: rounded }, s).weights.every(Number.isFinite), `T=${T} float32`);

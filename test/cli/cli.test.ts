@@ -57,6 +57,7 @@ for (const [args, pattern] of [
   [["compare", "--seeds", "0,1,0"], /--seeds.*must not repeat a value \(0/],
   [["compare", "--tasks", "2,2"], /--tasks.*must not repeat/],
   [["compare", "--tasks", "2", "--extra-methods", "bogus"], /unknown method 'bogus'/],
+  [["compare", "--extra-methods", "mgda,equal"], /--extra-methods: 'equal' already runs in the main comparison/],
   [["compare", "--tasks", "2", "--extra-methods", "mgda"], /--extra-methods has no effect.*--tasks 2 does not include/],
   [["compare", "--tasks", "2", "--extra-tasks", "3"], /--extra-tasks 3 is not among --tasks 2/],
   [["bench", "mnist", "--seeds", "1,1"], /--seeds.*must not repeat/],

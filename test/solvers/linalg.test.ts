@@ -15,11 +15,13 @@ import { alignedMtlWeights } from "../../src/balancers/alignedMtl.js";
 import { dbMtlWeights } from "../../src/balancers/dbMtl.js";
 import { caseArb, gaussianMatrix, gramOf, jacobian, mulberry32 } from "../helpers/gramians.js";
 
-/** I + δ·(e₀e₁ᵀ + e₁e₀ᵀ) scaled by D: eigenvalues 1 ± δ (and 1), so λ_min of its cosine matrix is 1 − |δ|. */
-function withCosine(T: number, cos: number, scales: readonly number[]): number[][] {
-  return Array.from({ length: T }, (_, i) =>
-    Array.from({ length: T }, (_, j) => (i === j ? 1 : (i === 0 && j === 1) || (i === 1 && j === 0) ? cos : 0) * scales[i]! * scales[j]!),
-  );
+/**
+ * D·C·D with C the identity except that the first three tasks have mutual cosines c: C's eigenvalues
+ * are 1 + 2c, 1 − c (twice) and 1, so c = −0.5 − δ gives λ_min = −2δ with every pair well within
+ * Cauchy–Schwarz.
+ */
+function withCosines(T: number, c: number, scales: readonly number[]): number[][] {
+  return Array.from({ length: T }, (_, i) => Array.from({ length: T }, (_, j) => (i === j ? 1 : i < 3 && j < 3 ? c : 0) * scales[i]! * scales[j]!));
 }
 
 describe("checkGramian: the one rule for every Gramian method", () => {
@@ -50,13 +52,13 @@ describe("checkGramian: the one rule for every Gramian method", () => {
   });
 
   test("an eigenvalue of the cosine matrix below −tolerance fails, one above passes; the same for kG and DGD", () => {
-    for (const T of [2, 5, 40]) {
+    for (const T of [3, 5, 40]) {
       const tau = gramianEigenTolerance(T);
       assert.equal(tau, 1e-5 * Math.max(T, 10));
       for (const scales of [new Array<number>(T).fill(1), Array.from({ length: T }, (_, i) => 10 ** (i % 7 - 3))]) {
         for (const k of [1e-20, 1, 1e20]) {
-          const ok = withCosine(T, 1 + tau / 2, scales).map((row) => row.map((v) => v * k));
-          const bad = withCosine(T, 1 + 2 * tau, scales).map((row) => row.map((v) => v * k));
+          const ok = withCosines(T, -0.5 - tau / 4, scales).map((row) => row.map((v) => v * k));
+          const bad = withCosines(T, -0.5 - tau, scales).map((row) => row.map((v) => v * k));
           assert.equal(checkGramian(ok, T), null, `T=${T} k=${k}: λ = −τ/2`);
           const problem = checkGramian(bad, T);
           assert.ok(problem !== null, `T=${T} k=${k}: λ = −2τ passed`);
@@ -76,6 +78,10 @@ describe("checkGramian: the one rule for every Gramian method", () => {
     assert.equal(checkGramian([[0, 0], [0, 0]]), null, "the zero Gramian");
     assert.match(checkGramian([[0, 1e-3], [1e-3, 0]])!, /every diagonal entry is 0/);
     assert.match(checkGramian([[0, 0.5], [0.5, 1]])!, /not positive semidefinite/, "beside a zero gradient an entry must be 0");
+    assert.match(checkGramian([[1, 1e-14], [1e-14, 1e-30]])!, /entry \(1, 0\) is 1e-14, beyond √\(G11·G00\) = 1\.00e-15/, "cosine 10 with a tiny gradient");
+    assert.match(checkGramian([[1, 1.0003], [1.0003, 1]])!, /not positive semidefinite: entry \(1, 0\)/, "a pair with cosine 1.0003 (tolerance 1.0001)");
+    assert.equal(checkGramian([[1, 1.00005], [1.00005, 1]]), null, "cosine 1 + 5e-5: rounding");
+    assert.match(checkGramian([[1, 2e-16], [2e-16, 1e-32]])!, /not positive semidefinite/, "DGD of [[1, 2], [2, 1]] with D = (1, 1e-16)");
     assert.equal(checkGramian([[0, 0], [0, 1]]), null);
     assert.equal(checkGramian([]), null);
   });
