@@ -1,4 +1,3 @@
-import { numpy as np, random } from "@jax-js/jax";
 import type { Balancer, BalancerState, Observation, UpdateResult } from "./types.js";
 import { checkLosses, checkNumTasks, checkOption, checkOptionNames } from "./validate.js";
 import { hash32 } from "../util/rng.js";
@@ -15,32 +14,12 @@ export interface GradDropState extends BalancerState {
 }
 
 /**
- * GradDrop's combination of per-task gradients at one activation (pure jax-js; runs inside the step).
- * dzT [T, B, H]: the per-task gradients at the layer's pre-activation, i.e. sign(A)·∇_A Lₜ for the
- * ReLU output A (paper eq. 1 uses sign(A)∘∇_A). Sign purity per unit k, from the batch-summed
- * gradients Sₜₖ = Σ_b wₜ·dzTₜ,b,k: Pₖ = ½(1 + Σₜ Sₜₖ / Σₜ |Sₜₖ|); with U ~ Uniform(0, 1) per unit,
- * task t keeps unit k if Pₖ > Uₖ and Sₜₖ > 0, or Pₖ < Uₖ and Sₜₖ < 0 (mask Mₜₖ). The result is
- * Σₜ (ℓ + (1 − ℓ)·Mₜₖ)·wₜ·dzTₜ,b,k, [B, H]. Consumes its arguments.
- */
-export function gradDropCombine(dzT: np.Array, weights: np.Array, seed: np.Array, leak: number): np.Array {
-  const [T, , H] = dzT.shape as [number, number, number];
-  const g = dzT.mul(weights.reshape([T, 1, 1]));
-  const S = g.ref.sum(1); // [T, H]
-  const P = S.ref.sum(0).div(np.abs(S.ref).sum(0).add(1e-30)).add(1).mul(0.5); // [H]
-  const U = random.uniform(random.key(seed), [H]);
-  const keepPos = P.ref.greater(U.ref).astype(np.float32);
-  const keepNeg = P.less(U).astype(np.float32);
-  const mask = S.ref.greater(0).astype(np.float32).mul(keepPos).add(S.less(0).astype(np.float32).mul(keepNeg)); // [T, H]
-  const factor = mask.mul(1 - leak).add(leak).reshape([T, 1, H]);
-  return g.mul(factor).sum(0);
-}
-
-/**
  * GradDrop — Chen, Ngiam, Huang, Luong, Kretzschmar, Chai, Anguelov, NeurIPS 2020 (arXiv 2010.06808),
  * Algorithm 1: Gradient Sign Dropout at the shared representation.
  *
  * Not a weighting: at the last shared layer's activation it keeps, per unit, only the task gradients
- * of one sign, chosen at random with probability given by the sign purity P (see {@link gradDropCombine});
+ * of one sign, chosen at random with probability given by the sign purity P (the training side's
+ * `signDropout`, src/train/combiners.ts: the balancer only declares it);
  * the masked sum is backpropagated through the trunk, while each head keeps its own gradient. The
  * loss weights stay 1. O(T·B·H) per step, no extra backward pass.
  *
@@ -58,7 +37,7 @@ export function gradDrop(options: GradDropOptions = {}): Balancer<GradDropState>
     name,
     needs: {},
     combine: {
-      representation: (dzT, weights, s) => gradDropCombine(dzT, weights, s, leak),
+      spec: { kind: "signDropout", leak },
       seed: (state) => hash32(state.seed, state.step),
     },
     init(numTasks) {

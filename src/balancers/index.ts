@@ -1,4 +1,4 @@
-export type { Balancer, BalancerState, Gramian, GradStatistic, Needs, Observation, RepresentationCombiner, Timing, UpdateResult } from "./types.js";
+export type { Balancer, BalancerState, CombinationRequest, GradientCombination, Gramian, GradStatistic, Needs, Observation, Timing, UpdateResult } from "./types.js";
 export { BalancerInputError } from "./validate.js";
 export { registry, methodNames, methodOptions, createBalancer, type AnyFactory } from "./registry.js";
 export { gradNorm, gradNormStep, renormalize, type GradNormInfo, type GradNormOptions, type GradNormState } from "./gradNorm.js";
@@ -14,7 +14,7 @@ export {
 } from "./uncertainty.js";
 export { dwa, dwaWeights, type DwaOptions, type DwaState } from "./dwa.js";
 export { rlw, rlwDraw, type RlwOptions, type RlwState } from "./rlw.js";
-export { gradDrop, gradDropCombine, type GradDropOptions, type GradDropState } from "./gradDrop.js";
+export { gradDrop, type GradDropOptions, type GradDropState } from "./gradDrop.js";
 export { famo, famoSoftmax, famoLogitGrad, famoWeights, type FamoOptions, type FamoState } from "./famo.js";
 export { mgda, mgdaWeights, mgdaSolve } from "./mgda.js";
 export { upgrad, upgradWeights, upgradSolve } from "./upgrad.js";

@@ -6,8 +6,6 @@
  * is the balancer's `timing`. Nothing is kept on `this`, nothing touches the model.
  */
 
-import type { Array as JaxArray } from "@jax-js/jax";
-
 /** A T×T Gram matrix G = J Jᵀ of per-task gradients (row i of J is task i's gradient). */
 export type Gramian = readonly (readonly number[])[];
 
@@ -66,14 +64,19 @@ export interface UpdateResult<S extends BalancerState> {
 }
 
 /**
- * An engine-level hook for methods that are not a weighting of the task gradients (GradDrop):
- * inside the jit-compiled step, `representation` turns the unweighted per-task cotangents at the
- * pre-activation of the last shared layer, dzT [T, B, H], the loss weights [T] and a uint32 seed
- * (scalar array) into the cotangent [B, H] backpropagated through the shared trunk (the default is
- * Σₜ wₜ·dzTₜ). `seed(state)` gives the step's seed on the host. The heads keep their own gradients.
+ * How the task gradients combine in the shared trunk for a method that is not a weighting of them
+ * (GradDrop), declared as data: the training side implements each kind (src/train/combiners.ts), so
+ * the balancer stays numbers-only. `signDropout`: GradDrop's sign dropout at the shared
+ * representation with leak ℓ.
  */
-export interface RepresentationCombiner<S> {
-  representation(dzT: JaxArray, weights: JaxArray, seed: JaxArray): JaxArray;
+export interface GradientCombination {
+  readonly kind: "signDropout";
+  readonly leak: number;
+}
+
+/** A balancer's combination: what to apply, and the step's seed (a uint32) from its state. */
+export interface CombinationRequest<S> {
+  readonly spec: GradientCombination;
   seed(state: S): number;
 }
 
@@ -84,7 +87,7 @@ export interface Balancer<S extends BalancerState = BalancerState> {
   /** Default `next`. */
   readonly timing?: Timing;
   /** Only for methods that change how task gradients combine in the trunk (GradDrop). */
-  readonly combine?: RepresentationCombiner<S>;
+  readonly combine?: CombinationRequest<S>;
   init(numTasks: number): S;
   update(observation: Observation, state: S): UpdateResult<S>;
 }

@@ -2,6 +2,7 @@ import { numpy as np, tree } from "@jax-js/jax";
 import type { Balancer, BalancerState, Needs } from "../balancers/types.js";
 import type { Params } from "../models/mlp.js";
 import { buildTrainStep, buildTwoPhaseStep, parseObserved, type StatRequest, type StepConfig } from "./step.js";
+import { combinerFor } from "./combiners.js";
 
 export class TrainingError extends Error {
   constructor(message: string) {
@@ -115,7 +116,7 @@ export function createTrainer(opts: TrainerOptions) {
   const request = statRequest(balancer.needs);
   const current = balancer.timing === "current";
   if (balancer.combine && current) throw new TrainingError(`${balancer.name}: a representation combiner needs timing 'next'`);
-  const config = { ...opts.step, stat: request, combine: balancer.combine?.representation };
+  const config = { ...opts.step, stat: request, combine: balancer.combine ? combinerFor(balancer.combine.spec) : undefined };
   const single = current ? null : buildTrainStep(config);
   const twoPhase = current ? buildTwoPhaseStep(config) : null;
   let params: Params | null = opts.params;

@@ -16,7 +16,7 @@ export type StepOutput = {
   observed: np.Array;
 };
 
-/** A representation combiner run inside the step (see RepresentationCombiner): (dzT [T,B,H], weights [T], seed) → [B,H]. */
+/** A combiner run inside the step on the pre-activation cotangents of the last shared layer (see combiners.ts): (dzT [T,B,H], weights [T], seed) → [B,H]. */
 export type Combine = (dzT: np.Array, weights: np.Array, seed: np.Array) => np.Array;
 
 /** A per-task statistic request: where, and norms or the Gramian. */

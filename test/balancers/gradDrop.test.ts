@@ -2,7 +2,10 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { numpy as np, tree } from "@jax-js/jax";
 import { setupJax, toList, maxRelErr } from "../helpers/jax.js";
-import { gradDrop, gradDropCombine } from "../../src/balancers/gradDrop.js";
+import { gradDrop } from "../../src/balancers/gradDrop.js";
+import { signDropout } from "../../src/train/combiners.js";
+
+const gradDropCombine = signDropout;
 import { equalWeights } from "../../src/balancers/equalWeights.js";
 import { initParams } from "../../src/models/mlp.js";
 import { createTrainer } from "../../src/train/loop.js";

@@ -1,0 +1,79 @@
+import type { numpy as np, JsTree } from "@jax-js/jax";
+
+/** A tree of jax-js arrays (objects, arrays and arrays of them). */
+export type Tree = JsTree<np.Array>;
+
+/**
+ * The parameters of a multitask model: the shared part's and the task part's, any trees of arrays.
+ * With a split trunk ({@link MultitaskModel.split}) `shared` is `{ body, last }`: `last` holds the
+ * parameters of the last shared layer (GradNorm's W).
+ */
+export type ModelParams<S extends Tree = Tree, K extends Tree = Tree> = {
+  readonly shared: S;
+  readonly task: K;
+};
+
+/**
+ * A multitask model as plain jax-js functions over parameter trees — no base class. The batch is
+ * any tree of arrays (inputs and targets, e.g. `{ x, y }`).
+ *
+ * - the shared trunk, `trunk(params, batch)` → the representation (an array of any shape), reading
+ *   `params.shared` only; or `split`, the same trunk cut at its last shared layer;
+ * - the task part, `tasks(params, repT, batch)` → the T losses as one [T] array, reading
+ *   `params.task` and the batch (an MMoE gate may read the input). It receives the representation
+ *   **replicated T times**, repT [T, …rep], and task t must read copy t only: then one backward pass
+ *   gives every task's own cotangent at the representation (the library's per-task statistics rest on
+ *   this). Stacked heads read it naturally (e.g. `einsum("tbk,tko->tbo", repT, W)`); T separate heads
+ *   read `repT` row t each.
+ *
+ * Ownership: model functions **borrow** their arguments (params, batch and repT stay owned by the
+ * caller, which frees them): pass `.ref` of an array to any jax-js operation, as with any array you
+ * keep using. They return arrays they own.
+ */
+export interface MultitaskModel<B extends Tree = Tree> {
+  readonly numTasks: number;
+  /** The shared trunk; give either this or {@link split}. */
+  readonly trunk?: (params: ModelParams, batch: B) => np.Array;
+  /**
+   * The trunk cut at its last shared layer: `body(params, batch)` → z, the last layer's input, reading
+   * `params.shared.body`; `last(params, z)` → the representation, reading `params.shared.last`. Needed
+   * for the `lastShared` gradient mode (GradNorm's default): its statistics are over the leaves of
+   * `params.shared.last`.
+   */
+  readonly split?: {
+    readonly body: (params: ModelParams, batch: B) => np.Array;
+    readonly last: (params: ModelParams, z: np.Array) => np.Array;
+  };
+  readonly tasks: (params: ModelParams, repT: np.Array, batch: B) => np.Array;
+}
+
+/** Error raised for a model that breaks the contract: names the problem. */
+export class ModelContractError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ModelContractError";
+  }
+}
+
+/** The static part of the contract: T, trunk xor split, and the parameter tree's top level. */
+export function checkModelShape(model: MultitaskModel<never>, params?: ModelParams): void {
+  const T = model.numTasks;
+  if (!Number.isInteger(T) || T < 1) throw new ModelContractError(`numTasks must be an integer ≥ 1, got ${String(T)}`);
+  if (typeof model.tasks !== "function") throw new ModelContractError("the model needs a task part: tasks(params, repT, batch) → losses [T]");
+  const hasTrunk = typeof model.trunk === "function";
+  const hasSplit = model.split !== undefined;
+  if (hasTrunk === hasSplit) throw new ModelContractError("give the model either a trunk(params, batch) or a split { body, last }, not both and not neither");
+  if (hasSplit && (typeof model.split!.body !== "function" || typeof model.split!.last !== "function")) {
+    throw new ModelContractError("a split needs two functions: body(params, batch) → z and last(params, z) → representation");
+  }
+  if (params === undefined) return;
+  if (params === null || typeof params !== "object" || !("shared" in params) || !("task" in params)) {
+    throw new ModelContractError("the parameters must be { shared, task } (trees of arrays)");
+  }
+  if (hasSplit) {
+    const s = params.shared as Record<string, unknown>;
+    if (s === null || typeof s !== "object" || !("body" in s) || !("last" in s)) {
+      throw new ModelContractError("with a split trunk the shared parameters must be { body, last } (last: the last shared layer's parameters)");
+    }
+  }
+}

@@ -1,0 +1,197 @@
+import { numpy as np, tree, vjp } from "@jax-js/jax";
+import type { GradStatistic } from "../balancers/types.js";
+import { ModelContractError, type ModelParams, type MultitaskModel, type Tree } from "./contract.js";
+
+/** A per-task statistic request: where (the gradient mode), and squared norms [T] or the Gramian [T, T]. */
+export interface ModelStatRequest {
+  readonly mode: GradStatistic;
+  readonly kind: "norms" | "gramian";
+}
+
+/**
+ * Combines the T unweighted per-task cotangents at the representation into the one the trunk
+ * backpropagates (the default is Σₜ wₜ·dRepTₜ): (dRepT [T, …rep], rep (borrowed), weights [T], seed)
+ * → [ …rep ]. Consumes dRepT, weights and seed. GradDrop's sign dropout is one.
+ */
+export type RepresentationCombiner = (dRepT: np.Array, rep: np.Array, weights: np.Array, seed: np.Array) => np.Array;
+
+export interface ModelPassOptions {
+  /** The statistic to compute (none: losses and, with weights, the gradients only). */
+  readonly stat?: ModelStatRequest | undefined;
+  /** Loss weights [T] (consumed): when given, the gradients of Σ wᵢLᵢ are returned. */
+  readonly weights?: np.Array | undefined;
+  /** Replaces Σₜ wₜ·dRepTₜ as the trunk's cotangent; needs `weights` and `seed` (consumed). */
+  readonly combine?: RepresentationCombiner | undefined;
+  readonly seed?: np.Array | undefined;
+}
+
+export interface ModelPassResult {
+  /** The T losses [T]. */
+  readonly losses: np.Array;
+  /** Squared per-task gradient norms [T] or the Gramian [T, T] of the unweighted task gradients. */
+  readonly stat?: np.Array;
+  /** ∇ of Σ wᵢLᵢ with respect to every parameter (same tree as params), when weights were given. */
+  readonly grads?: ModelParams;
+}
+
+/** The squared norms [T] or the Gramian [T, T] of stacked per-task vectors F [T, n]. Consumes F. */
+function statOf(F: np.Array, kind: ModelStatRequest["kind"]): np.Array {
+  return kind === "norms" ? np.square(F).sum(1) : np.matmul(F.ref, F.transpose());
+}
+
+/**
+ * Accumulates a per-task statistic over a parameter tree, leaf by leaf, from T per-task gradient trees
+ * (consumed): for each leaf the T gradients are stacked [T, n] and their squared norms or Gramian
+ * added — memory T × the largest leaf, not T × every parameter.
+ */
+function treeStat(perTask: Tree[], kind: ModelStatRequest["kind"]): np.Array {
+  const leaves = perTask.map((g) => tree.leaves(g) as np.Array[]);
+  let total: np.Array | null = null;
+  for (let j = 0; j < leaves[0]!.length; j++) {
+    const F = np.stack(leaves.map((l) => l[j]!.reshape([-1])));
+    const s = statOf(F, kind);
+    total = total === null ? s : total.add(s);
+  }
+  if (total === null) throw new ModelContractError("the parameters the statistic is taken over are empty");
+  return total;
+}
+
+/** Row t of a stacked array [T, …] as an array […] (borrows x). */
+function row(x: np.Array, t: number): np.Array {
+  return x.ref.slice(t);
+}
+
+/**
+ * One pass of a model in the contract ({@link MultitaskModel}) on a batch: forward, the T losses, the
+ * requested per-task statistic of the unweighted task gradients and, if weights are given, the
+ * gradients of Σ wᵢLᵢ — generically, from the model's functions alone, with jax-js's vjp. Borrows
+ * params and batch.
+ *
+ * How: the trunk runs once under vjp; the task part runs once on the representation replicated T
+ * times, so one pullback with cotangent 1 gives every task's own cotangent at the representation,
+ * dRepT [T, …rep], and one with cotangent w the weighted task-part gradients and Σ wₜ·dRepTₜ; one
+ * trunk pullback then gives the shared gradients. Statistics, by mode:
+ * - `representation`: from dRepT directly (one extra task-part pullback);
+ * - `lastShared` (needs `split`): T pullbacks of the last shared layer alone, over `params.shared.last`;
+ * - `shared`: T pullbacks of the whole trunk (about T backward passes of the trunk, like LibMTL's
+ *   per-task backward passes, but with one forward pass).
+ */
+export function modelPass<B extends Tree>(model: MultitaskModel<B>, params: ModelParams, batch: B, options: ModelPassOptions = {}): ModelPassResult {
+  const T = model.numTasks;
+  const { stat, weights, combine, seed } = options;
+  if (stat?.mode === "lastShared" && !model.split) {
+    throw new ModelContractError("gradient mode 'lastShared' needs the trunk split at its last shared layer (model.split = { body, last }), so that GradNorm's W is known");
+  }
+  const shared = params.shared as Tree;
+  const task = params.task as Tree;
+  const withShared = (s: Tree): ModelParams => ({ shared: s, task });
+
+  // The trunk under vjp: rep, and pullbacks from a cotangent at rep to the shared gradients.
+  let rep: np.Array;
+  let trunkPull: (dRep: np.Array) => Tree;
+  let lastPull: ((dRep: np.Array) => Tree) | null = null;
+  const disposers: (() => void)[] = [];
+  if (model.split) {
+    const { body, last } = model.split;
+    const sh = shared as { body: Tree; last: Tree };
+    const [z, bodyPb] = vjp(
+      (b: Tree) => {
+        const out = body(withShared({ body: b, last: sh.last }), batch);
+        tree.dispose(b);
+        return out;
+      },
+      [tree.ref(sh.body)],
+    );
+    const [r, lastPb] = vjp(
+      (l: Tree, zz: np.Array) => {
+        const out = last(withShared({ body: sh.body, last: l }), zz);
+        tree.dispose(l);
+        zz.dispose();
+        return out;
+      },
+      [tree.ref(sh.last), z],
+    );
+    disposers.push(() => bodyPb.dispose(), () => lastPb.dispose());
+    rep = r as np.Array;
+    lastPull = (dRep) => {
+      const [dLast, dz] = lastPb(dRep) as [Tree, np.Array];
+      dz.dispose();
+      return dLast;
+    };
+    trunkPull = (dRep) => {
+      const [dLast, dz] = lastPb(dRep) as [Tree, np.Array];
+      const [dBody] = bodyPb(dz) as [Tree];
+      return { body: dBody, last: dLast };
+    };
+  } else {
+    const trunk = model.trunk!;
+    const [r, pb] = vjp(
+      (s: Tree) => {
+        const out = trunk(withShared(s), batch);
+        tree.dispose(s);
+        return out;
+      },
+      [tree.ref(shared)],
+    );
+    disposers.push(() => pb.dispose());
+    rep = r as np.Array;
+    trunkPull = (dRep) => (pb(dRep) as [Tree])[0];
+  }
+
+  try {
+    const R = rep.shape;
+    const repT = np.broadcastTo(rep.ref.reshape([1, ...R]), [T, ...R]);
+    const [losses, taskPb] = vjp(
+      (k: Tree, r: np.Array) => {
+        const out = model.tasks({ shared, task: k }, r, batch);
+        tree.dispose(k);
+        r.dispose();
+        return out;
+      },
+      [tree.ref(task), repT],
+    );
+    disposers.push(() => taskPb.dispose());
+    const lossArr = losses as np.Array;
+    if (lossArr.shape.length !== 1 || lossArr.shape[0] !== T) {
+      const shape = `[${lossArr.shape.join(", ")}]`;
+      lossArr.dispose();
+      throw new ModelContractError(`the task part must return the ${T} task losses as one array of shape [${T}], got shape ${shape}`);
+    }
+
+    // Unweighted per-task cotangents at the representation.
+    let dRepT: np.Array | null = null;
+    if (stat || combine) {
+      const [dTask1, d] = taskPb(np.ones([T])) as [Tree, np.Array];
+      tree.dispose(dTask1);
+      dRepT = d;
+    }
+    let statValue: np.Array | undefined;
+    if (stat) {
+      if (stat.mode === "representation") statValue = statOf(dRepT!.ref.reshape([T, -1]), stat.kind);
+      else {
+        const pull = stat.mode === "lastShared" ? lastPull! : trunkPull;
+        statValue = treeStat(
+          Array.from({ length: T }, (_, t) => pull(row(dRepT!, t))),
+          stat.kind,
+        );
+      }
+    }
+
+    let grads: ModelParams | undefined;
+    if (weights) {
+      const [dTask, dRepTw] = taskPb(combine ? weights.ref : weights) as [Tree, np.Array];
+      let dRep: np.Array;
+      if (combine) {
+        dRepTw.dispose();
+        if (!seed) throw new Error("modelPass: a representation combiner needs a seed");
+        dRep = combine(dRepT!.ref, rep, weights, seed);
+      } else dRep = dRepTw.sum(0);
+      grads = { shared: trunkPull(dRep), task: dTask };
+    } else seed?.dispose();
+    dRepT?.dispose();
+    rep.dispose();
+    return statValue ? { losses: lossArr, stat: statValue, ...(grads ? { grads } : {}) } : { losses: lossArr, ...(grads ? { grads } : {}) };
+  } finally {
+    disposers.forEach((d) => d());
+  }
+}

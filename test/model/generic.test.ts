@@ -1,0 +1,124 @@
+import { test, before, describe } from "node:test";
+import assert from "node:assert/strict";
+import { numpy as np, grad, jit, tree } from "@jax-js/jax";
+import { setupJax, toList, maxRelErr } from "../helpers/jax.js";
+import { modelPass, type ModelStatRequest } from "../../src/model/generic.js";
+import { ModelContractError, type ModelParams, type MultitaskModel } from "../../src/model/contract.js";
+import { initTanhMlp, tanhMlp, type RegressionBatch } from "../../examples/models/tanhMlp.js";
+import { Rng } from "../../src/util/rng.js";
+
+before(setupJax);
+
+const T = 3;
+const config = { inputDim: 7, hidden: [9, 8, 6], outputDim: 2, numTasks: T };
+const model = tanhMlp(config);
+const rng = new Rng(11);
+const batchOf = (B: number): RegressionBatch => ({ x: np.array(rng.normals(B * 7)).reshape([B, 7]), y: np.array(rng.normals(T * B * 2)).reshape([T, B, 2]) });
+
+/** Task t's loss as a function of the whole parameter tree (borrows params and batch). */
+function lossOf(m: MultitaskModel<RegressionBatch>, params: ModelParams, batch: RegressionBatch, t: number): np.Array {
+  const rep = m.split ? m.split.last(params, m.split.body(params, batch)) : m.trunk!(params, batch);
+  const R = rep.shape;
+  const repT = np.broadcastTo(rep.reshape([1, ...R]), [T, ...R]);
+  const losses = m.tasks(params, repT, batch);
+  const pick = np.array(Float32Array.from({ length: T }, (_, k) => (k === t ? 1 : 0)));
+  return losses.mul(pick).sum();
+}
+
+/** Per-task gradients, flattened, over the subtree `select` picks (T separate grad calls). */
+function perTaskGrads(m: MultitaskModel<RegressionBatch>, params: ModelParams, batch: RegressionBatch, select: (g: ModelParams) => unknown): number[][] {
+  return Array.from({ length: T }, (_, t) => {
+    const g = grad((p: ModelParams) => lossOf(m, p, batch, t))(tree.ref(params)) as ModelParams;
+    const flat = (tree.leaves(select(g) as never) as np.Array[]).flatMap((a) => toList(a));
+    tree.dispose(g);
+    return flat;
+  });
+}
+
+/** Per-task gradients with respect to the representation (T separate grad calls). */
+function repGrads(m: MultitaskModel<RegressionBatch>, params: ModelParams, batch: RegressionBatch): number[][] {
+  const rep0 = m.split!.last(params, m.split!.body(params, batch));
+  const out = Array.from({ length: T }, (_, t) => {
+    const g = grad((r: np.Array) => {
+      const R = r.shape;
+      const losses = m.tasks(params, np.broadcastTo(r.reshape([1, ...R]), [T, ...R]), batch);
+      return losses.mul(np.array(Float32Array.from({ length: T }, (_, k) => (k === t ? 1 : 0)))).sum();
+    })(rep0.ref);
+    const flat = toList(g);
+    g.dispose();
+    return flat;
+  });
+  rep0.dispose();
+  return out;
+}
+
+const gram = (rows: number[][]) => rows.map((a) => rows.map((b) => a.reduce((s, v, k) => s + v * b[k]!, 0)));
+
+describe("generic per-task statistics (own tanh MLP with layer norm, split at the last shared layer)", () => {
+  for (const B of [4, 13]) {
+    const params = initTanhMlp(config, 3);
+    const batch = batchOf(B);
+    const references: Record<string, number[][]> = {
+      representation: repGrads(model, params, batch),
+      lastShared: perTaskGrads(model, params, batch, (g) => (g.shared as { last: unknown }).last),
+      shared: perTaskGrads(model, params, batch, (g) => g.shared),
+    };
+    for (const mode of ["representation", "lastShared", "shared"] as const) {
+      test(`B = ${B}, ${mode}: norms and Gramian equal T separate grad calls (1e-5 relative)`, () => {
+        const G = gram(references[mode]!);
+        for (const kind of ["norms", "gramian"] as const) {
+          const stat: ModelStatRequest = { mode, kind };
+          const f = jit((p: ModelParams, b: RegressionBatch) => {
+            const r = modelPass(model, p, b, { stat });
+            tree.dispose(p);
+            tree.dispose(b);
+            r.losses.dispose();
+            return r.stat!;
+          });
+          const got = toList(f(tree.ref(params), tree.ref(batch)) as np.Array);
+          f.dispose();
+          const want = kind === "norms" ? G.map((r, i) => r[i]!) : G.flat();
+          assert.ok(maxRelErr(got, want) < 1e-5, `${kind}: max rel err ${maxRelErr(got, want)}`);
+        }
+      });
+    }
+    test(`B = ${B}: the weighted gradients equal grad of Σ wᵢLᵢ over every parameter`, () => {
+      const w = [0.3, 1.7, 0.9];
+      const f = jit((p: ModelParams, b: RegressionBatch, wa: np.Array) => {
+        const r = modelPass(model, p, b, { weights: wa });
+        tree.dispose(p);
+        tree.dispose(b);
+        r.losses.dispose();
+        return r.grads!;
+      });
+      const got = f(tree.ref(params), tree.ref(batch), np.array(Float32Array.from(w))) as ModelParams;
+      const want = grad((p: ModelParams) => {
+        let total: np.Array | null = null;
+        for (let t = 0; t < T; t++) {
+          const l = lossOf(model, p, batch, t).mul(w[t]!);
+          total = total === null ? l : total.add(l);
+        }
+        tree.dispose(p);
+        return total!;
+      })(tree.ref(params)) as ModelParams;
+      const a = (tree.leaves(got) as np.Array[]).flatMap((x) => toList(x));
+      const b = (tree.leaves(want) as np.Array[]).flatMap((x) => toList(x));
+      assert.equal(a.length, b.length);
+      assert.ok(maxRelErr(a, b) < 1e-5, `max rel err ${maxRelErr(a, b)}`);
+      tree.dispose(got);
+      tree.dispose(want);
+      f.dispose();
+    });
+  }
+});
+
+describe("contract errors", () => {
+  test("losses not of shape [T], and lastShared without a split, are named", () => {
+    const params = initTanhMlp(config, 3);
+    const batch = batchOf(4);
+    const bad: MultitaskModel<RegressionBatch> = { ...model, tasks: (p, r, b) => model.tasks(p, r, b).reshape([1, T]) };
+    assert.throws(() => modelPass(bad, params, batch), (e: unknown) => e instanceof ModelContractError && /shape \[3\], got shape \[1, 3\]/.test(e.message));
+    const unsplit: MultitaskModel<RegressionBatch> = { numTasks: T, trunk: (p, b) => model.split!.last(p, model.split!.body(p, b)), tasks: model.tasks };
+    assert.throws(() => modelPass(unsplit, params, batch, { stat: { mode: "lastShared", kind: "norms" } }), /needs the trunk split at its last shared layer/);
+  });
+});
