@@ -5,7 +5,32 @@
  */
 export * from "./balancers/index.js";
 export { vectorOptimizer, type VectorOptimizer, type VectorOptimizerOptions, type VectorOptimizerState } from "./optim/vector.js";
-export { adam, type AdamOptions, type AdamState } from "./optim/adam.js";
+export {
+  adam,
+  adamw,
+  sgd,
+  optimizerByName,
+  treeOptimizerNames,
+  type AdamOptions,
+  type AdamState,
+  type AdamWOptions,
+  type AdamWState,
+  type SgdOptions,
+  type SgdState,
+  type TreeOptimizer,
+  type TreeOptimizerName,
+  type TreeOptimizerOptionsByName,
+  type AnyTreeOptimizerOptions,
+  type OptimizerStateKind,
+  type OptimizerState,
+  type StateOf,
+} from "./optim/index.js";
+export { ModelContractError, checkModelShape, type ModelParams, type MultitaskModel, type Tree } from "./model/contract.js";
+export { checkModel } from "./model/check.js";
+export { modelPass, type ModelPassOptions, type ModelPassResult, type ModelStatRequest, type RepresentationCombiner } from "./model/generic.js";
+export { buildModelStep, buildModelTwoPhase, observedOf, type ModelStepConfig, type ModelStepOutput, type StepOptimizer } from "./train/modelStep.js";
+export { createModelTrainer, type ModelTrainerOptions } from "./train/modelTrainer.js";
+export { combinerFor, signDropout, type Combiner } from "./train/combiners.js";
 export { initParams, forward, type MultiHeadMlpConfig, type Params } from "./models/mlp.js";
 export { lenetStem, stemOutputDim, checkStemConfig, type ConvStemConfig, type ConvLayerConfig, type StemParams } from "./models/conv.js";
 export { meanSquaredError, crossEntropy, type TaskLoss } from "./train/losses.js";

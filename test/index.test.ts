@@ -14,3 +14,10 @@ test("the package root exports every method under its camelCase paper name, and 
   assert.equal(typeof lb.createTrainer, "function");
   assert.equal(typeof lb.buildTwoPhaseStep, "function");
 });
+
+test("the package root exports the model contract, its generic step and trainer, and the tree optimizers", () => {
+  for (const f of ["createModelTrainer", "modelPass", "checkModel", "buildModelStep", "buildModelTwoPhase", "adam", "adamw", "sgd", "optimizerByName", "signDropout"]) {
+    assert.equal(typeof (lb as Record<string, unknown>)[f], "function", f);
+  }
+  assert.equal(new lb.ModelContractError("x").name, "ModelContractError");
+});

@@ -48,7 +48,7 @@ export function tanhMlp(config: TanhMlpConfig): MultitaskModel<RegressionBatch> 
         let h = batch.x.ref;
         body.dense.forEach((d, l) => {
           const a = np.tanh(np.matmul(h, d.W.ref).add(d.b.ref));
-          h = layerNorm(a.ref, body.norm[l]!);
+          h = layerNorm(a, body.norm[l]!);
           a.dispose();
         });
         return h;

@@ -1,12 +1,10 @@
 import { numpy as np, jit, tree, type JsTree } from "@jax-js/jax";
 import type { ModelParams, MultitaskModel, Tree } from "../model/contract.js";
 import { modelPass, type ModelStatRequest, type RepresentationCombiner } from "../model/generic.js";
+import type { TreeOptimizer } from "../optim/types.js";
 
-/** An optimizer over parameter trees, optax-style (see src/optim): pure init/update that run inside jit. */
-export interface StepOptimizer {
-  init(params: Tree): Tree;
-  update(params: Tree, grads: Tree, state: Tree): { params: Tree; state: Tree };
-}
+/** An optimizer over parameter trees, optax-style (src/optim: adam, adamw, sgd, or your own): pure init/update that run inside jit. */
+export type StepOptimizer = TreeOptimizer;
 
 /**
  * The losses and the statistic flattened into one array, so the host reads back once:

@@ -1,0 +1,171 @@
+import { numpy as np, tree } from "@jax-js/jax";
+import type { Balancer, BalancerState } from "../balancers/types.js";
+import type { ModelParams, MultitaskModel, Tree } from "../model/contract.js";
+import { checkModel } from "../model/check.js";
+import { combinerFor } from "./combiners.js";
+import { buildModelStep, buildModelTwoPhase, type StepOptimizer } from "./modelStep.js";
+import { parseObserved } from "./step.js";
+import { statRequest, TrainingError, type StepRecord } from "./loop.js";
+
+export interface ModelTrainerOptions<B extends Tree> {
+  readonly model: MultitaskModel<B>;
+  /** Initial parameters { shared, task }; consumed. */
+  readonly params: ModelParams;
+  /** Any optimizer over parameter trees (adam, adamw, sgd from the package, or your own). */
+  readonly optimizer: StepOptimizer;
+  readonly balancer: Balancer<BalancerState>;
+  /** Check the model against the contract on the first batch ({@link checkModel}). Default true. */
+  readonly check?: boolean;
+}
+
+/** The first entry of `values` that is not a finite number, as [index, value], or null. */
+function firstNonFinite(values: ArrayLike<number>): [number, number] | null {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return [i, values[i]!];
+  return null;
+}
+
+/**
+ * A training run of any model in the contract ({@link MultitaskModel}) with any balancer and
+ * optimizer, generic over the model: the per-task statistics the balancer needs come from
+ * {@link modelPass}. `await step(batch)` runs one step and reads its results back asynchronously
+ * (`await array.data()`), so the same code runs on the wasm worker pool and on WebGPU.
+ * - timing `next` (GradNorm, …): one jit call with the current weights, then the observation goes to
+ *   the balancer for the next step's weights;
+ * - timing `current` (MGDA, …): a jit call computes the losses and statistics, the balancer turns them
+ *   into this step's weights, and a second jit call computes the weighted gradients (running the
+ *   forward pass again: the generic tier keeps no residuals between compiled calls) and the update.
+ * A step is all or nothing, as with {@link createTrainer}: losses, statistics and weights are checked
+ * before the new parameters are kept. `step` consumes the batch (a tree of arrays).
+ */
+export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>) {
+  const { model, balancer, optimizer } = opts;
+  const T = model.numTasks;
+  const request = statRequest(balancer.needs);
+  const current = balancer.timing === "current";
+  if (balancer.combine && current) throw new TrainingError(`${balancer.name}: a gradient combination needs timing 'next'`);
+  const combiner = balancer.combine ? combinerFor(balancer.combine.spec) : undefined;
+  const config = {
+    model,
+    optimizer,
+    stat: request,
+    combine: combiner ? (dRepT: np.Array, rep: np.Array, w: np.Array, seed: np.Array) => combiner(dRepT, w, seed, rep) : undefined,
+  };
+  const single = current ? null : buildModelStep(config);
+  const twoPhase = current ? buildModelTwoPhase(config) : null;
+  let params: ModelParams | null = opts.params;
+  let optState: Tree = optimizer.init(params as unknown as Tree);
+  let state = balancer.init(T);
+  let t = 0;
+  let checked = opts.check === false;
+  let busy = false;
+  const live = () => {
+    if (!params) throw new TrainingError("trainer already disposed");
+    return params;
+  };
+  const read = async (observed: np.Array) => {
+    const obs = parseObserved((await observed.data()) as Float32Array, T, request, balancer.needs.gradNorms !== undefined);
+    const bad = firstNonFinite(obs.losses);
+    if (bad) throw new TrainingError(`loss of task ${bad[0]} is ${bad[1]} at step ${t} (training diverged or the data holds NaN/Inf)`);
+    const norm = firstNonFinite(obs.gradNorms ?? []);
+    if (norm) throw new TrainingError(`gradient norm of task ${norm[0]} is ${norm[1]} at step ${t} (training diverged)`);
+    obs.gramian?.forEach((row, i) => {
+      const b = firstNonFinite(row);
+      if (b) throw new TrainingError(`Gramian entry (${i}, ${b[0]}) is ${b[1]} at step ${t} (training diverged)`);
+    });
+    return obs;
+  };
+  const checkWeights = (weights: readonly number[]) => {
+    if (!Array.isArray(weights) || weights.length !== T) {
+      throw new TrainingError(`${balancer.name} returned ${Array.isArray(weights) ? weights.length : String(weights)} weights at step ${t}, expected ${T}`);
+    }
+    const bad = firstNonFinite(weights);
+    if (bad) throw new TrainingError(`${balancer.name} returned weight ${bad[1]} for task ${bad[0]} at step ${t}`);
+    return weights;
+  };
+  return {
+    get params(): ModelParams {
+      return live();
+    },
+    get weights(): readonly number[] {
+      return state.weights;
+    },
+    get stepCount(): number {
+      return t;
+    },
+    /** One training step on `batch` (consumed). Steps must not overlap: await each before the next. */
+    async step(batch: B): Promise<StepRecord> {
+      if (busy) {
+        tree.dispose(batch);
+        throw new TrainingError("a step is already running: await each step before the next");
+      }
+      busy = true;
+      try {
+        if (!checked) {
+          try {
+            checkModel(model, live(), batch);
+          } catch (e) {
+            tree.dispose(batch);
+            throw e;
+          }
+          checked = true;
+        }
+        let record: StepRecord;
+        if (twoPhase) {
+          const observed = twoPhase.observe(tree.ref(live()), tree.ref(batch));
+          let obs;
+          let next;
+          try {
+            obs = await read(observed);
+            next = balancer.update(obs, state).state;
+            checkWeights(next.weights);
+          } catch (e) {
+            tree.dispose(batch);
+            throw e;
+          }
+          const out = twoPhase.apply(live(), optState, np.array(new Float32Array(next.weights)), batch);
+          params = out.params;
+          optState = out.optState;
+          state = next;
+          record = { ...obs, weights: state.weights };
+        } else {
+          const weights = state.weights;
+          const seed = np.array(balancer.combine ? balancer.combine.seed(state) >>> 0 : 0, { dtype: np.uint32 });
+          const out = single!.step(tree.ref(live()), tree.ref(optState), np.array(new Float32Array(weights)), batch, seed);
+          let obs;
+          let next;
+          try {
+            obs = await read(out.observed);
+            next = balancer.update(obs, state).state;
+            checkWeights(next.weights);
+          } catch (e) {
+            tree.dispose(out.params);
+            tree.dispose(out.optState);
+            throw e;
+          }
+          tree.dispose(live());
+          tree.dispose(optState);
+          params = out.params;
+          optState = out.optState;
+          state = next;
+          record = { ...obs, weights };
+        }
+        t++;
+        return record;
+      } finally {
+        busy = false;
+      }
+    },
+    /** Frees everything but the parameters, which are returned to the caller. */
+    finish(): ModelParams {
+      const p = live();
+      params = null;
+      tree.dispose(optState);
+      (single ?? twoPhase)!.dispose();
+      return p;
+    },
+    /** Frees everything, parameters included. */
+    dispose(): void {
+      if (params) tree.dispose(this.finish());
+    },
+  };
+}
