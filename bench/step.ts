@@ -6,8 +6,9 @@
  * runs first), so that drifts of the machine's speed hit both alike; each figure is the median
  * over the measured steps, and the ratio is taken between medians of the same run. Then (unless
  * --gradnorm-only) every method that needs per-task statistics, in each gradient mode, for
- * T ∈ {2, 10, 50} (bench/methods.ts).
- * Usage: npm run bench [-- --json] [-- --steps N] [-- --method-steps N] [-- --gradnorm-only]
+ * T ∈ {2, 10, 50} (bench/methods.ts), and the generic tier: the same network written as plain jax-js
+ * functions in the model contract, every mode against generic equal weights (bench/generic.ts).
+ * Usage: npm run bench [-- --json] [-- --steps N] [-- --method-steps N] [-- --gradnorm-only] [-- --generic-only]
  */
 import { init, defaultDevice } from "@jax-js/jax";
 import { equalWeights } from "../src/balancers/equalWeights.js";
@@ -21,6 +22,7 @@ import { toyTrainDefaults } from "../src/tasks/toyRun.js";
 import { Rng } from "../src/util/rng.js";
 import { median } from "../src/util/stats.js";
 import { benchMethods } from "./methods.js";
+import { benchGeneric } from "./generic.js";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
@@ -38,6 +40,7 @@ if (!Number.isInteger(methodSteps) || methodSteps <= 0) {
   process.exit(1);
 }
 const gradnormOnly = args.includes("--gradnorm-only");
+const genericOnly = args.includes("--generic-only");
 
 await init("wasm");
 defaultDevice("wasm");
@@ -71,6 +74,11 @@ function measure(T: number) {
   return { equal: { msPerStep: eq }, gradnorm: { msPerStep: gn, ratioToEqual: gn / eq } };
 }
 
+if (genericOnly) {
+  const generic = await benchGeneric([2, 10], methodSteps, 5, json ? undefined : (line) => console.log(line));
+  if (json) process.stdout.write(JSON.stringify({ generic, methodSteps, node: process.version }) + "\n");
+  process.exit(0);
+}
 const t10 = measure(10);
 const t2 = measure(2);
 const result: Record<string, unknown> = { ...t10, t2, steps: measured, batchSize: toyTrainDefaults.batchSize, node: process.version };
@@ -86,5 +94,7 @@ if (!gradnormOnly) {
   if (!json) console.log(`\nMethods with per-task statistics, each against equal weights (median of ${methodSteps} alternating steps, 5 warm-up):`);
   result.methods = benchMethods([2, 10, 50], methodSteps, 5, json ? undefined : (line) => console.log(line));
   result.methodSteps = methodSteps;
+  if (!json) console.log(`\nThe generic tier (the toy network as plain jax-js functions, async trainer), each against generic equal weights (median of ${methodSteps} alternating steps, 5 warm-up):`);
+  result.generic = await benchGeneric([2, 10], methodSteps, 5, json ? undefined : (line) => console.log(line));
 }
 if (json) process.stdout.write(JSON.stringify(result) + "\n");

@@ -4,8 +4,9 @@ import { Rng } from "../../src/util/rng.js";
 
 /**
  * A multitask MLP written by hand with plain jax-js operations, in the library's model contract:
- * a shared trunk of tanh layers with biases and layer norm, split at its last shared layer (so that
- * GradNorm's W is known), and T linear regression heads read from the replicated representation.
+ * a shared trunk of tanh layers with biases and layer norm (or plain ReLU layers), split at its last
+ * shared layer (so that GradNorm's W is known), and T linear regression heads read from the
+ * replicated representation.
  *
  * body: x → LayerNorm(tanh(x·W₀ + b₀)) → … (all hidden layers but the last);
  * last: z → tanh(z·W + b) (GradNorm's W is this layer's weights and bias);
@@ -16,6 +17,10 @@ export interface TanhMlpConfig {
   readonly hidden: readonly number[];
   readonly outputDim: number;
   readonly numTasks: number;
+  /** Hidden activation (default tanh); relu with `layerNorm: false` is the toy network of GradNorm's §4. */
+  readonly activation?: "tanh" | "relu";
+  /** LayerNorm after every hidden layer but the last (default true). */
+  readonly layerNorm?: boolean;
 }
 
 export interface RegressionBatch {
@@ -40,6 +45,8 @@ function layerNorm(h: np.Array, n: Norm, eps = 1e-5): np.Array {
 
 export function tanhMlp(config: TanhMlpConfig): MultitaskModel<RegressionBatch> {
   const { numTasks: T, outputDim: O } = config;
+  const act = config.activation === "relu" ? (a: np.Array) => np.maximum(a, 0) : (a: np.Array) => np.tanh(a);
+  const norm = config.layerNorm ?? true;
   return {
     numTasks: T,
     split: {
@@ -47,15 +54,17 @@ export function tanhMlp(config: TanhMlpConfig): MultitaskModel<RegressionBatch> 
         const body = (params.shared as TanhMlpParams["shared"]).body;
         let h = batch.x.ref;
         body.dense.forEach((d, l) => {
-          const a = np.tanh(np.matmul(h, d.W.ref).add(d.b.ref));
-          h = layerNorm(a, body.norm[l]!);
-          a.dispose();
+          const a = act(np.matmul(h, d.W.ref).add(d.b.ref));
+          if (norm) {
+            h = layerNorm(a, body.norm[l]!);
+            a.dispose();
+          } else h = a;
         });
         return h;
       },
       last(params, z) {
         const d = (params.shared as TanhMlpParams["shared"]).last;
-        return np.tanh(np.matmul(z.ref, d.W.ref).add(d.b.ref));
+        return act(np.matmul(z.ref, d.W.ref).add(d.b.ref));
       },
     },
     tasks(params, repT, batch) {

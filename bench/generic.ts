@@ -1,0 +1,72 @@
+/**
+ * The generic tier's cost: GradNorm's toy network (250 → 4 ReLU layers of 100, T linear heads, squared
+ * loss) written as plain jax-js functions in the model contract (examples/models/tanhMlp.ts with
+ * relu and no layer norm), trained by the async generic trainer; for T ∈ {2, 10} every gradient mode
+ * of GradNorm (norms) and MGDA (Gramian) against generic equal weights on the same batches, one step
+ * each in ABBA order, medians of the same run. Also the built-in MLP's hand-written step (the fast
+ * tier) with equal weights, for the ratio generic/fast.
+ */
+import { numpy as np } from "@jax-js/jax";
+import { createBalancer } from "../src/balancers/registry.js";
+import type { Balancer, BalancerState } from "../src/balancers/types.js";
+import { createModelTrainer } from "../src/train/modelTrainer.js";
+import { createTrainer, type Batch } from "../src/train/loop.js";
+import { initParams } from "../src/models/mlp.js";
+import { meanSquaredError } from "../src/train/losses.js";
+import { adam } from "../src/optim/adam.js";
+import { gatherBatch, makeToy } from "../src/tasks/toy.js";
+import { Rng } from "../src/util/rng.js";
+import { median } from "../src/util/stats.js";
+import { initTanhMlp, tanhMlp } from "../examples/models/tanhMlp.js";
+
+export interface GenericTiming {
+  msPerStep: number;
+  equalMsPerStep: number;
+  ratioToEqual: number;
+}
+
+export async function benchGeneric(tasks: readonly number[], measured: number, warmup: number, onRow?: (line: string) => void) {
+  const out: Record<string, Record<string, GenericTiming>> = {};
+  const B = 32;
+  for (const T of tasks) {
+    const data = makeToy({ numTasks: T, trainSize: 512, testSize: 1, inputScale: 1 });
+    const rng = new Rng(3);
+    const batches: Batch[] = Array.from({ length: 16 }, () => gatherBatch(data.train, Array.from({ length: B }, () => rng.int(512)), T, 250, 100));
+    const config = { inputDim: 250, hidden: [100, 100, 100, 100], outputDim: 100, numTasks: T, activation: "relu" as const, layerNorm: false };
+    const model = tanhMlp(config);
+    const generic = (b: Balancer<BalancerState>) => {
+      const tr = createModelTrainer({ model, params: initTanhMlp(config, 0), optimizer: adam({ lr: 1e-3 }), balancer: b, check: false });
+      return async (k: number) => {
+        const bt = batches[k % batches.length]!;
+        await tr.step({ x: np.array(bt.x).reshape([B, 250]), y: np.array(bt.y).reshape([T, B, 100]) });
+      };
+    };
+    const fast = () => {
+      const mlp = { inputDim: 250, hidden: [100, 100, 100, 100], outputDim: 100, numTasks: T };
+      const tr = createTrainer({ step: { model: mlp, loss: meanSquaredError, optimizer: { lr: 1e-3 } }, balancer: createBalancer("equal"), params: initParams(mlp, 0), batchSize: B });
+      return async (k: number) => void tr.step(batches[k % batches.length]!);
+    };
+    const rows: [string, () => (k: number) => Promise<void>][] = [["fast-tier equal", fast]];
+    for (const mode of ["representation", "lastShared", "shared"] as const) {
+      rows.push([`gradnorm ${mode}`, () => generic(createBalancer("gradnorm", { alpha: 0.12, gradMode: mode }))]);
+      rows.push([`mgda ${mode}`, () => generic(createBalancer("mgda", { gradMode: mode }))]);
+    }
+    out[`T${T}`] = {};
+    for (const [label, make] of rows) {
+      const runs = [generic(createBalancer("equal")), make()];
+      const times: number[][] = [[], []];
+      for (let i = 0; i < warmup + measured; i++) {
+        for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {
+          const t0 = performance.now();
+          await runs[k]!(i);
+          if (i >= warmup) times[k]!.push(performance.now() - t0);
+        }
+      }
+      const eq = median(times[0]!);
+      const ms = median(times[1]!);
+      out[`T${T}`]![label] = { msPerStep: ms, equalMsPerStep: eq, ratioToEqual: ms / eq };
+      onRow?.(`T=${String(T).padStart(2)}  ${label.padEnd(24)} ${ms.toFixed(2).padStart(7)} ms/step   generic equal ${eq.toFixed(2).padStart(6)}   ratio ${(ms / eq).toFixed(2)}`);
+    }
+  }
+  return out;
+}
