@@ -5,6 +5,7 @@ import { setupJax, toList, maxRelErr } from "../helpers/jax.js";
 import { modelPass, type ModelStatRequest } from "../../src/model/generic.js";
 import { ModelContractError, type ModelParams, type MultitaskModel } from "../../src/model/contract.js";
 import { initTanhMlp, tanhMlp, type RegressionBatch } from "../../examples/models/tanhMlp.js";
+import { initMmoe, mmoe } from "../../examples/models/mmoe.js";
 import { Rng } from "../../src/util/rng.js";
 
 before(setupJax);
@@ -54,22 +55,32 @@ function repGrads(m: MultitaskModel<RegressionBatch>, params: ModelParams, batch
 
 const gram = (rows: number[][]) => rows.map((a) => rows.map((b) => a.reduce((s, v, k) => s + v * b[k]!, 0)));
 
-describe("generic per-task statistics (own tanh MLP with layer norm, split at the last shared layer)", () => {
-  for (const B of [4, 13]) {
-    const params = initTanhMlp(config, 3);
-    const batch = batchOf(B);
+/** The example models, small, with a batch each. */
+const mmoeConfig = { inputDim: 6, experts: 3, hidden: [5, 4] as [number, number], classes: 3, numTasks: T };
+function oneHot(B: number): np.Array {
+  const y = new Float32Array(T * B * 3);
+  for (let i = 0; i < T * B; i++) y[i * 3 + rng.int(3)] = 1;
+  return np.array(y).reshape([T, B, 3]);
+}
+const cases = [
+  ...[4, 13].map((B) => ({ label: `own tanh MLP with layer norm, B = ${B}`, model, params: initTanhMlp(config, 3), batch: batchOf(B) })),
+  { label: "MMoE (3 experts, per-task gates), B = 6", model: mmoe(mmoeConfig) as MultitaskModel<RegressionBatch>, params: initMmoe(mmoeConfig, 5) as ModelParams, batch: { x: np.array(rng.normals(6 * 6)).reshape([6, 6]), y: oneHot(6) } },
+];
+
+for (const { label, model: m, params, batch } of cases) {
+  describe(`generic per-task statistics: ${label}`, () => {
     const references: Record<string, number[][]> = {
-      representation: repGrads(model, params, batch),
-      lastShared: perTaskGrads(model, params, batch, (g) => (g.shared as { last: unknown }).last),
-      shared: perTaskGrads(model, params, batch, (g) => g.shared),
+      representation: repGrads(m, params, batch),
+      lastShared: perTaskGrads(m, params, batch, (g) => (g.shared as { last: unknown }).last),
+      shared: perTaskGrads(m, params, batch, (g) => g.shared),
     };
     for (const mode of ["representation", "lastShared", "shared"] as const) {
-      test(`B = ${B}, ${mode}: norms and Gramian equal T separate grad calls (1e-5 relative)`, () => {
+      test(`${mode}: norms and Gramian equal T separate grad calls (1e-5 relative)`, () => {
         const G = gram(references[mode]!);
         for (const kind of ["norms", "gramian"] as const) {
           const stat: ModelStatRequest = { mode, kind };
           const f = jit((p: ModelParams, b: RegressionBatch) => {
-            const r = modelPass(model, p, b, { stat });
+            const r = modelPass(m, p, b, { stat });
             tree.dispose(p);
             tree.dispose(b);
             r.losses.dispose();
@@ -82,10 +93,10 @@ describe("generic per-task statistics (own tanh MLP with layer norm, split at th
         }
       });
     }
-    test(`B = ${B}: the weighted gradients equal grad of Σ wᵢLᵢ over every parameter`, () => {
+    test("the weighted gradients equal grad of Σ wᵢLᵢ over every parameter", () => {
       const w = [0.3, 1.7, 0.9];
       const f = jit((p: ModelParams, b: RegressionBatch, wa: np.Array) => {
-        const r = modelPass(model, p, b, { weights: wa });
+        const r = modelPass(m, p, b, { weights: wa });
         tree.dispose(p);
         tree.dispose(b);
         r.losses.dispose();
@@ -95,7 +106,7 @@ describe("generic per-task statistics (own tanh MLP with layer norm, split at th
       const want = grad((p: ModelParams) => {
         let total: np.Array | null = null;
         for (let t = 0; t < T; t++) {
-          const l = lossOf(model, p, batch, t).mul(w[t]!);
+          const l = lossOf(m, p, batch, t).mul(w[t]!);
           total = total === null ? l : total.add(l);
         }
         tree.dispose(p);
@@ -109,8 +120,8 @@ describe("generic per-task statistics (own tanh MLP with layer norm, split at th
       tree.dispose(want);
       f.dispose();
     });
-  }
-});
+  });
+}
 
 describe("contract errors", () => {
   test("losses not of shape [T], and lastShared without a split, are named", () => {
