@@ -8,7 +8,7 @@
  */
 import { numpy as np } from "@jax-js/jax";
 import { createBalancer } from "../src/balancers/registry.js";
-import type { Balancer, BalancerState } from "../src/balancers/types.js";
+import { gradModes, type Balancer, type BalancerState } from "../src/balancers/types.js";
 import { createModelTrainer } from "../src/train/modelTrainer.js";
 import { createTrainer, type Batch } from "../src/train/loop.js";
 import { initParams } from "../src/models/mlp.js";
@@ -47,7 +47,7 @@ export async function benchGeneric(tasks: readonly number[], measured: number, w
       return async (k: number) => void tr.step(batches[k % batches.length]!);
     };
     const rows: [string, () => (k: number) => Promise<void>][] = [["fast-tier equal", fast]];
-    for (const mode of ["representation", "lastShared", "shared"] as const) {
+    for (const mode of gradModes) {
       rows.push([`gradnorm ${mode}`, () => generic(createBalancer("gradnorm", { alpha: 0.12, gradMode: mode }))]);
       rows.push([`mgda ${mode}`, () => generic(createBalancer("mgda", { gradMode: mode }))]);
     }

@@ -12,7 +12,7 @@
  * Usage: npm run bench:gramian [-- --tasks 10,100,1000] [-- --methods mgda,upgrad] [-- --json]
  */
 import { createBalancer, methodNames } from "../src/balancers/registry.js";
-import { checkGramian } from "../src/solvers/linalg.js";
+import { checkGramian } from "../src/solvers/gramian.js";
 import { eighFlat } from "../src/solvers/eigen.js";
 import { toFlat } from "../src/solvers/dense.js";
 import { Rng } from "../src/util/rng.js";

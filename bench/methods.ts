@@ -5,7 +5,7 @@
  * and the ratio is between the medians of the same run.
  */
 import { createBalancer, methodNames } from "../src/balancers/registry.js";
-import type { Balancer, BalancerState, GradStatistic } from "../src/balancers/types.js";
+import { gradModes, type Balancer, type BalancerState, type GradStatistic } from "../src/balancers/types.js";
 import { initParams } from "../src/models/mlp.js";
 import { meanSquaredError } from "../src/train/losses.js";
 import { createTrainer, type Batch } from "../src/train/loop.js";
@@ -14,7 +14,7 @@ import { toyTrainDefaults } from "../src/tasks/toyRun.js";
 import { Rng } from "../src/util/rng.js";
 import { median } from "../src/util/stats.js";
 
-export const modes: readonly GradStatistic[] = ["representation", "lastShared", "shared"];
+export const modes: readonly GradStatistic[] = gradModes;
 
 export interface MethodTiming {
   msPerStep: number;

@@ -38,4 +38,5 @@ export { buildTrainStep, buildTwoPhaseStep, buildEvalLosses, lossesAndGrads, for
 export { trainLoop, createTrainer, statRequest, TrainingError, type LoopOptions, type LoopResult, type LoopHistory, type Batch, type TrainerOptions, type StepRecord } from "./train/loop.js";
 export { makeToy, toySigmas, type ToyConfig, type ToyData } from "./tasks/toy.js";
 export { runToy, type ToyRunResult, type ToyTrainConfig } from "./tasks/toyRun.js";
-export { symmetricEigen, pinvSym, checkGramian, type Matrix, type Vector } from "./solvers/linalg.js";
+export { symmetricEigen, pinvSym, type Matrix, type Vector } from "./solvers/linalg.js";
+export { checkGramian, gramianEigenTolerance, GRAMIAN_ENTRY_TOLERANCE, prepareGramian, type PreparedGramian } from "./solvers/gramian.js";

@@ -1,8 +1,8 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
-import { BalancerInputError, checkGradMode, checkOption, checkOptionNames } from "./validate.js";
+import { BalancerInputError, checkGradMode, checkOption, checkOptionNames, gramianInput } from "./validate.js";
 import { gramianWeighting } from "./gramianWeighting.js";
-import { simplexQpFlat, type PreparedGramian } from "../solvers/qp.js";
-import { gramianInput } from "./mgda.js";
+import { simplexQpFlat } from "../solvers/qp.js";
+import type { PreparedGramian } from "../solvers/gramian.js";
 
 /**
  * Final rescaling of the direction in the official code (`rescale` argument of `cagrad`):

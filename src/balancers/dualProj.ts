@@ -1,7 +1,6 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
-import { checkGradMode, checkOptionNames } from "./validate.js";
+import { checkGradMode, checkOptionNames, gramianInput } from "./validate.js";
 import { dualConeWeights } from "../solvers/qp.js";
-import { gramianInput } from "./mgda.js";
 import { checkPref, checkPrefShape, prefWeighting } from "./upgrad.js";
 
 export interface DualProjWeightsOptions {

@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, Observation, UpdateResult } from "./types.js";
-import { checkLosses, checkNumTasks, checkOption, checkOptionNames } from "./validate.js";
+import { checkLosses, checkNumTasks, checkOption, checkOptionNames, checkSeed } from "./validate.js";
 import { hash32 } from "../util/rng.js";
 
 export interface GradDropOptions {
@@ -32,7 +32,7 @@ export function gradDrop(options: GradDropOptions = {}): Balancer<GradDropState>
   checkOptionNames("graddrop", options, gradDrop.optionNames);
   const name = "graddrop";
   const leak = checkOption(name, "leak", options.leak ?? 0, (v) => v >= 0 && v <= 1, "a number in [0, 1]");
-  const seed = checkOption(name, "seed", options.seed ?? 0, (v) => Number.isInteger(v), "an integer");
+  const seed = checkSeed(name, options.seed ?? 0);
   return {
     name,
     needs: {},

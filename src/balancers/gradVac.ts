@@ -1,7 +1,7 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
-import { BalancerInputError, checkGradMode, checkOption, checkOptionNames, requireGramian } from "./validate.js";
+import { BalancerInputError, checkGradMode, checkOption, checkOptionNames, checkSeed, requireGramian } from "./validate.js";
 import { statefulGramianWeighting } from "./gramianWeighting.js";
-import { ascendingOrders, checkSeed, pcgradOrders, requireOrders } from "./pcgrad.js";
+import { ascendingOrders, pcgradOrders, requireOrders } from "./pcgrad.js";
 
 export interface GradVacOptions {
   /** EMA rate β ∈ (0, 1] of the targets φ̂ᵢⱼ (paper: 1e-2; LibMTL's default is 0.5). Default 0.01. */

@@ -1,18 +1,10 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
-import { BalancerInputError, checkFiniteVector, checkGradMode, checkOptionNames, requireGramian } from "./validate.js";
+import { BalancerInputError, checkFiniteVector, checkGradMode, checkOptionNames, gramianInput } from "./validate.js";
 import { gramianWeighting } from "./gramianWeighting.js";
-import { minNormSimplex, prepareGramian, type PreparedGramian } from "../solvers/qp.js";
+import { minNormSimplex } from "../solvers/qp.js";
+import { prepareGramian, type PreparedGramian } from "../solvers/gramian.js";
 
 
-/**
- * Validates a Gramian given to a Gramian method ({@link requireGramian}: the shared rule, positive
- * semidefinite up to rounding included) and prepares it for the solvers (cosine matrix, eigenvalues
- * made negative by rounding clipped to 0). Throws a {@link BalancerInputError} naming the method and
- * the problem.
- */
-export function gramianInput(method: string, G: Gramian | undefined, T?: number): PreparedGramian {
-  return prepareGramian(requireGramian(method, G, T));
-}
 
 /**
  * Gradient normalization before the min-norm solve, as in Sener & Koltun's official code

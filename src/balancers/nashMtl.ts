@@ -1,10 +1,9 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
-import { checkGradMode, checkOption, checkOptionNames } from "./validate.js";
+import { checkGradMode, checkOption, checkOptionNames, gramianInput } from "./validate.js";
 import { gramianWeighting } from "./gramianWeighting.js";
 import { dot } from "../solvers/linalg.js";
 import { choleskyInPlace, choleskySolveInPlace } from "../solvers/dense.js";
-import { prepareGramian, type PreparedGramian } from "../solvers/qp.js";
-import { gramianInput } from "./mgda.js";
+import { prepareGramian, type PreparedGramian } from "../solvers/gramian.js";
 
 export interface NashMtlWeightsOptions {
   /** Cap on Newton iterations per solve. Default 100 (typically 5–15 are used). */

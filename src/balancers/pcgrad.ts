@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
-import { BalancerInputError, checkGradMode, checkOption, checkOptionNames, requireGramian } from "./validate.js";
+import { BalancerInputError, checkGradMode, checkOptionNames, checkSeed, requireGramian } from "./validate.js";
 import { statefulGramianWeighting } from "./gramianWeighting.js";
 import { uniformAt } from "../util/rng.js";
 
@@ -71,10 +71,6 @@ export function requireOrders(method: string, orders: readonly (readonly number[
   });
 }
 
-/** Validates the seed option shared by the randomized methods. */
-export function checkSeed(method: string, seed: number): number {
-  return checkOption(method, "seed", seed, (v) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31, "an integer in [−2³¹, 2³¹)");
-}
 
 
 /**

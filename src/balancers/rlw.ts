@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, Observation, UpdateResult } from "./types.js";
-import { checkLosses, checkNumTasks, checkOption, checkOptionNames } from "./validate.js";
+import { checkLosses, checkNumTasks, checkOptionNames, checkSeed } from "./validate.js";
 import { maxOf } from "../solvers/linalg.js";
 import { normalAt } from "../util/rng.js";
 
@@ -39,13 +39,7 @@ export function rlwDraw(seed: number, counter: number, T: number): number[] {
 export function rlw(options: RlwOptions = {}): Balancer<RlwState> {
   checkOptionNames("rlw", options, rlw.optionNames);
   const name = "rlw";
-  const seed = checkOption(
-    name,
-    "seed",
-    options.seed ?? 0,
-    (v) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31,
-    "an integer in [−2³¹, 2³¹)",
-  );
+  const seed = checkSeed(name, options.seed ?? 0);
   return {
     name,
     needs: {},

@@ -34,6 +34,9 @@ export interface Observation {
  */
 export type GradStatistic = "lastShared" | "representation" | "shared";
 
+/** Every gradient mode, in the order the CLI and the benchmarks list them. */
+export const gradModes: readonly GradStatistic[] = ["representation", "lastShared", "shared"];
+
 /** What a balancer asks the training step to compute besides the losses. */
 export interface Needs {
   readonly gradNorms?: GradStatistic;

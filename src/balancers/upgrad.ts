@@ -1,8 +1,8 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
-import { BalancerInputError, checkGradMode, checkOptionNames } from "./validate.js";
+import { BalancerInputError, checkGradMode, checkOptionNames, gramianInput } from "./validate.js";
 import { gramianWeighting } from "./gramianWeighting.js";
-import { dualConeWeights, type PreparedGramian } from "../solvers/qp.js";
-import { gramianInput } from "./mgda.js";
+import { dualConeWeights } from "../solvers/qp.js";
+import type { PreparedGramian } from "../solvers/gramian.js";
 
 export interface UpgradWeightsOptions {
   /**

@@ -1,5 +1,5 @@
-import type { Gramian, GradStatistic, Observation } from "./types.js";
-import { checkGramian } from "../solvers/linalg.js";
+import { gradModes, type Gramian, type GradStatistic, type Observation } from "./types.js";
+import { checkGramian, prepareGramian, type PreparedGramian } from "../solvers/gramian.js";
 
 /** Error raised for bad balancer input: names the method, the problem and the task. */
 export class BalancerInputError extends Error {
@@ -74,6 +74,11 @@ export function checkOptionNames(method: string, options: unknown, known: readon
   }
 }
 
+/** Validates a seed option shared by the randomized methods: a 32-bit signed integer (the generator uses 32 bits). */
+export function checkSeed(method: string, seed: number): number {
+  return checkOption(method, "seed", seed, (v) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31, "an integer in [−2³¹, 2³¹)");
+}
+
 /** Option checks used by factories. */
 export function checkOption(method: string, name: string, value: number, ok: (v: number) => boolean, rule: string): number {
   if (typeof value !== "number" || !Number.isFinite(value) || !ok(value)) {
@@ -82,12 +87,11 @@ export function checkOption(method: string, name: string, value: number, ok: (v:
   return value;
 }
 
-const GRAD_MODES: readonly GradStatistic[] = ["lastShared", "representation", "shared"];
 
 /** Validates the gradMode option shared by every method on per-task gradient statistics. */
 export function checkGradMode(method: string, mode: GradStatistic | undefined, fallback: GradStatistic = "shared"): GradStatistic {
   const m = mode ?? fallback;
-  if (!GRAD_MODES.includes(m)) {
+  if (!gradModes.includes(m)) {
     throw new BalancerInputError(method, `unknown gradMode '${String(m)}' (lastShared, representation or shared)`);
   }
   return m;
@@ -105,4 +109,14 @@ export function requireGramian(method: string, G: Gramian | undefined, T?: numbe
   const problem = checkGramian(G, T);
   if (problem !== null) throw new BalancerInputError(method, problem);
   return G;
+}
+
+/**
+ * Validates a Gramian given to a Gramian method ({@link requireGramian}: the shared rule, positive
+ * semidefinite up to rounding included) and prepares it for the solvers (cosine matrix, eigenvalues
+ * made negative by rounding clipped to 0). Throws a {@link BalancerInputError} naming the method and
+ * the problem.
+ */
+export function gramianInput(method: string, G: Gramian | undefined, T?: number): PreparedGramian {
+  return prepareGramian(requireGramian(method, G, T));
 }

@@ -9,6 +9,7 @@ import { multiTitle, type MultiKind } from "../tasks/multiRun.js";
 import type { MultiTrainCliOptions } from "./options.js";
 import type { GradStatistic } from "../balancers/types.js";
 import { createBalancer } from "../balancers/registry.js";
+import { stemModeProblem } from "../models/conv.js";
 import type { MultiRunOutcome, MultiRunSpec } from "../tasks/multiExperiment.js";
 
 export interface BenchMnistOptions extends MultiTrainCliOptions {
@@ -46,7 +47,7 @@ export function gradModeFor(method: string, o: Pick<BenchMnistOptions, "gradMode
   const mode = needs.gramian ?? needs.gradNorms;
   if (!mode) return undefined;
   if (o.gradMode) return o.gradMode === mode ? undefined : o.gradMode;
-  return o.encoder === "lenet" && mode === "shared" ? "representation" : undefined;
+  return o.encoder === "lenet" && stemModeProblem(mode) ? "representation" : undefined;
 }
 
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command, Option } from "commander";
 import { createBalancer, methodNames } from "../balancers/registry.js";
+import { gradModes } from "../balancers/types.js";
+import { stemModeProblem } from "../models/conv.js";
 import { toyDefaults } from "../tasks/toy.js";
 import { toyTrainDefaults } from "../tasks/toyRun.js";
 import { defaultHidden, multiEncoders, multiKinds, multiTrainDefaults } from "../tasks/multiRun.js";
@@ -43,7 +45,7 @@ addDataOptions(
     .addOption(new Option("--tasks <T>", "number of tasks (T = 2 uses σ = (1, 100))").argParser(positiveInt).default(2))
     .addOption(new Option("--method <name>", `balancing method: ${methodNames().join(", ")}`).default("gradnorm"))
     .addOption(new Option("--alpha <a>", "GradNorm's α (default 0.12, the paper's value for this task)").argParser(nonNegativeNumber))
-    .addOption(new Option("--grad-mode <mode>", "where GradNorm measures gradients").argParser(oneOf(["lastShared", "representation", "shared"] as const)))
+    .addOption(new Option("--grad-mode <mode>", "where GradNorm measures gradients").argParser(oneOf(gradModes)))
     .addOption(new Option("--weights <list>", "static weights, comma-separated (method static)").argParser(numberList))
     .addOption(new Option("--temperature <x>", "DWA temperature").argParser(finiteNumber))
     .addOption(new Option("--opt <key=value>", "any method option, repeatable (e.g. --opt c=0.4 for cagrad)").argParser(keyValue))
@@ -63,7 +65,7 @@ addDataOptions(
     .addOption(new Option("--extra-methods <list>", "methods on per-task statistics to add (default: every registered one)").argParser(distinct(nameList)))
     .addOption(new Option("--extra-tasks <list>", "task counts that get the extra methods").argParser(distinct(intList)).default([10]))
     .addOption(new Option("--extra-seeds <list>", "seeds for the extra methods").argParser(distinct(intList)).default([0]))
-    .addOption(new Option("--grad-mode <mode>", "gradient mode of the extra methods that take one").argParser(oneOf(["lastShared", "representation", "shared"] as const)).default("representation"))
+    .addOption(new Option("--grad-mode <mode>", "gradient mode of the extra methods that take one").argParser(oneOf(gradModes)).default("representation"))
     .addOption(new Option("--out <dir>", "output folder").argParser(outPath).default("out"))
     .option("--json", "print a JSON summary to stdout"),
 ).action(async (opts, cmd: Command) => {
@@ -107,14 +109,13 @@ addMultiTrainOptions(
     .command("mnist")
     .description("MultiMNIST / MultiFashion / MultiFashion+MNIST: every method and single-task networks, accuracy and Δm%")
     .addOption(new Option("--datasets <list>", "mnist, fashion, fashion+mnist").argParser(distinct(datasetList)).default(["mnist"]))
-    .addOption(new Option("--grad-mode <mode>", "gradient mode of every method that takes one (default: each method's own; with --encoder lenet, representation for those that default to shared)").argParser(oneOf(["lastShared", "representation", "shared"] as const)))
-    .addOption(new Option("--methods <list>", "methods").argParser(distinct(nameList)).default(["equal", "gradnorm", "uncertainty", "dwa", "rlw", "famo", "mgda", "pcgrad", "cagrad", "imtlg", "nashmtl", "alignedmtl", "upgrad", "dualproj", "config", "gradvac", "dbmtl", "graddrop"]))
+    .addOption(new Option("--grad-mode <mode>", "gradient mode of every method that takes one (default: each method's own; with --encoder lenet, representation for those that default to shared)").argParser(oneOf(gradModes)))
+    .addOption(new Option("--methods <list>", "methods (default: every registered one but static)").argParser(distinct(nameList)).default(methodNames().filter((m) => m !== "static")))
     .addOption(new Option("--out <dir>", "output folder").argParser(outPath).default("out")),
 ).action(async (opts) => {
   for (const m of opts.methods as string[]) createBalancer(m, {});
-  if (opts.encoder === "lenet" && opts.gradMode === "shared") {
-    throw new Error("--grad-mode shared does not work with --encoder lenet (per-task gradients are not propagated through the convolutions); use representation or lastShared");
-  }
+  const problem = opts.encoder === "lenet" ? stemModeProblem(opts.gradMode) : null;
+  if (problem) throw new Error(`--grad-mode ${opts.gradMode} with --encoder lenet: ${problem}`);
   await (await import("./benchMnist.js")).benchMnistCommand(opts);
 });
 

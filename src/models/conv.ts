@@ -47,6 +47,15 @@ export type StemParams = { kernels: np.Array[]; biases: np.Array[] };
  */
 export type StemLayerResiduals = { patches: np.Array; reluMask: np.Array; poolMask?: np.Array };
 
+/**
+ * Why a gradient mode cannot be used with a convolutional stem, or null if it can: per-task gradients
+ * are not propagated through the convolutions, so `shared` (all shared parameters) is not available;
+ * `representation` and `lastShared` stay on the fully connected trunk. The one place this rule lives.
+ */
+export function stemModeProblem(mode: string | undefined): string | null {
+  return mode === "shared" ? "gradient mode 'shared' does not support a convolutional stem (per-task gradients are not propagated through the convolutions); use 'representation' or 'lastShared'" : null;
+}
+
 /** Sener & Koltun's LeNet stem: conv(→10, 5) pool relu, conv(→20, 5) pool relu, flatten. */
 export function lenetStem(inputShape: readonly [number, number, number]): ConvStemConfig {
   return {

@@ -20,8 +20,8 @@
  * (pseudo-inverse), which handles singular and indefinite-by-rounding blocks exactly.
  */
 import { symmetricEigen, type Matrix, type Vector } from "./linalg.js";
-import { eighFlat } from "./eigen.js";
-import { choleskyInPlace, fromFlat, growingCholesky, toFlat, type GrowingCholesky } from "./dense.js";
+import { growingCholesky, toFlat, type GrowingCholesky } from "./dense.js";
+import { prepareGramian, type PreparedGramian } from "./gramian.js";
 
 /** Result of a small QP solve. */
 export interface QpResult {
@@ -661,93 +661,6 @@ export function nonnegativeQpFlat(Q: Float64Array, n: number, p: Float64Array, o
 
 // ---------------------------------------------------------------------------------------------
 // Gramians.
-
-/** A Gramian prepared for the solvers: gradient norms and the PSD cosine matrix. */
-export interface PreparedGramian {
-  readonly T: number;
-  /** ‖gᵢ‖ = √Gᵢᵢ. */
-  readonly norms: readonly number[];
-  /** maxᵢ ‖gᵢ‖ (0 for the zero Gramian). */
-  readonly maxNorm: number;
-  /**
-   * Cᵢⱼ = Gᵢⱼ / (‖gᵢ‖‖gⱼ‖), the Gramian of the unit gradients (rows and columns of zero
-   * gradients are 0), projected onto the PSD cone when it is not numerically positive definite
-   * (negative eigenvalues from rounding set to 0). Scale-free: the same for G and kG, and for G and
-   * DGD with D positive diagonal.
-   */
-  readonly cosine: readonly (readonly number[])[];
-  /** {@link cosine} as a row-major T×T buffer. */
-  readonly cosineFlat: Float64Array;
-  /**
-   * The smallest eigenvalue of C before the projection, when it was computed: only when C (over the
-   * tasks with a non-zero gradient) has no Cholesky factor, i.e. is singular or slightly indefinite.
-   * Undefined when C is positive definite (nothing to project).
-   */
-  readonly minCosineEigen?: number;
-  /** G / maxᵢ Gᵢᵢ, rebuilt from the projected C: Qᵢⱼ = (‖gᵢ‖/m)(‖gⱼ‖/m)Cᵢⱼ, m = maxNorm. */
-  readonly normalized: readonly (readonly number[])[];
-  /** {@link normalized} as a row-major T×T buffer. */
-  readonly normalizedFlat: Float64Array;
-}
-
-/**
- * Prepares a Gramian (checked by the caller: square, finite, symmetric, non-negative diagonal).
- * Working with the cosine matrix makes every method here exactly invariant to the scale of G and
- * keeps gradients of very different norms (1e-8..1e8 in G) equally accurate. Cost: one Cholesky
- * attempt on C (T³/3); an eigendecomposition only when C is singular or indefinite by rounding.
- */
-export function prepareGramian(G: Matrix): PreparedGramian {
-  const T = G.length;
-  const norms = G.map((row, i) => Math.sqrt(Math.max(row[i]!, 0)));
-  const maxNorm = maxAbs(norms);
-  const C = new Float64Array(T * T);
-  const active: number[] = [];
-  for (let i = 0; i < T; i++) if (norms[i]! > 0) active.push(i);
-  for (const i of active) {
-    C[i * T + i] = 1;
-    for (const j of active) if (j < i) C[i * T + j] = C[j * T + i] = (0.5 * (G[i]![j]! + G[j]![i]!)) / norms[i]! / norms[j]!;
-  }
-  // Positive definite on the active tasks: nothing to project.
-  const m = active.length;
-  const sub = new Float64Array(m * m);
-  for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) sub[a * m + b] = C[active[a]! * T + active[b]!]!;
-  let minCosineEigen: number | undefined;
-  if (m > 0 && !choleskyInPlace(sub.slice(), m)) {
-    const { values, vectors } = eighFlat(sub, m);
-    minCosineEigen = values[m - 1]!;
-    if (minCosineEigen < 0) {
-      // C ← V max(Λ, 0) Vᵀ over the active tasks.
-      const clipped = new Float64Array(m);
-      for (let k = 0; k < m; k++) clipped[k] = Math.max(values[k]!, 0);
-      const W = new Float64Array(m * m); // W = V·diag(√λ⁺): C = W Wᵀ
-      for (let a = 0; a < m; a++) for (let k = 0; k < m; k++) W[a * m + k] = vectors[a * m + k]! * Math.sqrt(clipped[k]!);
-      for (let a = 0; a < m; a++) {
-        for (let b = 0; b <= a; b++) {
-          let s = 0;
-          const ra = a * m;
-          const rb = b * m;
-          for (let k = 0; k < m; k++) s += W[ra + k]! * W[rb + k]!;
-          C[active[a]! * T + active[b]!] = C[active[b]! * T + active[a]!] = s;
-        }
-      }
-    }
-  }
-  const normalizedFlat = new Float64Array(T * T);
-  for (let i = 0; i < T; i++) {
-    const ui = maxNorm > 0 ? norms[i]! / maxNorm : 0;
-    for (let j = 0; j < T; j++) normalizedFlat[i * T + j] = ui * (maxNorm > 0 ? norms[j]! / maxNorm : 0) * C[i * T + j]!;
-  }
-  return {
-    T,
-    norms,
-    maxNorm,
-    cosine: fromFlat(C, T),
-    cosineFlat: C,
-    ...(minCosineEigen === undefined ? {} : { minCosineEigen }),
-    normalized: fromFlat(normalizedFlat, T),
-    normalizedFlat,
-  };
-}
 
 /** Result of {@link minNormSimplex}. */
 export interface MinNormResult {

@@ -2,7 +2,7 @@ import { numpy as np, jit, tree, type JsTree } from "@jax-js/jax";
 import type { GradStatistic } from "../balancers/types.js";
 import { adam, type AdamOptions, type AdamState } from "../optim/adam.js";
 import { checkConfig, forward, headsForward, trunkForward, type MultiHeadMlpConfig, type Params } from "../models/mlp.js";
-import { stemBackward, stemForward, type ConvStemConfig, type StemLayerResiduals } from "../models/conv.js";
+import { stemBackward, stemForward, stemModeProblem, type ConvStemConfig, type StemLayerResiduals } from "../models/conv.js";
 import { statKernels, type StatKind } from "../stats/gradNorms.js";
 import type { TaskLoss } from "./losses.js";
 
@@ -64,10 +64,11 @@ export function forwardWithStats(
       y.dispose();
       throw new Error(params.stem ? "forwardWithStats: params have a convolutional stem: pass its ConvStemConfig" : "forwardWithStats: a ConvStemConfig was given but params have no stem");
     }
-    if (stat?.mode === "shared") {
+    const problem = stemModeProblem(stat?.mode);
+    if (problem) {
       x.dispose();
       y.dispose();
-      throw new Error(SHARED_WITH_STEM);
+      throw new Error(problem);
     }
     const s = stemForward(params.stem, stem, x);
     x = s.features;
@@ -105,7 +106,6 @@ export function forwardWithStats(
   return { losses, stat: value, residuals: { ...base, dzT } };
 }
 
-const SHARED_WITH_STEM = "gradient mode 'shared' does not support a convolutional stem; use 'representation' or 'lastShared'";
 
 /**
  * The gradients of Σ wᵢLᵢ from the residuals of {@link forwardWithStats}, written as explicit
@@ -209,7 +209,8 @@ export interface StepConfig {
 /** Build-time checks of a step config: the model (and its stem), and 'shared' statistics with a stem. */
 function checkStepConfig(config: StepConfig): void {
   checkConfig(config.model);
-  if (config.model.stem && config.stat?.mode === "shared") throw new Error(SHARED_WITH_STEM);
+  const problem = config.model.stem ? stemModeProblem(config.stat?.mode) : null;
+  if (problem) throw new Error(problem);
 }
 
 /**

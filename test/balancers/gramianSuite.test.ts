@@ -15,7 +15,8 @@ import assert from "node:assert/strict";
 import { registry, type AnyFactory } from "../../src/balancers/registry.js";
 import type { Balancer, BalancerState, Gramian, Observation, UpdateResult } from "../../src/balancers/types.js";
 import { BalancerInputError, checkLosses, checkNumTasks } from "../../src/balancers/validate.js";
-import { checkGramian, permuteSym } from "../../src/solvers/linalg.js";
+import { permuteSym } from "../../src/solvers/linalg.js";
+import { checkGramian } from "../../src/solvers/gramian.js";
 import { assertNonConflicting, gaussianMatrix, gramOf, mulberry32, shuffle } from "../helpers/gramians.js";
 
 // ---------------------------------------------------------------------------------------------

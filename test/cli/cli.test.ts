@@ -120,7 +120,7 @@ test("bench mnist --json: single-task baselines, accuracy per task and Δm for e
   assert.match(cli("bench", "mnist", "--datasets", "cifar").stderr, /mnist, fashion, fashion\+mnist/);
   const lenetShared = cli("bench", "mnist", "--encoder", "lenet", "--grad-mode", "shared");
   assert.notEqual(lenetShared.status, 0);
-  assert.match(lenetShared.stderr.trim(), /^lossbalance: --grad-mode shared does not work with --encoder lenet/);
+  assert.match(lenetShared.stderr.trim(), /^lossbalance: --grad-mode shared with --encoder lenet: gradient mode 'shared' does not support a convolutional stem/);
 });
 
 test("bench mnist gradient modes: --grad-mode for methods that take one; LeNet moves 'shared' methods to the representation", () => {

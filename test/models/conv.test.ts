@@ -318,7 +318,7 @@ test("bad stem configs throw clear errors", () => {
 });
 
 test("'shared' statistics with a stem throw at build time; a stem's params need its config", () => {
-  const msg = /gradient mode 'shared' does not support a convolutional stem; use 'representation' or 'lastShared'/;
+  const msg = /gradient mode 'shared' does not support a convolutional stem \(per-task gradients are not propagated through the convolutions\); use 'representation' or 'lastShared'/;
   const step = { model: blobModel, loss: crossEntropy, optimizer: { lr: 1e-3 } };
   assert.throws(() => buildTrainStep({ ...step, stat: { mode: "shared", kind: "norms" } }), msg);
   assert.throws(() => buildTwoPhaseStep({ ...step, stat: { mode: "shared", kind: "gramian" } }), msg);

@@ -1,7 +1,8 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { dualConeWeights, minNormSimplex, nonnegativeQp, prepareGramian, simplexQp } from "../../src/solvers/qp.js";
+import { dualConeWeights, minNormSimplex, nonnegativeQp, simplexQp } from "../../src/solvers/qp.js";
+import { prepareGramian } from "../../src/solvers/gramian.js";
 import { dot, matVec, permuteSym, quadForm, symmetricEigen } from "../../src/solvers/linalg.js";
 import { close } from "../helpers/assert.js";
 import { mulberry32, gaussian, permutation, gramOf, combine, jacobian, caseArb, fullRankArb } from "../helpers/gramians.js";
@@ -9,36 +10,6 @@ import { mulberry32, gaussian, permutation, gramOf, combine, jacobian, caseArb, 
 const maxDiag = (G: readonly (readonly number[])[]) => Math.max(0, ...G.map((r, i) => r[i]!));
 
 // ---------------------------------------------------------------------------------------------
-
-describe("prepareGramian", () => {
-  test("cosine matrix has unit diagonal (0 for zero gradients) and is the same for kG and for DGD", () => {
-    fc.assert(
-      fc.property(caseArb, fc.double({ min: -8, max: 8, noNaN: true }), ({ seed, T, d, kind }, e) => {
-        const G = gramOf(jacobian(seed, T, d, kind));
-        const P = prepareGramian(G);
-        const Q = prepareGramian(G.map((r) => r.map((v) => v * 10 ** e)));
-        P.cosine.forEach((row, i) => {
-          if (P.norms[i]! > 0) close(row[i]!, 1, 1e-9, `C[${i}][${i}]`);
-          else assert.ok(row.every((v) => v === 0));
-          row.forEach((v, j) => close(v, Q.cosine[i]![j]!, 1e-9, `C[${i}][${j}] under scaling`));
-        });
-        const ev = symmetricEigen(P.cosine).values;
-        assert.ok(Math.min(...ev) >= -1e-12, `cosine not PSD: ${Math.min(...ev)}`);
-      }),
-      { numRuns: 150 },
-    );
-  });
-
-  test("a slightly indefinite matrix is reported and projected onto the PSD cone", () => {
-    const P = prepareGramian([
-      [1, 1.001],
-      [1.001, 1],
-    ]);
-    close(P.minCosineEigen ?? Number.NaN, -0.001, 1e-12, "min eigenvalue");
-    assert.ok(Math.min(...symmetricEigen(P.cosine).values) >= -1e-15);
-    close(P.cosine[0]![1]!, 1.001 / 2 + 0.5, 1e-12, "projected off-diagonal ((1 + 1.001)/2)");
-  });
-});
 
 describe("simplexQp", () => {
   test("property: x on the simplex and KKT (∇ = Qx + c equal on the support, not smaller elsewhere)", () => {
