@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import { init, defaultDevice } from "@jax-js/jax";
 import { createBalancer } from "../src/balancers/registry.js";
-import { multiData, multiEncoders, multiKinds, runMulti, type MultiEncoder, type MultiKind } from "../src/tasks/multiRun.js";
+import { multiData, multiEncoders, multiKinds, runMulti, type MultiEncoder, type MultiKind } from "../src/experiments/multiRun.js";
 
 const { values } = parseArgs({
   options: { datasets: { type: "string", default: "mnist,fashion" }, encoders: { type: "string", default: "mlp,lenet" }, json: { type: "boolean", default: false } },

@@ -14,7 +14,7 @@ import { createTrainer, type Batch } from "../src/train/loop.js";
 import { initParams } from "../src/models/mlp.js";
 import { meanSquaredError } from "../src/train/losses.js";
 import { adam } from "../src/optim/adam.js";
-import { gatherBatch, makeToy } from "../src/tasks/toy.js";
+import { gatherBatch, makeToy } from "../src/data/toy.js";
 import { Rng } from "../src/util/rng.js";
 import { median } from "../src/util/stats.js";
 import { initTanhMlp, tanhMlp } from "../examples/models/tanhMlp.js";

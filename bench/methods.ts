@@ -9,8 +9,8 @@ import { gradModes, type Balancer, type BalancerState, type GradStatistic } from
 import { initParams } from "../src/models/mlp.js";
 import { meanSquaredError } from "../src/train/losses.js";
 import { createTrainer, type Batch } from "../src/train/loop.js";
-import { gatherBatch, makeToy } from "../src/tasks/toy.js";
-import { toyTrainDefaults } from "../src/tasks/toyRun.js";
+import { gatherBatch, makeToy } from "../src/data/toy.js";
+import { toyTrainDefaults } from "../src/experiments/toyRun.js";
 import { Rng } from "../src/util/rng.js";
 import { median } from "../src/util/stats.js";
 

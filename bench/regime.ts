@@ -8,9 +8,9 @@
  * Usage: npm run regime [-- --json] [-- --steps N] [-- --seeds 0,1]
  */
 import { runPool } from "../src/cli/pool.js";
-import { makeToy } from "../src/tasks/toy.js";
+import { makeToy } from "../src/data/toy.js";
 import { init, defaultDevice } from "@jax-js/jax";
-import type { ToyRunSpec } from "../src/tasks/toyExperiment.js";
+import type { ToyRunSpec } from "../src/experiments/toyExperiment.js";
 import { formatTable } from "../src/cli/table.js";
 
 const args = process.argv.slice(2);

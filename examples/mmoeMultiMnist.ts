@@ -8,7 +8,7 @@
  */
 import { init, defaultDevice, numpy as np, jit, tree } from "@jax-js/jax";
 import { adam, createBalancer, createModelTrainer } from "../src/index.js";
-import { gatherMulti, multiData } from "../src/tasks/multiRun.js";
+import { gatherMulti, multiData } from "../src/experiments/multiRun.js";
 import { Rng } from "../src/util/rng.js";
 import { initMmoe, mmoe, mmoeLogits, type MmoeParams } from "./models/mmoe.js";
 

@@ -8,7 +8,7 @@
  */
 import { init, defaultDevice, numpy as np, jit, tree } from "@jax-js/jax";
 import { createBalancer, createModelTrainer, adam, type ModelParams } from "../src/index.js";
-import { gatherBatch, makeToy } from "../src/tasks/toy.js";
+import { gatherBatch, makeToy } from "../src/data/toy.js";
 import { Rng } from "../src/util/rng.js";
 import { initTanhMlp, tanhMlp, type RegressionBatch } from "./models/tanhMlp.js";
 

@@ -36,7 +36,7 @@ export { lenetStem, stemOutputDim, checkStemConfig, type ConvStemConfig, type Co
 export { meanSquaredError, crossEntropy, type TaskLoss } from "./train/losses.js";
 export { buildTrainStep, buildTwoPhaseStep, buildEvalLosses, lossesAndGrads, forwardWithStats, combinedGrads, parseObserved, type StepConfig, type StepOutput, type StatRequest, type Residuals } from "./train/step.js";
 export { trainLoop, createTrainer, statRequest, TrainingError, type LoopOptions, type LoopResult, type LoopHistory, type Batch, type TrainerOptions, type StepRecord } from "./train/loop.js";
-export { makeToy, toySigmas, type ToyConfig, type ToyData } from "./tasks/toy.js";
-export { runToy, type ToyRunResult, type ToyTrainConfig } from "./tasks/toyRun.js";
+export { makeToy, toySigmas, type ToyConfig, type ToyData } from "./data/toy.js";
+export { runToy, type ToyRunResult, type ToyTrainConfig } from "./experiments/toyRun.js";
 export { symmetricEigen, pinvSym, type Matrix, type Vector } from "./solvers/linalg.js";
 export { checkGramian, gramianEigenTolerance, GRAMIAN_ENTRY_TOLERANCE, prepareGramian, type PreparedGramian } from "./solvers/gramian.js";

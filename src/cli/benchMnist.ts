@@ -5,12 +5,12 @@ import { progressReporter } from "./progress.js";
 import { formatTable } from "./table.js";
 import { mean, stdOrZero } from "../util/stats.js";
 import { deltaM } from "../metrics/deltaM.js";
-import { multiTitle, type MultiKind } from "../tasks/multiRun.js";
+import { multiTitle, type MultiKind } from "../experiments/multiRun.js";
 import type { MultiTrainCliOptions } from "./options.js";
 import type { GradStatistic } from "../balancers/types.js";
 import { createBalancer } from "../balancers/registry.js";
 import { stemModeProblem } from "../models/conv.js";
-import type { MultiRunOutcome, MultiRunSpec } from "../tasks/multiExperiment.js";
+import type { MultiRunOutcome, MultiRunSpec } from "../experiments/multiExperiment.js";
 
 export interface BenchMnistOptions extends MultiTrainCliOptions {
   datasets: MultiKind[];

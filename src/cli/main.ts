@@ -3,9 +3,9 @@ import { Command, Option } from "commander";
 import { createBalancer, methodNames } from "../balancers/registry.js";
 import { gradModes } from "../balancers/types.js";
 import { stemModeProblem } from "../models/conv.js";
-import { toyDefaults } from "../tasks/toy.js";
-import { toyTrainDefaults } from "../tasks/toyRun.js";
-import { defaultHidden, multiEncoders, multiKinds, multiTrainDefaults } from "../tasks/multiRun.js";
+import { toyDefaults } from "../data/toy.js";
+import { toyTrainDefaults } from "../experiments/toyRun.js";
+import { defaultHidden, multiEncoders, multiKinds, multiTrainDefaults } from "../experiments/multiRun.js";
 import { datasetList, distinct, finiteNumber, intList, keyValue, nameList, nonNegativeInt, nonNegativeList, nonNegativeNumber, numberList, oneOf, outPath, positiveInt, positiveNumber } from "./options.js";
 
 const [major] = process.versions.node.split(".").map(Number);

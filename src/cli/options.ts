@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "commander";
-import { multiKinds, type MultiEncoder, type MultiKind } from "../tasks/multiRun.js";
+import { multiKinds, type MultiEncoder, type MultiKind } from "../experiments/multiRun.js";
 
 /** Commander argument parsers: each rejects bad values with a one-line message. */
 export function positiveInt(value: string): number {

@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads";
 import { availableParallelism } from "node:os";
-import type { ToyRunOutcome, ToyRunSpec } from "../tasks/toyExperiment.js";
-import type { MultiRunOutcome, MultiRunSpec } from "../tasks/multiExperiment.js";
+import type { ToyRunOutcome, ToyRunSpec } from "../experiments/toyExperiment.js";
+import type { MultiRunOutcome, MultiRunSpec } from "../experiments/multiExperiment.js";
 
 export interface PoolOptions<R> {
   /** Progress of run `index` (toy: steps done; multi: epochs done). */

@@ -5,9 +5,9 @@ import { runPool } from "./pool.js";
 import { prepareOutDir, saveOutput } from "./output.js";
 import { progressReporter } from "./progress.js";
 import { formatTable } from "./table.js";
-import { summarizeSweep, sweepPoints, type SweepSettings } from "../tasks/sweep.js";
-import type { MultiRunOutcome } from "../tasks/multiExperiment.js";
-import { multiTitle, type MultiKind } from "../tasks/multiRun.js";
+import { summarizeSweep, sweepPoints, type SweepSettings } from "../experiments/sweep.js";
+import type { MultiRunOutcome } from "../experiments/multiExperiment.js";
+import { multiTitle, type MultiKind } from "../experiments/multiRun.js";
 import type { MultiTrainCliOptions } from "./options.js";
 
 export interface SweepOptions extends MultiTrainCliOptions {

@@ -3,7 +3,7 @@ import { prepareOutDir, saveOutput } from "./output.js";
 import { init, defaultDevice } from "@jax-js/jax";
 import { createBalancer } from "../balancers/registry.js";
 import type { GradStatistic } from "../balancers/types.js";
-import { executeToyRun, toyData } from "../tasks/toyExperiment.js";
+import { executeToyRun, toyData } from "../experiments/toyExperiment.js";
 import { formatTable } from "./table.js";
 
 export interface ToyCommandOptions {

@@ -1,8 +1,8 @@
 import { parentPort } from "node:worker_threads";
 import { init, defaultDevice } from "@jax-js/jax";
-import { executeToyRun, type ToyRunSpec } from "../tasks/toyExperiment.js";
-import { executeMultiRun, type MultiRunSpec } from "../tasks/multiExperiment.js";
-import { toyTrainDefaults } from "../tasks/toyRun.js";
+import { executeToyRun, type ToyRunSpec } from "../experiments/toyExperiment.js";
+import { executeMultiRun, type MultiRunSpec } from "../experiments/multiExperiment.js";
+import { toyTrainDefaults } from "../experiments/toyRun.js";
 
 export type PoolJob = { kind: "toy"; spec: ToyRunSpec } | { kind: "multi"; spec: MultiRunSpec };
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { prepareOutDir, saveOutput } from "../../src/cli/output.js";
 import { readRecords, recordSink } from "../../src/cli/sweep.js";
-import type { MultiRunOutcome } from "../../src/tasks/multiExperiment.js";
+import type { MultiRunOutcome } from "../../src/experiments/multiExperiment.js";
 
 /** Runs fn with console.error captured; returns what it printed. */
 function captureStderr(fn: () => void): string {

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from "node:worker_threads";
-import { writeImageCache } from "../../src/tasks/images.js";
+import { writeImageCache } from "../../src/data/images.js";
 
 /** Worker for the cache-race test: writes the same cache file `times` times, then reports any error. */
 const { file, times, count } = workerData as { file: string; times: number; count: number };

@@ -5,8 +5,8 @@ import { lenetStem, type ConvStemConfig } from "../models/conv.js";
 import { crossEntropy } from "../train/losses.js";
 import { createTrainer } from "../train/loop.js";
 import { Rng, deriveSeed } from "../util/rng.js";
-import { loadImages } from "./images.js";
-import { CANVAS, buildMulti, splitIndices, type MultiDataset, type Splits } from "./multiMnist.js";
+import { loadImages } from "../data/images.js";
+import { CANVAS, buildMulti, splitIndices, type MultiDataset, type Splits } from "../data/multiMnist.js";
 
 /** The multi-image datasets, by CLI name. */
 export const multiKinds = ["mnist", "fashion", "fashion+mnist"] as const;

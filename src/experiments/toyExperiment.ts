@@ -1,5 +1,5 @@
 import { createBalancer } from "../balancers/registry.js";
-import { makeToy, type ToyConfig, type ToyData } from "./toy.js";
+import { makeToy, type ToyConfig, type ToyData } from "../data/toy.js";
 import { runToy, type ToyRunResult, type ToyTrainConfig } from "./toyRun.js";
 
 /** A fully specified toy run: plain data, so it can cross a worker boundary. */

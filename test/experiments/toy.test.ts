@@ -1,8 +1,8 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { setupJax } from "../helpers/jax.js";
-import { makeToy, toySigmas, gatherBatch } from "../../src/tasks/toy.js";
-import { runToy } from "../../src/tasks/toyRun.js";
+import { makeToy, toySigmas, gatherBatch } from "../../src/data/toy.js";
+import { runToy } from "../../src/experiments/toyRun.js";
 import { gradNorm } from "../../src/balancers/gradNorm.js";
 import { equalWeights } from "../../src/balancers/equalWeights.js";
 import type { Balancer, BalancerState } from "../../src/balancers/types.js";

@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setupJax } from "../helpers/jax.js";
-import { multiData, runMulti, gatherMulti, resolveTrainConfig } from "../../src/tasks/multiRun.js";
+import { multiData, runMulti, gatherMulti, resolveTrainConfig } from "../../src/experiments/multiRun.js";
 import { createBalancer } from "../../src/balancers/registry.js";
 
 before(setupJax);

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { setupJax } from "../helpers/jax.js";
 import { liveBufferCounter } from "../helpers/liveBuffers.js";
 import { createBalancer, methodNames } from "../../src/balancers/registry.js";
-import { makeToy } from "../../src/tasks/toy.js";
-import { runToy } from "../../src/tasks/toyRun.js";
+import { makeToy } from "../../src/data/toy.js";
+import { runToy } from "../../src/experiments/toyRun.js";
 
 let counter: { live(): number };
 before(async () => {

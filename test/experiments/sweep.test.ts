@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pointKey, stableStringify, staticWeightGrid, summarizeSweep, sweepPoints, type SweepSettings } from "../../src/tasks/sweep.js";
+import { pointKey, stableStringify, staticWeightGrid, summarizeSweep, sweepPoints, type SweepSettings } from "../../src/experiments/sweep.js";
 import { appendRecord, readRecords } from "../../src/cli/sweep.js";
-import type { MultiRunOutcome } from "../../src/tasks/multiExperiment.js";
+import type { MultiRunOutcome } from "../../src/experiments/multiExperiment.js";
 
 const settings: SweepSettings = { dataset: "mnist", grid: 3, alphas: [0.5, 1.5], seeds: [0, 1], dataSeed: 0, train: { epochs: 2, hidden: [8] } };
 

@@ -4,9 +4,9 @@ import { mkdtempSync, readdirSync, writeFileSync, readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CANVAS, OFFSET, buildMulti, overlay, splitIndices } from "../../src/tasks/multiMnist.js";
+import { CANVAS, OFFSET, buildMulti, overlay, splitIndices } from "../../src/data/multiMnist.js";
 import { Rng } from "../../src/util/rng.js";
-import { IMAGE_SIZE, loadImages, readImageCache, writeImageCache, type ImageSet } from "../../src/tasks/images.js";
+import { IMAGE_SIZE, loadImages, readImageCache, writeImageCache, type ImageSet } from "../../src/data/images.js";
 
 const px = IMAGE_SIZE * IMAGE_SIZE;
 

@@ -5,7 +5,7 @@ import { meanSquaredError } from "../train/losses.js";
 import { trainLoop, type LoopHistory } from "../train/loop.js";
 import { buildEvalLosses } from "../train/step.js";
 import { Rng, deriveSeed } from "../util/rng.js";
-import { gatherBatch, type Split, type ToyData } from "./toy.js";
+import { gatherBatch, type Split, type ToyData } from "../data/toy.js";
 
 /** Training settings of the synthetic experiment (the paper gives none; see README). */
 export interface ToyTrainConfig {
