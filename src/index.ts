@@ -27,10 +27,10 @@ export {
 } from "./optim/index.js";
 export { ModelContractError, checkModelShape, type ModelParams, type MultitaskModel, type Tree } from "./model/contract.js";
 export { checkModel } from "./model/check.js";
-export { modelPass, type ModelPassOptions, type ModelPassResult, type ModelStatRequest, type RepresentationCombiner } from "./model/generic.js";
+export { modelPass, type Combiner, type ModelPassOptions, type ModelPassResult, type ModelStatRequest } from "./model/generic.js";
 export { buildModelStep, buildModelTwoPhase, observedOf, type ModelStepConfig, type ModelStepOutput, type StepOptimizer } from "./train/modelStep.js";
 export { createModelTrainer, type ModelTrainerOptions } from "./train/modelTrainer.js";
-export { combinerFor, signDropout, type Combiner } from "./train/combiners.js";
+export { combinerFor, signDropout } from "./train/combiners.js";
 export { initParams, forward, type MultiHeadMlpConfig, type Params } from "./models/mlp.js";
 export { lenetStem, stemOutputDim, checkStemConfig, type ConvStemConfig, type ConvLayerConfig, type StemParams } from "./models/conv.js";
 export { meanSquaredError, crossEntropy, type TaskLoss } from "./train/losses.js";

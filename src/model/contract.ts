@@ -1,4 +1,5 @@
 import type { numpy as np, JsTree } from "@jax-js/jax";
+import type { ModelPassOptions, ModelPassResult, ModelStatRequest } from "./generic.js";
 
 /** A tree of jax-js arrays (objects, arrays and arrays of them). */
 export type Tree = JsTree<np.Array>;
@@ -35,16 +36,37 @@ export interface MultitaskModel<B extends Tree = Tree> {
   /** The shared trunk; give either this or {@link split}. */
   readonly trunk?: (params: ModelParams, batch: B) => np.Array;
   /**
-   * The trunk cut at its last shared layer: `body(params, batch)` → z, the last layer's input, reading
-   * `params.shared.body`; `last(params, z)` → the representation, reading `params.shared.last`. Needed
-   * for the `lastShared` gradient mode (GradNorm's default): its statistics are over the leaves of
-   * `params.shared.last`.
+   * The trunk cut at its last shared layer: `body(params, batch)` → z, the last layer's input;
+   * `last(params, z)` → the representation; with `params.shared = { body, last }`. Needed for the
+   * `lastShared` gradient mode (GradNorm's default): its statistics are over the leaves of
+   * `params.shared.last` — GradNorm's W. Both functions may read any shared parameter (gradients are
+   * taken through both): keep the last layer's bias in `body` to measure its kernel alone (the paper's
+   * W, as the built-in MLP does), or in `last` to include it.
    */
   readonly split?: {
     readonly body: (params: ModelParams, batch: B) => np.Array;
     readonly last: (params: ModelParams, z: np.Array) => np.Array;
   };
   readonly tasks: (params: ModelParams, repT: np.Array, batch: B) => np.Array;
+  /**
+   * Hand-written rules for this model (the fast tier), used by the steps instead of the generic
+   * {@link modelPass} when present; they must give the same results (the tests check them against
+   * autodiff). Models built from the library's own layers have them.
+   */
+  readonly fast?: FastTier<B>;
+}
+
+/**
+ * A model's own implementation of {@link modelPass} (same arguments and results; borrows params and
+ * batch), optionally split in two halves that keep the forward pass's residuals between two compiled
+ * calls, for methods of timing `current` (then the forward pass runs once per step).
+ */
+export interface FastTier<B extends Tree> {
+  pass(params: ModelParams, batch: B, options: ModelPassOptions): ModelPassResult;
+  /** Losses, the statistic and what `apply` needs (owned trees of arrays). */
+  observe?(params: ModelParams, batch: B, stat: ModelStatRequest | undefined): { losses: np.Array; stat?: np.Array; residuals: Tree };
+  /** The gradients of Σ wᵢLᵢ from `observe`'s residuals (consumed) and the weights (consumed). */
+  apply?(params: ModelParams, residuals: Tree, weights: np.Array): ModelParams;
 }
 
 /** Error raised for a model that breaks the contract: names the problem. */

@@ -9,11 +9,12 @@ export interface ModelStatRequest {
 }
 
 /**
- * Combines the T unweighted per-task cotangents at the representation into the one the trunk
- * backpropagates (the default is Σₜ wₜ·dRepTₜ): (dRepT [T, …rep], rep (borrowed), weights [T], seed)
- * → [ …rep ]. Consumes dRepT, weights and seed. GradDrop's sign dropout is one.
+ * Combines the T unweighted per-task cotangents at a shared layer, dT [T, B, …], into the one the trunk
+ * backpropagates (what replaces Σₜ wₜ·dTₜ), given the loss weights [T], a uint32 seed (scalar array)
+ * and optionally the layer's activation [B, …] (borrowed, for sign(A)); consumes dT, weights and seed.
+ * The generic tier applies it at the representation; GradDrop's sign dropout is one (src/train/combiners.ts).
  */
-export type RepresentationCombiner = (dRepT: np.Array, rep: np.Array, weights: np.Array, seed: np.Array) => np.Array;
+export type Combiner = (dT: np.Array, weights: np.Array, seed: np.Array, activation?: np.Array) => np.Array;
 
 export interface ModelPassOptions {
   /** The statistic to compute (none: losses and, with weights, the gradients only). */
@@ -21,7 +22,7 @@ export interface ModelPassOptions {
   /** Loss weights [T] (consumed): when given, the gradients of Σ wᵢLᵢ are returned. */
   readonly weights?: np.Array | undefined;
   /** Replaces Σₜ wₜ·dRepTₜ as the trunk's cotangent; needs `weights` and `seed` (consumed). */
-  readonly combine?: RepresentationCombiner | undefined;
+  readonly combine?: Combiner | undefined;
   readonly seed?: np.Array | undefined;
 }
 
@@ -92,36 +93,38 @@ export function modelPass<B extends Tree>(model: MultitaskModel<B>, params: Mode
   let lastPull: ((dRep: np.Array) => Tree) | null = null;
   const disposers: (() => void)[] = [];
   if (model.split) {
+    // Both halves are differentiated with respect to every shared parameter (a layer may keep some of
+    // its own, e.g. the last layer's bias, in `body`); `lastShared` statistics are over `last` only.
     const { body, last } = model.split;
-    const sh = shared as { body: Tree; last: Tree };
     const [z, bodyPb] = vjp(
-      (b: Tree) => {
-        const out = body(withShared({ body: b, last: sh.last }), batch);
-        tree.dispose(b);
+      (s: Tree) => {
+        const out = body(withShared(s), batch);
+        tree.dispose(s);
         return out;
       },
-      [tree.ref(sh.body)],
+      [tree.ref(shared)],
     );
     const [r, lastPb] = vjp(
-      (l: Tree, zz: np.Array) => {
-        const out = last(withShared({ body: sh.body, last: l }), zz);
-        tree.dispose(l);
+      (s: Tree, zz: np.Array) => {
+        const out = last(withShared(s), zz);
+        tree.dispose(s);
         zz.dispose();
         return out;
       },
-      [tree.ref(sh.last), z],
+      [tree.ref(shared), z],
     );
     disposers.push(() => bodyPb.dispose(), () => lastPb.dispose());
     rep = r as np.Array;
     lastPull = (dRep) => {
-      const [dLast, dz] = lastPb(dRep) as [Tree, np.Array];
+      const [dS, dz] = lastPb(dRep) as [{ body: Tree; last: Tree }, np.Array];
       dz.dispose();
-      return dLast;
+      tree.dispose(dS.body);
+      return dS.last;
     };
     trunkPull = (dRep) => {
-      const [dLast, dz] = lastPb(dRep) as [Tree, np.Array];
-      const [dBody] = bodyPb(dz) as [Tree];
-      return { body: dBody, last: dLast };
+      const [dS1, dz] = lastPb(dRep) as [Tree, np.Array];
+      const [dS2] = bodyPb(dz) as [Tree];
+      return tree.map((a: np.Array, b: np.Array) => a.add(b), dS1, dS2) as Tree;
     };
   } else {
     const trunk = model.trunk!;
@@ -184,7 +187,7 @@ export function modelPass<B extends Tree>(model: MultitaskModel<B>, params: Mode
       if (combine) {
         dRepTw.dispose();
         if (!seed) throw new Error("modelPass: a representation combiner needs a seed");
-        dRep = combine(dRepT!.ref, rep, weights, seed);
+        dRep = combine(dRepT!.ref, weights, seed, rep);
       } else dRep = dRepTw.sum(0);
       grads = { shared: trunkPull(dRep), task: dTask };
     } else seed?.dispose();

@@ -1,14 +1,14 @@
 import { numpy as np, random } from "@jax-js/jax";
 import type { GradientCombination } from "../balancers/types.js";
+import type { Combiner } from "../model/generic.js";
 
-/**
+export type { Combiner };
+
+/*
  * The training side of the gradient combinations balancers declare as data (`Balancer.combine.spec`):
- * inside the jit-compiled step, a combiner turns the unweighted per-task cotangents at a shared layer,
- * dT [T, B, …] (B the batch), the loss weights [T] and a uint32 seed (scalar array) into the one
- * cotangent [B, …] backpropagated through the shared trunk (what replaces Σₜ wₜ·dTₜ). Optionally the
- * layer's activation A [B, …] (borrowed) gives the signs the paper's sign(A)∘∇_A uses.
+ * inside the jit-compiled step, a {@link Combiner} turns the unweighted per-task cotangents at a shared
+ * layer into the one cotangent backpropagated through the shared trunk.
  */
-export type Combiner = (dT: np.Array, weights: np.Array, seed: np.Array, activation?: np.Array) => np.Array;
 
 /**
  * GradDrop's sign dropout (Chen et al., NeurIPS 2020, Algorithm 1) at one layer. With gₜ = wₜ·dTₜ

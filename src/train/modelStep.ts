@@ -1,6 +1,6 @@
 import { numpy as np, jit, tree, type JsTree } from "@jax-js/jax";
 import type { ModelParams, MultitaskModel, Tree } from "../model/contract.js";
-import { modelPass, type ModelStatRequest, type RepresentationCombiner } from "../model/generic.js";
+import { modelPass, type Combiner, type ModelStatRequest } from "../model/generic.js";
 import type { TreeOptimizer } from "../optim/types.js";
 
 /** An optimizer over parameter trees, optax-style (src/optim: adam, adamw, sgd, or your own): pure init/update that run inside jit. */
@@ -19,7 +19,7 @@ export interface ModelStepConfig<B extends Tree> {
   readonly model: MultitaskModel<B>;
   readonly optimizer: StepOptimizer;
   readonly stat?: ModelStatRequest | undefined;
-  readonly combine?: RepresentationCombiner | undefined;
+  readonly combine?: Combiner | undefined;
 }
 
 export interface ModelStepOutput {
@@ -37,8 +37,9 @@ export interface ModelStepOutput {
  */
 export function buildModelStep<B extends Tree>(config: ModelStepConfig<B>) {
   const { model, optimizer, stat, combine } = config;
+  const run = model.fast ? model.fast.pass.bind(model.fast) : (p: ModelParams, b: B, o: Parameters<typeof modelPass>[3]) => modelPass(model, p, b, o);
   const step = jit((params: ModelParams, optState: Tree, weights: np.Array, batch: B, seed: np.Array) => {
-    const pass = modelPass(model, params, batch, { stat, weights, combine, seed: combine ? seed : undefined });
+    const pass = run(params, batch, { stat, weights, combine, seed: combine ? seed : undefined });
     if (!combine) seed.dispose();
     tree.dispose(batch);
     const { params: next, state } = optimizer.update(params as unknown as Tree, pass.grads as unknown as Tree, optState);
@@ -52,30 +53,45 @@ export function buildModelStep<B extends Tree>(config: ModelStepConfig<B>) {
 
 /**
  * The two jit-compiled halves of a step whose weights depend on this step's statistics (timing
- * `current`, e.g. MGDA): `observe(params, batch)` → observed (losses and statistic), then, once the host
- * has the weights, `apply(params, optState, weights, batch)` → { params, optState }. The generic tier
- * runs the forward pass again in `apply` (it keeps no residuals between two compiled functions).
+ * `current`, e.g. MGDA): `observe(params, batch)` → { observed (losses and statistic), residuals }, then,
+ * once the host has the weights, `apply(params, optState, weights, batch, residuals)` → { params,
+ * optState }. A model with fast-tier halves keeps its forward pass's residuals between the two calls;
+ * the generic tier keeps none (residuals are empty) and runs the forward pass again in `apply`.
  * Both consume their arguments.
  */
 export function buildModelTwoPhase<B extends Tree>(config: ModelStepConfig<B>) {
   const { model, optimizer, stat } = config;
-  if (config.combine) throw new Error("a representation combiner needs timing 'next'");
+  if (config.combine) throw new Error("a gradient combination needs timing 'next'");
+  const fast = model.fast?.observe && model.fast.apply ? model.fast : null;
   const observe = jit((params: ModelParams, batch: B) => {
-    const pass = modelPass(model, params, batch, { stat });
+    if (fast) {
+      const o = fast.observe!(params, batch, stat);
+      tree.dispose(params);
+      tree.dispose(batch);
+      return { observed: observedOf(o.losses, o.stat, stat), residuals: o.residuals } as unknown as JsTree<np.Array>;
+    }
+    const pass = (model.fast ? model.fast.pass(params, batch, { stat }) : modelPass(model, params, batch, { stat }));
     tree.dispose(params);
     tree.dispose(batch);
-    return observedOf(pass.losses, pass.stat, stat);
+    return { observed: observedOf(pass.losses, pass.stat, stat), residuals: [] } as unknown as JsTree<np.Array>;
   });
-  const apply = jit((params: ModelParams, optState: Tree, weights: np.Array, batch: B) => {
-    const pass = modelPass(model, params, batch, { weights });
-    pass.losses.dispose();
+  const apply = jit((params: ModelParams, optState: Tree, weights: np.Array, batch: B, residuals: Tree) => {
+    let grads: ModelParams;
+    if (fast) {
+      grads = fast.apply!(params, residuals, weights);
+    } else {
+      tree.dispose(residuals);
+      const pass = model.fast ? model.fast.pass(params, batch, { weights }) : modelPass(model, params, batch, { weights });
+      pass.losses.dispose();
+      grads = pass.grads!;
+    }
     tree.dispose(batch);
-    const { params: next, state } = optimizer.update(params as unknown as Tree, pass.grads as unknown as Tree, optState);
+    const { params: next, state } = optimizer.update(params as unknown as Tree, grads as unknown as Tree, optState);
     return { params: next, optState: state } as unknown as JsTree<np.Array>;
   });
   return {
-    observe: observe as unknown as (p: ModelParams, batch: B) => np.Array,
-    apply: apply as unknown as (p: ModelParams, s: Tree, w: np.Array, batch: B) => { params: ModelParams; optState: Tree },
+    observe: observe as unknown as (p: ModelParams, batch: B) => { observed: np.Array; residuals: Tree },
+    apply: apply as unknown as (p: ModelParams, s: Tree, w: np.Array, batch: B, residuals: Tree) => { params: ModelParams; optState: Tree },
     dispose: () => {
       observe.dispose();
       apply.dispose();

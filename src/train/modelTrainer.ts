@@ -14,7 +14,10 @@ export interface ModelTrainerOptions<B extends Tree> {
   /** Any optimizer over parameter trees (adam, adamw, sgd from the package, or your own). */
   readonly optimizer: StepOptimizer;
   readonly balancer: Balancer<BalancerState>;
-  /** Check the model against the contract on the first batch ({@link checkModel}). Default true. */
+  /**
+   * Check the model against the contract on the first batch ({@link checkModel}, through the generic
+   * functions). Default: true for models without a fast tier (the library's own fast rules are tested).
+   */
   readonly check?: boolean;
 }
 
@@ -48,7 +51,7 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
     model,
     optimizer,
     stat: request,
-    combine: combiner ? (dRepT: np.Array, rep: np.Array, w: np.Array, seed: np.Array) => combiner(dRepT, w, seed, rep) : undefined,
+    combine: combiner,
   };
   const single = current ? null : buildModelStep(config);
   const twoPhase = current ? buildModelTwoPhase(config) : null;
@@ -56,7 +59,7 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
   let optState: Tree = optimizer.init(params as unknown as Tree);
   let state = balancer.init(T);
   let t = 0;
-  let checked = opts.check === false;
+  let checked = !(opts.check ?? model.fast === undefined);
   let busy = false;
   const live = () => {
     if (!params) throw new TrainingError("trainer already disposed");
@@ -111,7 +114,7 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
         }
         let record: StepRecord;
         if (twoPhase) {
-          const observed = twoPhase.observe(tree.ref(live()), tree.ref(batch));
+          const { observed, residuals } = twoPhase.observe(tree.ref(live()), tree.ref(batch));
           let obs;
           let next;
           try {
@@ -120,9 +123,10 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
             checkWeights(next.weights);
           } catch (e) {
             tree.dispose(batch);
+            tree.dispose(residuals);
             throw e;
           }
-          const out = twoPhase.apply(live(), optState, np.array(new Float32Array(next.weights)), batch);
+          const out = twoPhase.apply(live(), optState, np.array(new Float32Array(next.weights)), batch, residuals);
           params = out.params;
           optState = out.optState;
           state = next;

@@ -6,6 +6,9 @@ import { modelPass, type ModelStatRequest } from "../../src/model/generic.js";
 import { ModelContractError, type ModelParams, type MultitaskModel } from "../../src/model/contract.js";
 import { initTanhMlp, tanhMlp, type RegressionBatch } from "../../examples/models/tanhMlp.js";
 import { initMmoe, mmoe } from "../../examples/models/mmoe.js";
+import { mlpModel, toModelParams } from "../../src/models/mlpModel.js";
+import { initParams } from "../../src/models/mlp.js";
+import { meanSquaredError } from "../../src/train/losses.js";
 import { Rng } from "../../src/util/rng.js";
 
 before(setupJax);
@@ -65,6 +68,18 @@ function oneHot(B: number): np.Array {
 const cases = [
   ...[4, 13].map((B) => ({ label: `own tanh MLP with layer norm, B = ${B}`, model, params: initTanhMlp(config, 3), batch: batchOf(B) })),
   { label: "MMoE (3 experts, per-task gates), B = 6", model: mmoe(mmoeConfig) as MultitaskModel<RegressionBatch>, params: initMmoe(mmoeConfig, 5) as ModelParams, batch: { x: np.array(rng.normals(6 * 6)).reshape([6, 6]), y: oneHot(6) } },
+  ...[5, 11].map((B) => ({
+    label: `built-in MLP (generic and fast tiers), B = ${B}`,
+    model: mlpModel({ inputDim: 7, hidden: [9, 6], outputDim: 2, numTasks: T }, meanSquaredError) as MultitaskModel<RegressionBatch>,
+    params: toModelParams(initParams({ inputDim: 7, hidden: [9, 6], outputDim: 2, numTasks: T }, 4)) as ModelParams,
+    batch: batchOf(B),
+  })),
+];
+
+/** The tiers a model has: the generic one always, its fast tier when it has one. */
+const tiers = (m: MultitaskModel<RegressionBatch>) => [
+  ["generic", (p: ModelParams, b: RegressionBatch, o: Parameters<typeof modelPass>[3]) => modelPass(m, p, b, o)] as const,
+  ...(m.fast ? [["fast", (p: ModelParams, b: RegressionBatch, o: Parameters<typeof modelPass>[3]) => m.fast!.pass(p, b, o ?? {})] as const] : []),
 ];
 
 for (const { label, model: m, params, batch } of cases) {
@@ -77,26 +92,28 @@ for (const { label, model: m, params, batch } of cases) {
     for (const mode of ["representation", "lastShared", "shared"] as const) {
       test(`${mode}: norms and Gramian equal T separate grad calls (1e-5 relative)`, () => {
         const G = gram(references[mode]!);
-        for (const kind of ["norms", "gramian"] as const) {
-          const stat: ModelStatRequest = { mode, kind };
-          const f = jit((p: ModelParams, b: RegressionBatch) => {
-            const r = modelPass(m, p, b, { stat });
-            tree.dispose(p);
-            tree.dispose(b);
-            r.losses.dispose();
-            return r.stat!;
-          });
-          const got = toList(f(tree.ref(params), tree.ref(batch)) as np.Array);
-          f.dispose();
-          const want = kind === "norms" ? G.map((r, i) => r[i]!) : G.flat();
-          assert.ok(maxRelErr(got, want) < 1e-5, `${kind}: max rel err ${maxRelErr(got, want)}`);
-        }
+        for (const [tier, pass] of tiers(m))
+          for (const kind of ["norms", "gramian"] as const) {
+            const stat: ModelStatRequest = { mode, kind };
+            const f = jit((p: ModelParams, b: RegressionBatch) => {
+              const r = pass(p, b, { stat });
+              tree.dispose(p);
+              tree.dispose(b);
+              r.losses.dispose();
+              return r.stat!;
+            });
+            const got = toList(f(tree.ref(params), tree.ref(batch)) as np.Array);
+            f.dispose();
+            const want = kind === "norms" ? G.map((r, i) => r[i]!) : G.flat();
+            assert.ok(maxRelErr(got, want) < 1e-5, `${tier} ${kind}: max rel err ${maxRelErr(got, want)}`);
+          }
       });
     }
     test("the weighted gradients equal grad of Σ wᵢLᵢ over every parameter", () => {
       const w = [0.3, 1.7, 0.9];
+      for (const [tier, pass] of tiers(m)) {
       const f = jit((p: ModelParams, b: RegressionBatch, wa: np.Array) => {
-        const r = modelPass(m, p, b, { weights: wa });
+        const r = pass(p, b, { weights: wa });
         tree.dispose(p);
         tree.dispose(b);
         r.losses.dispose();
@@ -115,10 +132,11 @@ for (const { label, model: m, params, batch } of cases) {
       const a = (tree.leaves(got) as np.Array[]).flatMap((x) => toList(x));
       const b = (tree.leaves(want) as np.Array[]).flatMap((x) => toList(x));
       assert.equal(a.length, b.length);
-      assert.ok(maxRelErr(a, b) < 1e-5, `max rel err ${maxRelErr(a, b)}`);
+      assert.ok(maxRelErr(a, b) < 1e-5, `${tier}: max rel err ${maxRelErr(a, b)}`);
       tree.dispose(got);
       tree.dispose(want);
       f.dispose();
+      }
     });
   });
 }
