@@ -30,7 +30,7 @@ for (const dataset of datasets) {
   const md = multiData(dataset, 0);
   const loadS = (performance.now() - t) / 1000;
   for (const encoder of encoders) {
-    const r = runMulti(md, "equal", createBalancer("equal"), { epochs: 1, encoder });
+    const r = await runMulti(md, "equal", createBalancer("equal"), { epochs: 1, encoder });
     const row = { dataset, encoder, trainCanvases: md.splits.train.length, loadSeconds: loadS, secondsPerEpoch: r.secondsPerEpoch, msPerStep: r.msPerStep, testAccuracy: r.testAccuracy };
     rows.push(row);
     if (!values.json)

@@ -22,7 +22,7 @@ import { toyTrainDefaults } from "../src/experiments/toyRun.js";
 import { Rng } from "../src/util/rng.js";
 import { median } from "../src/util/stats.js";
 import { benchMethods } from "./methods.js";
-import { benchGeneric } from "./generic.js";
+import { benchAsyncCost, benchGeneric } from "./generic.js";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
@@ -76,7 +76,9 @@ function measure(T: number) {
 
 if (genericOnly) {
   const generic = await benchGeneric([2, 10], methodSteps, 5, json ? undefined : (line) => console.log(line));
-  if (json) process.stdout.write(JSON.stringify({ generic, methodSteps, node: process.version }) + "\n");
+  if (!json) console.log("\nThe async step's cost (same model, same numbers):");
+  const asyncCost = await benchAsyncCost([2, 10], 4 * methodSteps, 20, json ? undefined : (line) => console.log(line));
+  if (json) process.stdout.write(JSON.stringify({ generic, asyncCost, methodSteps, node: process.version }) + "\n");
   process.exit(0);
 }
 const t10 = measure(10);
@@ -96,5 +98,7 @@ if (!gradnormOnly) {
   result.methodSteps = methodSteps;
   if (!json) console.log(`\nThe generic tier (the toy network as plain jax-js functions, async trainer), each against generic equal weights (median of ${methodSteps} alternating steps, 5 warm-up):`);
   result.generic = await benchGeneric([2, 10], methodSteps, 5, json ? undefined : (line) => console.log(line));
+  if (!json) console.log("\nThe async step's cost (same model, same numbers):");
+  result.asyncCost = await benchAsyncCost([2, 10], 4 * methodSteps, 20, json ? undefined : (line) => console.log(line));
 }
 if (json) process.stdout.write(JSON.stringify(result) + "\n");

@@ -54,7 +54,7 @@ export async function toyCommand(o: ToyCommandOptions): Promise<void> {
   defaultDevice("wasm");
   const data = { numTasks: o.tasks, seed: o.dataSeed, inputScale: o.inputScale, trainSize: o.trainSize, testSize: o.testSize };
   const spec = { method: o.method, options, data, train: { steps: o.steps, seed: o.seed, batchSize: o.batchSize, lr: o.lr } };
-  const r = executeToyRun(spec);
+  const r = await executeToyRun(spec);
   const summary = {
     method: r.method,
     options: r.options,

@@ -9,16 +9,16 @@ export type PoolJob = { kind: "toy"; spec: ToyRunSpec } | { kind: "multi"; spec:
 /** Worker side of the pool: runs jobs one at a time, reporting progress (toy: steps; multi: epochs). */
 await init("wasm");
 defaultDevice("wasm");
-parentPort!.on("message", (msg: { id: number; job: PoolJob }) => {
+parentPort!.on("message", async (msg: { id: number; job: PoolJob }) => {
   try {
     const { job } = msg;
     let result: unknown;
     if (job.kind === "multi") {
-      result = executeMultiRun(job.spec, (e) => parentPort!.postMessage({ id: msg.id, progress: e }));
+      result = await executeMultiRun(job.spec, (e) => parentPort!.postMessage({ id: msg.id, progress: e }));
     } else {
       const steps = job.spec.train.steps ?? toyTrainDefaults.steps;
       const every = Math.max(1, Math.floor(steps / 100));
-      result = executeToyRun(job.spec, (t) => {
+      result = await executeToyRun(job.spec, (t) => {
         if ((t + 1) % every === 0 || t + 1 === steps) parentPort!.postMessage({ id: msg.id, progress: t + 1 });
       });
     }

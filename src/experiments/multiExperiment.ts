@@ -15,7 +15,7 @@ export type MultiRunOutcome = MultiRunResult & { label: string; seed: number; da
 
 const cache = new Map<string, MultiData>();
 
-export function executeMultiRun(spec: MultiRunSpec, onEpoch?: (epoch: number) => void): MultiRunOutcome {
+export async function executeMultiRun(spec: MultiRunSpec, onEpoch?: (epoch: number) => void): Promise<MultiRunOutcome> {
   const key = `${spec.dataset}:${spec.dataSeed}`;
   let md = cache.get(key);
   if (!md) {
@@ -23,6 +23,6 @@ export function executeMultiRun(spec: MultiRunSpec, onEpoch?: (epoch: number) =>
     cache.set(key, md);
   }
   const options = spec.options ?? {};
-  const r = runMulti(md, spec.method, createBalancer(spec.method, options), spec.train, onEpoch);
+  const r = await runMulti(md, spec.method, createBalancer(spec.method, options), spec.train, onEpoch);
   return { ...r, label: spec.label ?? spec.method, seed: spec.train.seed ?? 0, dataset: spec.dataset, options };
 }

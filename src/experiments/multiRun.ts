@@ -3,7 +3,9 @@ import type { Balancer, BalancerState } from "../balancers/types.js";
 import { forward, initParams, type MultiHeadMlpConfig, type Params } from "../models/mlp.js";
 import { lenetStem, type ConvStemConfig } from "../models/conv.js";
 import { crossEntropy } from "../train/losses.js";
-import { createTrainer } from "../train/loop.js";
+import { createModelTrainer } from "../train/modelTrainer.js";
+import { fromModelParams, mlpModel, toModelParams } from "../models/mlpModel.js";
+import { adam } from "../optim/adam.js";
 import { Rng, deriveSeed } from "../util/rng.js";
 import { loadImages } from "../data/images.js";
 import { CANVAS, buildMulti, splitIndices, type MultiDataset, type Splits } from "../data/multiMnist.js";
@@ -60,13 +62,13 @@ function buildCorrect(stem: ConvStemConfig | undefined) {
   }) as unknown as ((p: Params, x: np.Array, y: np.Array) => np.Array) & { dispose(): void };
 }
 
-/** Per-task accuracy of `params` (borrowed) on rows `idx`. */
-export function accuracy(params: Params, d: MultiDataset, idx: Int32Array, correct: ReturnType<typeof buildCorrect>, chunk = 1000): number[] {
+/** Per-task accuracy of `params` (borrowed) on rows `idx`; results read back asynchronously. */
+export async function accuracy(params: Params, d: MultiDataset, idx: Int32Array, correct: ReturnType<typeof buildCorrect>, chunk = 1000): Promise<number[]> {
   const hits = [0, 0];
   for (let s = 0; s < idx.length; s += chunk) {
     const part = idx.subarray(s, Math.min(idx.length, s + chunk));
     const { x, y } = gatherMulti(d, part);
-    const c = correct(tree.ref(params), np.array(x).reshape([part.length, PIXELS]), np.array(y).reshape([2, part.length, CLASSES])).dataSync() as Float32Array;
+    const c = (await correct(tree.ref(params), np.array(x).reshape([part.length, PIXELS]), np.array(y).reshape([2, part.length, CLASSES])).data()) as Float32Array;
     hits[0]! += c[0]!;
     hits[1]! += c[1]!;
   }
@@ -110,21 +112,22 @@ export interface MultiRunResult {
 }
 
 /**
- * Trains the MLP encoder with two classification heads on a multi-image dataset with one balancer;
- * evaluates validation accuracy after every epoch and reports the test accuracy of the best
- * validation epoch (early stopping with `patience`).
+ * Trains the MLP encoder (optionally behind the LeNet stem) with two classification heads on a
+ * multi-image dataset with one balancer — the built-in model in the contract (its fast tier), on the
+ * async trainer; evaluates validation accuracy after every epoch and reports the test accuracy of the
+ * best validation epoch (early stopping with `patience`).
  */
-export function runMulti(
+export async function runMulti(
   md: MultiData,
   method: string,
   balancer: Balancer<BalancerState>,
   cfg: Partial<MultiTrainConfig> = {},
   onEpoch?: (epoch: number) => void,
-): MultiRunResult {
+): Promise<MultiRunResult> {
   const c = resolveTrainConfig(cfg);
   const stem = c.encoder === "lenet" ? lenetStem([CANVAS, CANVAS, 1]) : undefined;
   const model: MultiHeadMlpConfig = { inputDim: PIXELS, hidden: c.hidden, outputDim: CLASSES, numTasks: 2, stem };
-  const trainer = createTrainer({ step: { model, loss: crossEntropy, optimizer: { lr: c.lr } }, balancer, params: initParams(model, deriveSeed(c.seed, "init")), batchSize: c.batchSize });
+  const trainer = createModelTrainer({ model: mlpModel(model, crossEntropy), optimizer: adam({ lr: c.lr }), balancer, params: toModelParams(initParams(model, deriveSeed(c.seed, "init"))) });
   const correct = buildCorrect(stem);
   const rng = new Rng(deriveSeed(c.seed, "batches"));
   const { train, validation, test } = md.splits;
@@ -140,14 +143,14 @@ export function runMulti(
         const idx = Array.from(perm.subarray(s * c.batchSize, (s + 1) * c.batchSize), (k) => train[k]!);
         const batch = gatherMulti(md.data, idx);
         const ts = performance.now();
-        trainer.step(batch);
+        await trainer.step({ x: np.array(batch.x).reshape([c.batchSize, PIXELS]), y: np.array(batch.y).reshape([2, c.batchSize, CLASSES]) });
         stepMs += performance.now() - ts;
       }
       epochs = e;
-      const val = accuracy(trainer.params, md.data, validation, correct);
+      const val = await accuracy(fromModelParams(trainer.params), md.data, validation, correct);
       const mean = (val[0]! + val[1]!) / 2;
       onEpoch?.(e);
-      if (mean > best.mean) best = { mean, epoch: e, val, test: accuracy(trainer.params, md.data, test, correct) };
+      if (mean > best.mean) best = { mean, epoch: e, val, test: await accuracy(fromModelParams(trainer.params), md.data, test, correct) };
       else if (e - best.epoch >= c.patience) break;
     }
   } finally {

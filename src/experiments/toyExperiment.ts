@@ -27,10 +27,10 @@ export function toyData(config: ToyConfig): ToyData {
   return d;
 }
 
-export function executeToyRun(spec: ToyRunSpec, onStep?: (t: number) => void): ToyRunOutcome {
+export async function executeToyRun(spec: ToyRunSpec, onStep?: (t: number) => void): Promise<ToyRunOutcome> {
   const data = toyData(spec.data);
   const options = spec.options ?? {};
   const balancer = createBalancer(spec.method, options);
-  const r = runToy(data, spec.method, balancer, spec.train, onStep);
+  const r = await runToy(data, spec.method, balancer, spec.train, onStep);
   return { ...r, label: spec.label ?? spec.method, seed: spec.train.seed ?? 0, options };
 }

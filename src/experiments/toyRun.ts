@@ -2,7 +2,10 @@ import { numpy as np, tree } from "@jax-js/jax";
 import type { Balancer, BalancerState } from "../balancers/types.js";
 import { initParams, type MultiHeadMlpConfig, type Params } from "../models/mlp.js";
 import { meanSquaredError } from "../train/losses.js";
-import { trainLoop, type LoopHistory } from "../train/loop.js";
+import type { LoopHistory } from "../train/loop.js";
+import { trainModelLoop } from "../train/modelLoop.js";
+import { fromModelParams, mlpModel, toModelParams } from "../models/mlpModel.js";
+import { adam } from "../optim/adam.js";
 import { buildEvalLosses } from "../train/step.js";
 import { Rng, deriveSeed } from "../util/rng.js";
 import { gatherBatch, type Split, type ToyData } from "../data/toy.js";
@@ -44,28 +47,31 @@ export interface ToyRunResult {
   readonly history: LoopHistory;
 }
 
-/** Per-task test losses of `params` (borrowed) on a split, in chunks. */
-export function splitLosses(params: Params, split: Split, data: ToyData, evalLosses: ReturnType<typeof buildEvalLosses>, chunk = 500): number[] {
+/** Per-task test losses of `params` (borrowed) on a split, in chunks; results read back asynchronously. */
+export async function splitLosses(params: Params, split: Split, data: ToyData, evalLosses: ReturnType<typeof buildEvalLosses>, chunk = 500): Promise<number[]> {
   const { numTasks: T, inputDim: D, outputDim: O } = data.config;
   const sums = new Array<number>(T).fill(0);
   for (let start = 0; start < split.size; start += chunk) {
     const n = Math.min(chunk, split.size - start);
     const idx = Array.from({ length: n }, (_, i) => start + i);
     const { x, y } = gatherBatch(split, idx, T, D, O);
-    const l = evalLosses(tree.ref(params), np.array(x).reshape([n, D]), np.array(y).reshape([T, n, O])).dataSync() as Float32Array;
+    const l = (await evalLosses(tree.ref(params), np.array(x).reshape([n, D]), np.array(y).reshape([T, n, O])).data()) as Float32Array;
     for (let t = 0; t < T; t++) sums[t]! += l[t]! * n;
   }
   return sums.map((s) => s / split.size);
 }
 
-/** Trains one network on the toy data with one balancer and reports the paper's metrics. */
-export function runToy(
+/**
+ * Trains one network on the toy data with one balancer and reports the paper's metrics: the built-in
+ * MLP as a model in the contract (its fast tier), on the async trainer.
+ */
+export async function runToy(
   data: ToyData,
   method: string,
   balancer: Balancer<BalancerState>,
   cfg: Partial<ToyTrainConfig> = {},
   onStep?: (t: number) => void,
-): ToyRunResult {
+): Promise<ToyRunResult> {
   const c = { ...toyTrainDefaults, ...cfg };
   const { numTasks: T, inputDim: D, outputDim: O } = data.config;
   const model: MultiHeadMlpConfig = { inputDim: D, hidden: c.hidden, outputDim: O, numTasks: T };
@@ -81,17 +87,18 @@ export function runToy(
     }
     const idx = perm.subarray(pos, pos + c.batchSize);
     pos += c.batchSize;
-    return gatherBatch(data.train, idx, T, D, O);
+    const b = gatherBatch(data.train, idx, T, D, O);
+    return { x: np.array(b.x).reshape([c.batchSize, D]), y: np.array(b.y).reshape([T, c.batchSize, O]) };
   };
   const t0 = performance.now();
-  const result = trainLoop({
-    step: { model, loss: meanSquaredError, optimizer: { lr: c.lr } },
+  const result = await trainModelLoop({
+    model: mlpModel(model, meanSquaredError),
+    optimizer: adam({ lr: c.lr }),
     balancer,
-    params: initParams(model, deriveSeed(c.seed, "init")),
+    params: toModelParams(initParams(model, deriveSeed(c.seed, "init"))),
     steps: c.steps,
-    batchSize: c.batchSize,
     batch,
-    evaluate: (p) => splitLosses(p, data.test, data, evalLosses),
+    evaluate: (p) => splitLosses(fromModelParams(p), data.test, data, evalLosses),
     evalEvery: c.evalEvery ?? Math.max(1, Math.floor(c.steps / 25)),
     ...(onStep ? { onStep } : {}),
   });

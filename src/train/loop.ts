@@ -3,13 +3,9 @@ import type { Balancer, BalancerState, Needs } from "../balancers/types.js";
 import type { Params } from "../models/mlp.js";
 import { buildTrainStep, buildTwoPhaseStep, parseObserved, type StatRequest, type StepConfig } from "./step.js";
 import { combinerFor } from "./combiners.js";
+import { checkCount, checkObservation, checkWeights as checkStepWeights, firstNonFinite, TrainingError } from "./checks.js";
 
-export class TrainingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "TrainingError";
-  }
-}
+export { TrainingError };
 
 export interface Batch {
   readonly x: Float32Array<ArrayBuffer>;
@@ -70,20 +66,6 @@ export interface StepRecord {
   readonly gramian?: number[][];
 }
 
-/** Checks that an option is an integer ≥ `min`, naming it otherwise. */
-function checkCount(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
-    throw new TrainingError(`${name} must be an integer ≥ ${min}, got ${String(value)}`);
-  }
-  return value;
-}
-
-/** The first entry of `values` that is not a finite number, as [index, value], or null. */
-function firstNonFinite(values: readonly number[]): [number, number] | null {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return [i, values[i]!];
-  return null;
-}
-
 /** The statistic a balancer's needs call for: the Gramian if it asks for one (its diagonal gives the norms), else norms. */
 export function statRequest(needs: Needs): StatRequest | undefined {
   if (needs.gramian) {
@@ -127,26 +109,8 @@ export function createTrainer(opts: TrainerOptions) {
     if (!params) throw new TrainingError("trainer already disposed");
     return params;
   };
-  const read = (observed: np.Array) => {
-    const obs = parseObserved(observed.dataSync() as Float32Array, T, request, balancer.needs.gradNorms !== undefined);
-    const bad = firstNonFinite(obs.losses);
-    if (bad) throw new TrainingError(`loss of task ${bad[0]} is ${bad[1]} at step ${t} (training diverged or the data holds NaN/Inf)`);
-    const norm = firstNonFinite(obs.gradNorms ?? []);
-    if (norm) throw new TrainingError(`gradient norm of task ${norm[0]} is ${norm[1]} at step ${t} (training diverged)`);
-    obs.gramian?.forEach((row, i) => {
-      const bad = firstNonFinite(row);
-      if (bad) throw new TrainingError(`Gramian entry (${i}, ${bad[0]}) is ${bad[1]} at step ${t} (training diverged)`);
-    });
-    return obs;
-  };
-  const checkWeights = (weights: readonly number[]) => {
-    if (!Array.isArray(weights) || weights.length !== T) {
-      throw new TrainingError(`${balancer.name} returned ${Array.isArray(weights) ? weights.length : String(weights)} weights at step ${t}, expected ${T}`);
-    }
-    const bad = firstNonFinite(weights);
-    if (bad) throw new TrainingError(`${balancer.name} returned weight ${bad[1]} for task ${bad[0]} at step ${t}`);
-    return weights;
-  };
+  const read = (observed: np.Array) => checkObservation(parseObserved(observed.dataSync() as Float32Array, T, request, balancer.needs.gradNorms !== undefined), t);
+  const checkWeights = (weights: readonly number[]) => checkStepWeights(balancer.name, weights, T, t);
   const arrays = (batch: Batch) => {
     const { x, y } = batch;
     if (x.length !== batchSize * D || y.length !== T * batchSize * O) {

@@ -5,7 +5,8 @@ import { checkModel } from "../model/check.js";
 import { combinerFor } from "./combiners.js";
 import { buildModelStep, buildModelTwoPhase, type StepOptimizer } from "./modelStep.js";
 import { parseObserved } from "./step.js";
-import { statRequest, TrainingError, type StepRecord } from "./loop.js";
+import { statRequest, type StepRecord } from "./loop.js";
+import { checkObservation, checkWeights as checkStepWeights, TrainingError } from "./checks.js";
 
 export interface ModelTrainerOptions<B extends Tree> {
   readonly model: MultitaskModel<B>;
@@ -19,12 +20,6 @@ export interface ModelTrainerOptions<B extends Tree> {
    * functions). Default: true for models without a fast tier (the library's own fast rules are tested).
    */
   readonly check?: boolean;
-}
-
-/** The first entry of `values` that is not a finite number, as [index, value], or null. */
-function firstNonFinite(values: ArrayLike<number>): [number, number] | null {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return [i, values[i]!];
-  return null;
 }
 
 /**
@@ -65,26 +60,8 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
     if (!params) throw new TrainingError("trainer already disposed");
     return params;
   };
-  const read = async (observed: np.Array) => {
-    const obs = parseObserved((await observed.data()) as Float32Array, T, request, balancer.needs.gradNorms !== undefined);
-    const bad = firstNonFinite(obs.losses);
-    if (bad) throw new TrainingError(`loss of task ${bad[0]} is ${bad[1]} at step ${t} (training diverged or the data holds NaN/Inf)`);
-    const norm = firstNonFinite(obs.gradNorms ?? []);
-    if (norm) throw new TrainingError(`gradient norm of task ${norm[0]} is ${norm[1]} at step ${t} (training diverged)`);
-    obs.gramian?.forEach((row, i) => {
-      const b = firstNonFinite(row);
-      if (b) throw new TrainingError(`Gramian entry (${i}, ${b[0]}) is ${b[1]} at step ${t} (training diverged)`);
-    });
-    return obs;
-  };
-  const checkWeights = (weights: readonly number[]) => {
-    if (!Array.isArray(weights) || weights.length !== T) {
-      throw new TrainingError(`${balancer.name} returned ${Array.isArray(weights) ? weights.length : String(weights)} weights at step ${t}, expected ${T}`);
-    }
-    const bad = firstNonFinite(weights);
-    if (bad) throw new TrainingError(`${balancer.name} returned weight ${bad[1]} for task ${bad[0]} at step ${t}`);
-    return weights;
-  };
+  const read = async (observed: np.Array) => checkObservation(parseObserved((await observed.data()) as Float32Array, T, request, balancer.needs.gradNorms !== undefined), t);
+  const checkWeights = (weights: readonly number[]) => checkStepWeights(balancer.name, weights, T, t);
   return {
     get params(): ModelParams {
       return live();

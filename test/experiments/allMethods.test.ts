@@ -16,15 +16,15 @@ const data = () => makeToy({ numTasks: 3, sigmas: [1, 5, 20], inputDim: 12, outp
 const train = { steps: 6, batchSize: 8, hidden: [10, 9], evalEvery: 3 };
 
 for (const name of methodNames()) {
-  test(`${name}: trains end to end in every gradient mode it takes, finite results, no leaked buffers`, () => {
+  test(`${name}: trains end to end in every gradient mode it takes, finite results, no leaked buffers`, async () => {
     const d = data();
     const base = name === "static" ? { weights: [1, 2, 3] } : {};
     const probe = createBalancer(name, base);
     const modes = probe.needs.gramian !== undefined || probe.needs.gradNorms !== undefined ? (["representation", "lastShared", "shared"] as const) : [undefined];
     for (const mode of modes) {
-      runToy(d, name, createBalancer(name, mode ? { ...base, gradMode: mode } : base), train); // compile
+      await runToy(d, name, createBalancer(name, mode ? { ...base, gradMode: mode } : base), train); // compile
       const before = counter.live();
-      const r = runToy(d, name, createBalancer(name, mode ? { ...base, gradMode: mode } : base), train);
+      const r = await runToy(d, name, createBalancer(name, mode ? { ...base, gradMode: mode } : base), train);
       assert.equal(counter.live(), before, `${name} ${mode}: device buffers leaked`);
       assert.ok(Number.isFinite(r.normalizedTestLoss), `${name} ${mode}`);
       assert.equal(r.weights.length, 3);

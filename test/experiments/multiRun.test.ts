@@ -22,12 +22,12 @@ test("gatherMulti: canvases as rows and one-hot labels per task", () => {
     }
 });
 
-test("a short seeded MultiMNIST run beats chance (10 %) clearly on both tasks", () => {
+test("a short seeded MultiMNIST run beats chance (10 %) clearly on both tasks", async () => {
   const md = multiData("mnist", 0, mkdtempSync(join(tmpdir(), "lb-mm-")));
-  const r = runMulti(md, "equal", createBalancer("equal"), { epochs: 1, hidden: [64], batchSize: 128, seed: 0 });
+  const r = await runMulti(md, "equal", createBalancer("equal"), { epochs: 1, hidden: [64], batchSize: 128, seed: 0 });
   assert.equal(r.epochsRun, 1);
   assert.ok(r.testAccuracy[0]! > 0.5 && r.testAccuracy[1]! > 0.4, `test accuracy ${r.testAccuracy}`);
-  const again = runMulti(md, "equal", createBalancer("equal"), { epochs: 1, hidden: [64], batchSize: 128, seed: 0 });
+  const again = await runMulti(md, "equal", createBalancer("equal"), { epochs: 1, hidden: [64], batchSize: 128, seed: 0 });
   assert.deepEqual(again.testAccuracy, r.testAccuracy, "same seed, same result");
 });
 

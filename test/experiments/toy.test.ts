@@ -52,11 +52,11 @@ test("gatherBatch copies rows and per-task targets", () => {
   assert.deepEqual(Array.from(y.subarray(4, 6)), Array.from(d.train.y.subarray((5 + 4) * 2, (5 + 4) * 2 + 2)));
 });
 
-test("seeded T = 2 run: GradNorm (α = 0.12) beats equal weights and raises the σ = 1 task's weight", () => {
+test("seeded T = 2 run: GradNorm (α = 0.12) beats equal weights and raises the σ = 1 task's weight", async () => {
   const data = makeToy({ numTasks: 2, inputScale: 1, trainSize: 2000, testSize: 500, seed: 0 });
   const cfg = { steps: 400, seed: 0 };
-  const eq = runToy(data, "equal", equalWeights() as Balancer<BalancerState>, cfg);
-  const gn = runToy(data, "gradnorm", gradNorm({ alpha: 0.12 }) as Balancer<BalancerState>, cfg);
+  const eq = await runToy(data, "equal", equalWeights() as Balancer<BalancerState>, cfg);
+  const gn = await runToy(data, "gradnorm", gradNorm({ alpha: 0.12 }) as Balancer<BalancerState>, cfg);
   assert.deepEqual(eq.initialTestLoss, gn.initialTestLoss, "same initialization for both methods");
   assert.ok(gn.weights[0]! > gn.weights[1]!, `weights ${gn.weights}`);
   assert.ok(Math.abs(gn.weights[0]! + gn.weights[1]! - 2) < 1e-9, "Σw = T");

@@ -1,0 +1,49 @@
+import type { StepRecord } from "./loop.js";
+
+/** Error raised by the trainers: names the step, the task and the value. */
+export class TrainingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TrainingError";
+  }
+}
+
+/** The first entry of `values` that is not a finite number, as [index, value], or null. */
+export function firstNonFinite(values: ArrayLike<number>): [number, number] | null {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return [i, values[i]!];
+  return null;
+}
+
+/** Checks that an option is an integer ≥ `min`, naming it otherwise. */
+export function checkCount(name: string, value: unknown, min: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
+    throw new TrainingError(`${name} must be an integer ≥ ${min}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * What a step observed, checked before anything is kept: every loss, gradient norm and Gramian entry
+ * finite, else a TrainingError naming the task (or entry) and step `t`.
+ */
+export function checkObservation<O extends Omit<StepRecord, "weights">>(obs: O, t: number): O {
+  const bad = firstNonFinite(obs.losses);
+  if (bad) throw new TrainingError(`loss of task ${bad[0]} is ${bad[1]} at step ${t} (training diverged or the data holds NaN/Inf)`);
+  const norm = firstNonFinite(obs.gradNorms ?? []);
+  if (norm) throw new TrainingError(`gradient norm of task ${norm[0]} is ${norm[1]} at step ${t} (training diverged)`);
+  obs.gramian?.forEach((row, i) => {
+    const b = firstNonFinite(row);
+    if (b) throw new TrainingError(`Gramian entry (${i}, ${b[0]}) is ${b[1]} at step ${t} (training diverged)`);
+  });
+  return obs;
+}
+
+/** The balancer's weights, checked before they are used: T finite numbers. */
+export function checkWeights(balancer: string, weights: readonly number[], T: number, t: number): readonly number[] {
+  if (!Array.isArray(weights) || weights.length !== T) {
+    throw new TrainingError(`${balancer} returned ${Array.isArray(weights) ? weights.length : String(weights)} weights at step ${t}, expected ${T}`);
+  }
+  const bad = firstNonFinite(weights);
+  if (bad) throw new TrainingError(`${balancer} returned weight ${bad[1]} for task ${bad[0]} at step ${t}`);
+  return weights;
+}

@@ -1,0 +1,80 @@
+import type { Balancer, BalancerState } from "../balancers/types.js";
+import type { ModelParams, MultitaskModel, Tree } from "../model/contract.js";
+import { checkCount, firstNonFinite, TrainingError } from "./checks.js";
+import type { LoopHistory } from "./loop.js";
+import { createModelTrainer } from "./modelTrainer.js";
+import type { StepOptimizer } from "./modelStep.js";
+
+export interface ModelLoopOptions<B extends Tree> {
+  readonly model: MultitaskModel<B>;
+  /** Initial parameters; consumed. */
+  readonly params: ModelParams;
+  readonly optimizer: StepOptimizer;
+  readonly balancer: Balancer<BalancerState>;
+  readonly steps: number;
+  /** The batch for step t (consumed by the step). */
+  readonly batch: (t: number) => B;
+  /** Called every `evalEvery` steps and after the last one with borrowed params; returns per-task test losses. */
+  readonly evaluate?: (params: ModelParams) => Promise<number[]> | number[];
+  readonly evalEvery?: number;
+  /** Record weights and losses every `recordEvery` steps (and at the last step). */
+  readonly recordEvery?: number;
+  readonly onStep?: (t: number) => void;
+}
+
+export interface ModelLoopResult {
+  /** Final parameters (owned by the caller). */
+  readonly params: ModelParams;
+  readonly finalWeights: number[];
+  readonly history: LoopHistory;
+  /** Mean wall time of a training step, evaluation excluded. */
+  readonly msPerStep: number;
+}
+
+/**
+ * Runs `steps` training steps of a model in the contract with evaluation and recording (the async
+ * counterpart of `trainLoop`, on {@link createModelTrainer}); each step's results are awaited before
+ * the next. The counts and what `evaluate` returns are checked (TrainingError naming them).
+ */
+export async function trainModelLoop<B extends Tree>(opts: ModelLoopOptions<B>): Promise<ModelLoopResult> {
+  const steps = checkCount("steps", opts.steps, 0);
+  const evalEvery = checkCount("evalEvery", opts.evalEvery ?? Math.max(1, Math.floor(steps / 20)), 1);
+  const recordEvery = checkCount("recordEvery", opts.recordEvery ?? Math.max(1, Math.floor(steps / 200)), 1);
+  const T = opts.model.numTasks;
+  const trainer = createModelTrainer(opts);
+  const history: LoopHistory = { steps: [], weights: [], losses: [], evalSteps: [], evalLosses: [] };
+  const evaluate = async (t: number) => {
+    if (!opts.evaluate) return;
+    const losses = await opts.evaluate(trainer.params);
+    if (!Array.isArray(losses) || losses.length !== T) {
+      throw new TrainingError(`evaluate returned ${Array.isArray(losses) ? `${losses.length} values` : String(losses)} at step ${t}, expected ${T} per-task losses`);
+    }
+    const bad = firstNonFinite(losses);
+    if (bad) throw new TrainingError(`evaluate returned ${bad[1]} for task ${bad[0]} at step ${t}`);
+    history.evalSteps.push(t);
+    history.evalLosses.push(losses);
+  };
+  let stepMs = 0;
+  try {
+    await evaluate(0);
+    for (let t = 0; t < steps; t++) {
+      const batch = opts.batch(t);
+      const t0 = performance.now();
+      const rec = await trainer.step(batch);
+      stepMs += performance.now() - t0;
+      if (t % recordEvery === 0 || t === steps - 1) {
+        history.steps.push(t);
+        history.weights.push([...rec.weights]);
+        history.losses.push(rec.losses);
+      }
+      if ((t + 1) % evalEvery === 0 || t === steps - 1) await evaluate(t + 1);
+      opts.onStep?.(t);
+    }
+  } catch (e) {
+    trainer.dispose();
+    throw e;
+  }
+  const finalWeights = [...trainer.weights];
+  const params = trainer.finish();
+  return { params, finalWeights, history, msPerStep: stepMs / Math.max(1, steps) };
+}
