@@ -31,8 +31,11 @@ export { modelPass, type Combiner, type ModelPassOptions, type ModelPassResult, 
 export { buildModelStep, buildModelTwoPhase, observedOf, type ModelStepConfig, type ModelStepOutput, type StepOptimizer } from "./train/modelStep.js";
 export { createModelTrainer, type ModelTrainerOptions } from "./train/modelTrainer.js";
 export { combinerFor, signDropout } from "./train/combiners.js";
+export { dense, relu, tanh, layerNorm, flatten, sequential, layerInShapes, type Layer, type Shape, type SequentialParams } from "./model/layers.js";
+export { layersModel, initLayersModel, type LayersModelConfig, type LayersModelParams, type LayersBatch } from "./model/layersModel.js";
+export { mlpModel, toModelParams, fromModelParams, mlpOutputs, type MlpModelParams, type MlpBatch } from "./models/mlpModel.js";
 export { initParams, forward, type MultiHeadMlpConfig, type Params } from "./models/mlp.js";
-export { lenetStem, stemOutputDim, checkStemConfig, type ConvStemConfig, type ConvLayerConfig, type StemParams } from "./models/conv.js";
+export { lenetStem, stemOutputDim, checkStemConfig, convStemLayer, stemModeProblem, type ConvStemConfig, type ConvLayerConfig, type StemParams } from "./models/conv.js";
 export { meanSquaredError, crossEntropy, type TaskLoss } from "./train/losses.js";
 export { buildTrainStep, buildTwoPhaseStep, buildEvalLosses, lossesAndGrads, forwardWithStats, combinedGrads, parseObserved, type StepConfig, type StepOutput, type StatRequest, type Residuals } from "./train/step.js";
 export { trainLoop, createTrainer, statRequest, TrainingError, type LoopOptions, type LoopResult, type LoopHistory, type Batch, type TrainerOptions, type StepRecord } from "./train/loop.js";

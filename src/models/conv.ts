@@ -1,5 +1,7 @@
 import { numpy as np } from "@jax-js/jax";
 import { Rng } from "../util/rng.js";
+import type { Layer } from "../model/layers.js";
+import type { Tree } from "../model/contract.js";
 
 /*
  * A small convolutional stem (LeNet-like) in front of the MLP trunk, NHWC, with convolution lowered
@@ -284,4 +286,32 @@ export function stemBackward(stem: StemParams, residuals: StemLayerResiduals[], 
     } else dz2.dispose();
   }
   return { kernels, biases };
+}
+
+/**
+ * The stem as a layer of the fast tier (src/model/layers.ts): x [B, H·W·C] → features [B, F], with its
+ * explicit backward rule. It has no T-batched rule — per-task gradients are not propagated through the
+ * convolutions — so the `shared` gradient mode is refused with {@link stemModeProblem}'s reason.
+ */
+export function convStemLayer(config: ConvStemConfig): Layer<StemParams> {
+  checkStemConfig(config);
+  return {
+    name: "convStem",
+    hasParams: true,
+    outShape: () => [stemOutputDim(config)],
+    init: (_s, rng) => initStem(config, rng),
+    forward(p, x, keep) {
+      const { features, residuals } = stemForward(p, config, x, keep);
+      return { y: features, res: residuals as unknown as Tree };
+    },
+    backward(p, res, dy) {
+      // The stem is the trunk's first layer: no cotangent for the input images.
+      return { dp: stemBackward(p, res as unknown as StemLayerResiduals[], dy), dx: np.zeros([1]) };
+    },
+    backwardT(_p, _res, dyT, _kind, acc) {
+      dyT.dispose();
+      acc?.dispose();
+      throw new Error(stemModeProblem("shared")!);
+    },
+  };
 }

@@ -174,15 +174,24 @@ describe("gradNorm", () => {
         ([{ n, L, L0, alpha }, perm]) => {
           const T = n.length;
           const P = (v: readonly number[]) => perm.map((i) => v[i]!);
+          // Gᵢ within rounding of its target: the subgradient sign(Gᵢ − target) is decided by the order in
+          // which Ḡ was summed, which a permutation changes — not a property of the method; skip those cases.
+          let tie = false;
           const runIt = (nn: readonly number[], LL: readonly number[], LL0: readonly number[]) => {
             const b = gradNorm({ alpha });
             let s = b.init(T);
-            s = b.update({ losses: LL0, gradNorms: nn }, s).state;
-            for (let k = 0; k < 5; k++) s = b.update({ losses: LL, gradNorms: nn }, s).state;
+            for (let k = 0; k < 6; k++) {
+              const r = b.update({ losses: k === 0 ? LL0 : LL, gradNorms: nn }, s);
+              const info = r.info as { G: number[]; target: number[] };
+              const scale = Math.max(...info.G.map(Math.abs));
+              if (info.G.some((g, i) => Math.abs(g - info.target[i]!) <= 1e-9 * scale)) tie = true;
+              s = r.state;
+            }
             return s.weights;
           };
           const w = runIt(n, L, L0);
           const wp = runIt(P(n), P(L), P(L0));
+          fc.pre(!tie);
           wp.forEach((x, i) => close(x, w[perm[i]!]!, 1e-9, `weight ${i}`));
         },
       ),

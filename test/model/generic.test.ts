@@ -7,6 +7,8 @@ import { ModelContractError, type ModelParams, type MultitaskModel } from "../..
 import { initTanhMlp, tanhMlp, type RegressionBatch } from "../../examples/models/tanhMlp.js";
 import { initMmoe, mmoe } from "../../examples/models/mmoe.js";
 import { mlpModel, toModelParams } from "../../src/models/mlpModel.js";
+import { dense, layerNorm, tanh } from "../../src/model/layers.js";
+import { initLayersModel, layersModel } from "../../src/model/layersModel.js";
 import { initParams } from "../../src/models/mlp.js";
 import { meanSquaredError } from "../../src/train/losses.js";
 import { Rng } from "../../src/util/rng.js";
@@ -58,6 +60,9 @@ function repGrads(m: MultitaskModel<RegressionBatch>, params: ModelParams, batch
 
 const gram = (rows: number[][]) => rows.map((a) => rows.map((b) => a.reduce((s, v, k) => s + v * b[k]!, 0)));
 
+/** The own tanh MLP's architecture from the library's layers (layer norm after the first tanh layer). */
+const layersConfig = { inputShape: [7], trunk: [dense(9), tanh(), layerNorm(), dense(8), tanh(), dense(6), tanh()], numTasks: T, outputDim: 2, loss: meanSquaredError };
+
 /** The example models, small, with a batch each. */
 const mmoeConfig = { inputDim: 6, experts: 3, hidden: [5, 4] as [number, number], classes: 3, numTasks: T };
 function oneHot(B: number): np.Array {
@@ -68,6 +73,12 @@ function oneHot(B: number): np.Array {
 const cases = [
   ...[4, 13].map((B) => ({ label: `own tanh MLP with layer norm, B = ${B}`, model, params: initTanhMlp(config, 3), batch: batchOf(B) })),
   { label: "MMoE (3 experts, per-task gates), B = 6", model: mmoe(mmoeConfig) as MultitaskModel<RegressionBatch>, params: initMmoe(mmoeConfig, 5) as ModelParams, batch: { x: np.array(rng.normals(6 * 6)).reshape([6, 6]), y: oneHot(6) } },
+  {
+    label: "tanh / layer-norm MLP from the library's layers (generic and fast tiers), B = 6",
+    model: layersModel(layersConfig) as MultitaskModel<RegressionBatch>,
+    params: initLayersModel(layersConfig, 6) as ModelParams,
+    batch: batchOf(6),
+  },
   ...[5, 11].map((B) => ({
     label: `built-in MLP (generic and fast tiers), B = ${B}`,
     model: mlpModel({ inputDim: 7, hidden: [9, 6], outputDim: 2, numTasks: T }, meanSquaredError) as MultitaskModel<RegressionBatch>,
