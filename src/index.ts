@@ -31,7 +31,8 @@ export { modelPass, type Combiner, type ModelPassOptions, type ModelPassResult, 
 export { buildModelStep, buildModelTwoPhase, observedOf, type ModelStepConfig, type ModelStepOutput, type StepOptimizer } from "./train/modelStep.js";
 export { createModelTrainer, type ModelTrainerOptions } from "./train/modelTrainer.js";
 export { combinerFor, signDropout } from "./train/combiners.js";
-export { dense, relu, tanh, layerNorm, flatten, sequential, layerInShapes, type Layer, type Shape, type SequentialParams } from "./model/layers.js";
+export { dense, relu, tanh, layerNorm, flatten, reshape, sequential, layerInShapes, type Layer, type Shape, type SequentialParams } from "./model/layers.js";
+export { conv2d, maxPool2 } from "./model/convLayers.js";
 export { layersModel, initLayersModel, type LayersModelConfig, type LayersModelParams, type LayersBatch } from "./model/layersModel.js";
 export { mlpModel, toModelParams, fromModelParams, mlpOutputs, type MlpModelParams, type MlpBatch } from "./models/mlpModel.js";
 export { initParams, forward, type MultiHeadMlpConfig, type Params } from "./models/mlp.js";

@@ -1,4 +1,4 @@
-import { numpy as np } from "@jax-js/jax";
+import { numpy as np, tree } from "@jax-js/jax";
 import { statKernels, type StatKind } from "../stats/gradNorms.js";
 import type { Rng } from "../util/rng.js";
 import type { Tree } from "./contract.js";
@@ -21,19 +21,36 @@ export interface Layer<P extends Tree = Tree> {
   /** x [B, …in] → y [B, …out] and what the backward rules need (owned). Borrows p; consumes x. */
   forward(p: P, x: np.Array, keep: boolean): { y: np.Array; res: Tree };
   /**
-   * One cotangent dy [B, …out] → the parameter gradients and dx [B, …inShape]. Borrows p; consumes res
-   * and dy. `inShape` is the per-example input shape (static).
+   * One cotangent dy [B, …out] → the parameter gradients and dx [B, …inShape] (null when `needDx` is
+   * false: the first layer of a trunk skips its input's cotangent). Borrows p; consumes res and dy.
+   * `inShape` is the per-example input shape (static).
    */
-  backward(p: P, res: Tree, dy: np.Array, inShape: Shape): { dp: P; dx: np.Array };
+  backward(p: P, res: Tree, dy: np.Array, inShape: Shape, needDx: boolean): { dp: P; dx: np.Array | null };
   /**
    * T stacked cotangents dyT [T, B, …out] → dxT [T, B, …in], adding this layer's share of the per-task
    * statistic of the unweighted gradients to `acc` (null: none yet), kernel only when `kernelOnly`
-   * (GradNorm's W). Borrows p and res; consumes dyT and acc.
+   * (GradNorm's W); dxT is null when `needDx` is false. Borrows p and res; consumes dyT and acc.
    */
-  backwardT(p: P, res: Tree, dyT: np.Array, kind: StatKind, acc: np.Array | null, kernelOnly: boolean, inShape: Shape): { dxT: np.Array; acc: np.Array | null };
+  backwardT(
+    p: P,
+    res: Tree,
+    dyT: np.Array,
+    kind: StatKind,
+    acc: np.Array | null,
+    kernelOnly: boolean,
+    inShape: Shape,
+    needDx: boolean,
+  ): { dxT: np.Array | null; acc: np.Array | null };
 }
 
 const add = (acc: np.Array | null, s: np.Array) => (acc === null ? s : acc.add(s));
+
+/** For layers without parameters: applies `f` to the cotangent, or drops it when no input cotangent is needed. */
+const passOn = (d: np.Array, needDx: boolean, f: (d: np.Array) => np.Array): np.Array | null => {
+  if (needDx) return f(d);
+  d.dispose();
+  return null;
+};
 
 /** A fully connected layer y = x·W + b on the last axis (x [B, I]); PyTorch's Linear init (uniform ±1/√I). */
 export function dense(units: number): Layer<{ W: np.Array; b: np.Array }> {
@@ -50,18 +67,18 @@ export function dense(units: number): Layer<{ W: np.Array; b: np.Array }> {
       const y = np.matmul(keep ? x.ref : x, p.W.ref).add(p.b.ref);
       return { y, res: keep ? { x } : ({} as Tree) };
     },
-    backward(p, res, dy) {
+    backward(p, res, dy, _inShape, needDx) {
       const { x } = res as { x: np.Array };
       const dW = np.matmul(x.transpose(), dy.ref);
       const db = dy.ref.sum(0);
-      return { dp: { W: dW, b: db }, dx: np.matmul(dy, p.W.ref.transpose()) };
+      return { dp: { W: dW, b: db }, dx: passOn(dy, needDx, (d) => np.matmul(d, p.W.ref.transpose())) };
     },
-    backwardT(p, res, dyT, kind, acc, kernelOnly) {
+    backwardT(p, res, dyT, kind, acc, kernelOnly, _inShape, needDx) {
       const { x } = res as { x: np.Array };
       const k = statKernels[kind];
       let a = add(acc, k.linear(x.ref, dyT.ref));
       if (!kernelOnly) a = a.add(k.bias(dyT.ref));
-      return { dxT: np.einsum("tbk,jk->tbj", dyT, p.W.ref), acc: a };
+      return { dxT: passOn(dyT, needDx, (d) => np.einsum("tbk,jk->tbj", d, p.W.ref)), acc: a };
     },
   };
 }
@@ -78,11 +95,13 @@ function activation(name: string, f: (z: np.Array) => np.Array, grad: (z: np.Arr
       const y = f(z.ref);
       return { y, res: { d: grad(z, y.ref) } };
     },
-    backward(_p, res, dy) {
-      return { dp: {}, dx: dy.mul((res as { d: np.Array }).d) };
+    backward(_p, res, dy, _inShape, needDx) {
+      const { d } = res as { d: np.Array };
+      if (!needDx) d.dispose();
+      return { dp: {}, dx: passOn(dy, needDx, (g) => g.mul(d)) };
     },
-    backwardT(_p, res, dyT, _kind, acc) {
-      return { dxT: dyT.mul((res as { d: np.Array }).d.ref), acc };
+    backwardT(_p, res, dyT, _kind, acc, _kernelOnly, _inShape, needDx) {
+      return { dxT: passOn(dyT, needDx, (g) => g.mul((res as { d: np.Array }).d.ref)), acc };
     },
   };
 }
@@ -139,18 +158,22 @@ export function layerNorm(eps = 1e-5): Layer<{ gamma: np.Array; beta: np.Array }
       }
       return { y, res: { xhat, inv } };
     },
-    backward(p, res, dy) {
+    backward(p, res, dy, _inShape, needDx) {
       const { xhat, inv } = res as { xhat: np.Array; inv: np.Array };
       const axes = dy.shape.slice(0, -1).map((_, i) => i);
       const dgamma = dy.ref.mul(xhat.ref).sum(axes);
       const dbeta = dy.ref.sum(axes);
+      if (!needDx) {
+        tree.dispose([dy, xhat, inv]);
+        return { dp: { gamma: dgamma, beta: dbeta }, dx: null };
+      }
       const dxhat = dy.mul(p.gamma.ref);
       const m1 = dxhat.ref.mean(-1, { keepdims: true });
       const m2 = dxhat.ref.mul(xhat.ref).mean(-1, { keepdims: true });
       const dx = dxhat.sub(m1).sub(xhat.mul(m2)).mul(inv);
       return { dp: { gamma: dgamma, beta: dbeta }, dx };
     },
-    backwardT(p, res, dyT, kind, acc, kernelOnly) {
+    backwardT(p, res, dyT, kind, acc, kernelOnly, _inShape, needDx) {
       const { xhat, inv } = res as { xhat: np.Array; inv: np.Array };
       const T = dyT.shape[0]!;
       const axes = dyT.shape.slice(1, -1).map((_, i) => i + 1);
@@ -158,6 +181,10 @@ export function layerNorm(eps = 1e-5): Layer<{ gamma: np.Array; beta: np.Array }
       const k = statKernels[kind];
       let a = add(acc, k.stacked(gT));
       if (!kernelOnly) a = a.add(k.stacked(dyT.ref.sum(axes).reshape([T, -1])));
+      if (!needDx) {
+        dyT.dispose();
+        return { dxT: null, acc: a };
+      }
       const dxhat = dyT.mul(p.gamma.ref);
       const m1 = dxhat.ref.mean(-1, { keepdims: true });
       const m2 = dxhat.ref.mul(xhat.ref).mean(-1, { keepdims: true });
@@ -177,11 +204,35 @@ export function flatten(): Layer<Record<string, never>> {
       const [B, ...rest] = x.shape;
       return { y: x.reshape([B!, rest.reduce((a, b) => a * b, 1)]), res: {} };
     },
-    backward(_p, _res, dy, inShape) {
-      return { dp: {}, dx: dy.reshape([dy.shape[0]!, ...inShape]) };
+    backward(_p, _res, dy, inShape, needDx) {
+      return { dp: {}, dx: passOn(dy, needDx, (d) => d.reshape([d.shape[0]!, ...inShape])) };
     },
-    backwardT(_p, _res, dyT, _kind, acc, _kernelOnly, inShape) {
-      return { dxT: dyT.reshape([dyT.shape[0]!, dyT.shape[1]!, ...inShape]), acc };
+    backwardT(_p, _res, dyT, _kind, acc, _kernelOnly, inShape, needDx) {
+      return { dxT: passOn(dyT, needDx, (d) => d.reshape([d.shape[0]!, d.shape[1]!, ...inShape])), acc };
+    },
+  };
+}
+
+/** Reshapes every example: [B, …in] → [B, …shape] (e.g. flat pixels [B, H·W·C] to images [B, H, W, C]). */
+export function reshape(shape: Shape): Layer<Record<string, never>> {
+  const size = (s: Shape) => s.reduce((a, b) => a * b, 1);
+  if (shape.length === 0 || !shape.every((n) => Number.isInteger(n) && n > 0)) {
+    throw new Error(`reshape: the shape must be positive integers, got ${JSON.stringify(shape)}`);
+  }
+  return {
+    name: `reshape(${shape.join("×")})`,
+    hasParams: false,
+    outShape(s) {
+      if (size(s) !== size(shape)) throw new Error(`reshape: cannot reshape [${s.join(", ")}] (${size(s)} values) to [${shape.join(", ")}] (${size(shape)})`);
+      return [...shape];
+    },
+    init: () => ({}),
+    forward: (_p, x) => ({ y: x.reshape([x.shape[0]!, ...shape]), res: {} }),
+    backward(_p, _res, dy, inShape, needDx) {
+      return { dp: {}, dx: passOn(dy, needDx, (d) => d.reshape([d.shape[0]!, ...inShape])) };
+    },
+    backwardT(_p, _res, dyT, _kind, acc, _kernelOnly, inShape, needDx) {
+      return { dxT: passOn(dyT, needDx, (d) => d.reshape([d.shape[0]!, d.shape[1]!, ...inShape])), acc };
     },
   };
 }
@@ -229,25 +280,25 @@ export function sequential(layers: readonly Layer[]): Layer<SequentialParams> & 
       });
       return { y: h, res: keep ? res : [] };
     },
-    backward(p, res, dy, inShape) {
+    backward(p, res, dy, inShape, needDx) {
       const r = res as Tree[];
       const shapes = layerInShapes(layers, inShape);
       const dp: Tree[] = new Array(layers.length);
-      let d = dy;
+      let d: np.Array | null = dy;
       for (let i = layers.length - 1; i >= 0; i--) {
-        const o = layers[i]!.backward(p[i] as never, r[i]!, d, shapes[i]!);
+        const o = layers[i]!.backward(p[i] as never, r[i]!, d!, shapes[i]!, needDx || i > 0);
         dp[i] = o.dp;
         d = o.dx;
       }
       return { dp, dx: d };
     },
-    backwardT(p, res, dyT, kind, acc, kernelOnly, inShape) {
+    backwardT(p, res, dyT, kind, acc, kernelOnly, inShape, needDx) {
       const r = res as Tree[];
       const shapes = layerInShapes(layers, inShape);
-      let d = dyT;
+      let d: np.Array | null = dyT;
       let a = acc;
       for (let i = layers.length - 1; i >= 0; i--) {
-        const o = layers[i]!.backwardT(p[i] as never, r[i]!, d, kind, a, kernelOnly, shapes[i]!);
+        const o = layers[i]!.backwardT(p[i] as never, r[i]!, d!, kind, a, kernelOnly, shapes[i]!, needDx || i > 0);
         d = o.dxT;
         a = o.acc;
       }

@@ -78,30 +78,28 @@ export function layersModel(config: LayersModelConfig): MultitaskModel<LayersBat
     const k = statKernels[stat.kind];
     if (stat.mode === "representation") return k.stacked(dRepT.ref);
     const stop = stat.mode === "lastShared" ? lastIndex : 0;
-    let d = dRepT.ref;
+    let d: np.Array | null = dRepT.ref;
     let acc: np.Array | null = null;
     for (let i = trunk.length - 1; i >= stop; i--) {
       const l = trunk[i]!;
       const collect = stat.mode === "shared" || i === lastIndex;
-      const o = l.backwardT(lp[i] as never, res[i]!, d, stat.kind, collect ? acc : null, stat.mode === "lastShared", shapes[i]!);
+      const o = l.backwardT(lp[i] as never, res[i]!, d!, stat.kind, collect ? acc : null, stat.mode === "lastShared", shapes[i]!, i > stop);
       if (collect) acc = o.acc;
       else o.acc?.dispose();
       d = o.dxT;
     }
-    d.dispose();
     if (acc === null) throw new ModelContractError("the statistic's layers have no parameters");
     return acc;
   };
   /** Gradients of the trunk from the cotangent at the representation (consumes res and dRep). */
   const trunkGrads = (lp: Tree[], res: Tree[], dRep: np.Array): LayersModelParams["shared"] => {
     const dp: Tree[] = new Array(trunk.length);
-    let d = dRep;
+    let d: np.Array | null = dRep;
     for (let i = trunk.length - 1; i >= 0; i--) {
-      const o = trunk[i]!.backward(lp[i] as never, res[i]!, d, shapes[i]!);
+      const o = trunk[i]!.backward(lp[i] as never, res[i]!, d!, shapes[i]!, i > 0);
       dp[i] = o.dp;
       d = o.dx;
     }
-    d.dispose();
     const lastGrads = dp[lastIndex] as { W: np.Array; b: np.Array };
     dp[lastIndex] = { b: lastGrads.b };
     return { body: dp, last: { W: lastGrads.W } };

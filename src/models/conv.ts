@@ -1,7 +1,8 @@
-import { numpy as np } from "@jax-js/jax";
+import { numpy as np, tree } from "@jax-js/jax";
 import { Rng } from "../util/rng.js";
 import type { Layer } from "../model/layers.js";
 import type { Tree } from "../model/contract.js";
+import { ceil4, col2im, im2col, im2colSlices, padCols } from "../model/im2col.js";
 
 /*
  * A small convolutional stem (LeNet-like) in front of the MLP trunk, NHWC, with convolution lowered
@@ -135,67 +136,18 @@ export function initStem(config: ConvStemConfig, seed: number | Rng): StemParams
   return { kernels, biases };
 }
 
-/** Rounds up to a multiple of 4: jax-js's wasm matmul is up to 10× slower when the output's last dimension is not one. */
-const ceil4 = (n: number) => Math.ceil(n / 4) * 4;
-
-const indexCache = new Map<string, Int32Array<ArrayBuffer>>();
-/** Host-side im2col gather indices into a flattened [H, W, C] image, ordered (ho, wo, i, j, c). */
-function im2colIndex(H: number, W: number, C: number, k: number): Int32Array<ArrayBuffer> {
-  const key = `${H},${W},${C},${k}`;
-  let idx = indexCache.get(key);
-  if (!idx) {
-    const Ho = H - k + 1;
-    const Wo = W - k + 1;
-    idx = new Int32Array(Ho * Wo * k * k * C);
-    let m = 0;
-    for (let h = 0; h < Ho; h++)
-      for (let w = 0; w < Wo; w++)
-        for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) for (let c = 0; c < C; c++) idx[m++] = ((h + i) * W + w + j) * C + c;
-    indexCache.set(key, idx);
-  }
-  return idx;
-}
-
-/** im2col: x [B, H, W, C] → patches [B, Ho, Wo, k²·C], ordered (i, j, c) like the kernel's reshape, by one gather. Consumes x. */
-function im2col(x: np.Array, k: number): np.Array {
-  const [B, H, W, C] = x.shape as [number, number, number, number];
-  if (k === 1) return x;
-  const index = np.array(im2colIndex(H, W, C, k), { dtype: np.int32 });
-  return np.take(x.reshape([B, H * W * C]), index, 1).reshape([B, H - k + 1, W - k + 1, k * k * C]);
-}
-
-/**
- * Transpose of {@link im2col}: dpatches [B, Ho, Wo, ≥k²·C] (extra trailing columns ignored) →
- * dx [B, Ho+k−1, Wo+k−1, C], by padding and adding the k² shifted slices (one fused kernel). Consumes dpatches.
- */
-function col2im(dpatches: np.Array, k: number, C: number): np.Array {
-  let dx: np.Array | undefined;
-  for (let i = 0; i < k; i++) {
-    for (let j = 0; j < k; j++) {
-      const c0 = (i * k + j) * C;
-      const s = np.pad(dpatches.ref.slice([], [], [], [c0, c0 + C]), [[0, 0], [i, k - 1 - i], [j, k - 1 - j], [0, 0]]);
-      dx = dx ? dx.add(s) : s;
-    }
-  }
-  dpatches.dispose();
-  return dx!;
-}
-
-/** [M, n] → [M, to] with zero columns appended; a concatenate (not a pad view), so a matmul reads it materialized. Consumes a. */
-function padCols(a: np.Array, to: number): np.Array {
-  const [M, n] = a.shape as [number, number];
-  return n === to ? a : np.concatenate([a, np.zeros([M, to - n])], 1);
-}
-
 /**
  * Stem forward: x [B, H·W·C] → features [B, F] (NHWC flatten of the last layer's output), with the
- * residuals of every layer when `keep` (for {@link stemBackward}). Borrows stem; consumes x.
+ * residuals of every layer when `keep` (for {@link stemBackward}). `differentiable` forms the patches by
+ * slices instead of the gather (same values), so that jax-js can differentiate the stem inside jit.
+ * Borrows stem; consumes x.
  */
 export function stemForward(
   stem: StemParams,
   config: ConvStemConfig,
   x: np.Array,
   keep = true,
+  differentiable = false,
 ): { features: np.Array; residuals: StemLayerResiduals[] } {
   const B = x.shape[0]!;
   const [H0, W0, C0] = config.inputShape;
@@ -212,7 +164,7 @@ export function stemForward(
       h.dispose();
       throw new Error(msg);
     }
-    const patches = im2col(h, k);
+    const patches = differentiable ? im2colSlices(h, k) : im2col(h, k);
     const [, Ho, Wo] = patches.shape as [number, number, number, number];
     const r = k * k * cin;
     const cp = ceil4(cout);
@@ -290,8 +242,10 @@ export function stemBackward(stem: StemParams, residuals: StemLayerResiduals[], 
 
 /**
  * The stem as a layer of the fast tier (src/model/layers.ts): x [B, H·W·C] → features [B, F], with its
- * explicit backward rule. It has no T-batched rule — per-task gradients are not propagated through the
- * convolutions — so the `shared` gradient mode is refused with {@link stemModeProblem}'s reason.
+ * explicit backward rule; it must be a trunk's first layer. It has no T-batched rule — per-task gradients
+ * are not propagated through it — so the fast tier refuses the `shared` gradient mode with
+ * {@link stemModeProblem}'s reason; the same network from conv2d / maxPool2 / relu layers
+ * (src/model/convLayers.ts) has one. Its generic function (no residuals) is differentiable by jax-js.
  */
 export function convStemLayer(config: ConvStemConfig): Layer<StemParams> {
   checkStemConfig(config);
@@ -301,12 +255,16 @@ export function convStemLayer(config: ConvStemConfig): Layer<StemParams> {
     outShape: () => [stemOutputDim(config)],
     init: (_s, rng) => initStem(config, rng),
     forward(p, x, keep) {
-      const { features, residuals } = stemForward(p, config, x, keep);
+      // Without residuals this is the model's generic function, which jax-js must be able to differentiate.
+      const { features, residuals } = stemForward(p, config, x, keep, !keep);
       return { y: features, res: residuals as unknown as Tree };
     },
-    backward(p, res, dy) {
-      // The stem is the trunk's first layer: no cotangent for the input images.
-      return { dp: stemBackward(p, res as unknown as StemLayerResiduals[], dy), dx: np.zeros([1]) };
+    backward(p, res, dy, _inShape, needDx) {
+      if (needDx) {
+        tree.dispose([res, dy]);
+        throw new Error("the conv stem must be the trunk's first layer (it gives no cotangent for its input)");
+      }
+      return { dp: stemBackward(p, res as unknown as StemLayerResiduals[], dy), dx: null };
     },
     backwardT(_p, _res, dyT, _kind, acc) {
       dyT.dispose();

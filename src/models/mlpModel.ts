@@ -42,10 +42,8 @@ export function fromModelParams(mp: ModelParams): Params {
  * The built-in multitask MLP (shared ReLU trunk, optionally behind the LeNet stem, and T stacked
  * affine heads with a per-task loss) as a model composed of the library's layers: `convStemLayer`,
  * `dense` and `relu`, with the layer model's fast tier. Its arithmetic is the one of `buildTrainStep` /
- * `createTrainer`, so runs give the same numbers through either trainer. With the stem, the `shared`
- * gradient mode is refused (stemModeProblem) and the generic functions cannot be differentiated by
- * jax-js (the stem's gather-based im2col has no vjp inside jit): such a model trains through the fast
- * tier only.
+ * `createTrainer`, so runs give the same numbers through either trainer. With the stem, the fast tier
+ * refuses the `shared` gradient mode (stemModeProblem).
  */
 export function mlpModel(config: MultiHeadMlpConfig, loss: TaskLoss): MultitaskModel<MlpBatch> {
   checkConfig(config);

@@ -10,7 +10,8 @@ import { mlpModel, toModelParams } from "../../src/models/mlpModel.js";
 import { dense, layerNorm, tanh } from "../../src/model/layers.js";
 import { initLayersModel, layersModel } from "../../src/model/layersModel.js";
 import { initParams } from "../../src/models/mlp.js";
-import { meanSquaredError } from "../../src/train/losses.js";
+import { crossEntropy, meanSquaredError } from "../../src/train/losses.js";
+import { initPlainLenet, lenetLayers, lenetLayersParams, plainLenet, type LenetConfig } from "../../examples/models/plainLenet.js";
 import { Rng } from "../../src/util/rng.js";
 
 before(setupJax);
@@ -70,7 +71,13 @@ function oneHot(B: number): np.Array {
   for (let i = 0; i < T * B; i++) y[i * 3 + rng.int(3)] = 1;
   return np.array(y).reshape([T, B, 3]);
 }
-const cases = [
+/** Small LeNets (3×3 kernels; 14×14 pools evenly, 15×15 drops a row and a column at each pool). */
+const lenetOf = (size: number): LenetConfig => ({ size, kernel: 3, channels: [3, 4], hidden: 6, classes: 3, numTasks: T });
+const images = (size: number, B: number): RegressionBatch => ({ x: np.array(rng.normals(B * size * size)).reshape([B, size * size]), y: oneHot(B) });
+const layersLenet = (size: number) => ({ inputShape: [size * size], trunk: lenetLayers(lenetOf(size)), numTasks: T, outputDim: 3, loss: crossEntropy });
+const builtinLenet = { inputDim: 12 * 12, hidden: [5], outputDim: 3, numTasks: T, stem: { inputShape: [12, 12, 1] as [number, number, number], layers: [{ channels: 3, kernel: 3, pool: true }] } };
+
+const cases: { label: string; model: MultitaskModel<RegressionBatch>; params: ModelParams; batch: RegressionBatch; fastRefuses?: string }[] = [
   ...[4, 13].map((B) => ({ label: `own tanh MLP with layer norm, B = ${B}`, model, params: initTanhMlp(config, 3), batch: batchOf(B) })),
   { label: "MMoE (3 experts, per-task gates), B = 6", model: mmoe(mmoeConfig) as MultitaskModel<RegressionBatch>, params: initMmoe(mmoeConfig, 5) as ModelParams, batch: { x: np.array(rng.normals(6 * 6)).reshape([6, 6]), y: oneHot(6) } },
   {
@@ -85,6 +92,26 @@ const cases = [
     params: toModelParams(initParams({ inputDim: 7, hidden: [9, 6], outputDim: 2, numTasks: T }, 4)) as ModelParams,
     batch: batchOf(B),
   })),
+  { label: "LeNet with plain lax.conv (generic tier), 14×14, B = 5", model: plainLenet(lenetOf(14)) as MultitaskModel<RegressionBatch>, params: initPlainLenet(lenetOf(14), 7) as ModelParams, batch: images(14, 5) },
+  ...[14, 15].map((size) => ({
+    label: `LeNet from the library's layers (conv2d, maxPool2; generic and fast tiers), ${size}×${size}, B = 4`,
+    model: layersModel(layersLenet(size)) as MultitaskModel<RegressionBatch>,
+    params: initLayersModel(layersLenet(size), 8) as ModelParams,
+    batch: images(size, 4),
+  })),
+  {
+    label: "LeNet from layers on half-blank images (tied maxima in the pooling windows), B = 3",
+    model: layersModel(layersLenet(14)) as MultitaskModel<RegressionBatch>,
+    params: initLayersModel(layersLenet(14), 10) as ModelParams,
+    batch: { x: np.array(Float32Array.from(rng.normals(3 * 196), (v, i) => (i % 196 < 98 ? 0 : v))).reshape([3, 196]), y: oneHot(3) },
+  },
+  {
+    label: "built-in MLP behind the LeNet stem (generic and fast tiers), B = 4",
+    model: mlpModel(builtinLenet, crossEntropy) as MultitaskModel<RegressionBatch>,
+    params: toModelParams(initParams(builtinLenet, 9)) as ModelParams,
+    batch: images(12, 4),
+    fastRefuses: "shared",
+  },
 ];
 
 /** The tiers a model has: the generic one always, its fast tier when it has one. */
@@ -93,7 +120,7 @@ const tiers = (m: MultitaskModel<RegressionBatch>) => [
   ...(m.fast ? [["fast", (p: ModelParams, b: RegressionBatch, o: Parameters<typeof modelPass>[3]) => m.fast!.pass(p, b, o ?? {})] as const] : []),
 ];
 
-for (const { label, model: m, params, batch } of cases) {
+for (const { label, model: m, params, batch, fastRefuses } of cases) {
   describe(`generic per-task statistics: ${label}`, () => {
     const references: Record<string, number[][]> = {
       representation: repGrads(m, params, batch),
@@ -106,6 +133,10 @@ for (const { label, model: m, params, batch } of cases) {
         for (const [tier, pass] of tiers(m))
           for (const kind of ["norms", "gramian"] as const) {
             const stat: ModelStatRequest = { mode, kind };
+            if (tier === "fast" && fastRefuses === mode) {
+              assert.throws(() => pass(tree.ref(params), tree.ref(batch), { stat }), /does not support a convolutional stem/);
+              continue;
+            }
             const f = jit((p: ModelParams, b: RegressionBatch) => {
               const r = pass(p, b, { stat });
               tree.dispose(p);
@@ -151,6 +182,18 @@ for (const { label, model: m, params, batch } of cases) {
     });
   });
 }
+
+test("the LeNet from layers computes the plain lax.conv LeNet: same losses, representation and Gramian from the same parameters", () => {
+  const config = lenetOf(15);
+  const plain = initPlainLenet(config, 12);
+  const layered = lenetLayersParams(plain);
+  const batch = images(15, 4);
+  const a = modelPass(plainLenet(config) as MultitaskModel<RegressionBatch>, plain, batch, { stat: { mode: "shared", kind: "gramian" } });
+  const b = layersModel(layersLenet(15)).fast!.pass(layered, batch, { stat: { mode: "shared", kind: "gramian" } });
+  assert.ok(maxRelErr(toList(a.losses), toList(b.losses)) < 1e-5);
+  assert.ok(maxRelErr(toList(a.stat!), toList(b.stat!)) < 1e-5, `Gramian: max rel err ${maxRelErr(toList(a.stat!), toList(b.stat!))}`);
+  tree.dispose([plain, layered, batch]);
+});
 
 describe("contract errors", () => {
   test("losses not of shape [T], and lastShared without a split, are named", () => {
