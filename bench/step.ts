@@ -1,6 +1,7 @@
 /**
  * Step-time benchmark: equal weights vs GradNorm (α = 0.12, gradients at the last shared layer)
- * on the synthetic task, T = 10 and T = 2, same model and batches.
+ * on the synthetic task, T = 10 and T = 2, same model and batches, on the async trainer with the
+ * built-in MLP's fast tier (the commands' step).
  *
  * The two trainers advance in alternation, one step each and in ABBA order (so neither always
  * runs first), so that drifts of the machine's speed hit both alike; each figure is the median
@@ -14,14 +15,11 @@ import { init, defaultDevice } from "@jax-js/jax";
 import { equalWeights } from "../src/balancers/equalWeights.js";
 import { gradNorm } from "../src/balancers/gradNorm.js";
 import type { Balancer, BalancerState } from "../src/balancers/types.js";
-import { initParams } from "../src/models/mlp.js";
-import { meanSquaredError } from "../src/train/losses.js";
-import { createTrainer } from "../src/train/loop.js";
 import { gatherBatch, makeToy } from "../src/data/toy.js";
 import { toyTrainDefaults } from "../src/experiments/toyRun.js";
 import { Rng } from "../src/util/rng.js";
 import { median } from "../src/util/stats.js";
-import { benchMethods } from "./methods.js";
+import { benchMethods, toyArrays, toyTrainer } from "./methods.js";
 import { benchAsyncCost, benchGeneric } from "./generic.js";
 
 const args = process.argv.slice(2);
@@ -46,7 +44,7 @@ await init("wasm");
 defaultDevice("wasm");
 
 
-function measure(T: number) {
+async function measure(T: number) {
   const batchSize = toyTrainDefaults.batchSize;
   const data = makeToy({ numTasks: T, trainSize: 1024, testSize: 1, inputScale: 1 });
   const model = { inputDim: 250, hidden: toyTrainDefaults.hidden, outputDim: 100, numTasks: T };
@@ -56,15 +54,13 @@ function measure(T: number) {
     ["equal", equalWeights() as Balancer<BalancerState>],
     ["gradnorm", gradNorm({ alpha: 0.12 }) as Balancer<BalancerState>],
   ];
-  const trainers = methods.map(([, b]) =>
-    createTrainer({ step: { model, loss: meanSquaredError, optimizer: { lr: 1e-3 } }, balancer: b, params: initParams(model, 0), batchSize }),
-  );
+  const trainers = methods.map(([, b]) => toyTrainer(model, b));
   const times = methods.map(() => [] as number[]);
   for (let i = 0; i < warmup + measured; i++) {
     const order = i % 2 === 0 ? [0, 1] : [1, 0];
     for (const k of order) {
       const t0 = performance.now();
-      trainers[k]!.step(batches[i % batches.length]!);
+      await trainers[k]!.step(toyArrays(batches[i % batches.length]!, model));
       if (i >= warmup) times[k]!.push(performance.now() - t0);
     }
   }
@@ -81,8 +77,8 @@ if (genericOnly) {
   if (json) process.stdout.write(JSON.stringify({ generic, asyncCost, methodSteps, node: process.version }) + "\n");
   process.exit(0);
 }
-const t10 = measure(10);
-const t2 = measure(2);
+const t10 = await measure(10);
+const t2 = await measure(2);
 const result: Record<string, unknown> = { ...t10, t2, steps: measured, batchSize: toyTrainDefaults.batchSize, node: process.version };
 if (!json) {
   for (const [T, r] of [[10, t10], [2, t2]] as const) {
@@ -94,7 +90,7 @@ if (!json) {
 }
 if (!gradnormOnly) {
   if (!json) console.log(`\nMethods with per-task statistics, each against equal weights (median of ${methodSteps} alternating steps, 5 warm-up):`);
-  result.methods = benchMethods([2, 10, 50], methodSteps, 5, json ? undefined : (line) => console.log(line));
+  result.methods = await benchMethods([2, 10, 50], methodSteps, 5, json ? undefined : (line) => console.log(line));
   result.methodSteps = methodSteps;
   if (!json) console.log(`\nThe generic tier (the toy network as plain jax-js functions, async trainer), each against generic equal weights (median of ${methodSteps} alternating steps, 5 warm-up):`);
   result.generic = await benchGeneric([2, 10], methodSteps, 5, json ? undefined : (line) => console.log(line));
