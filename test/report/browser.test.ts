@@ -7,27 +7,12 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { renderReport } from "../../src/report/html.js";
-import type { ComparisonReport, RunSummary } from "../../src/report/types.js";
+import type { ComparisonReport } from "../../src/report/types.js";
+import { reportRun } from "../helpers/reportRuns.js";
 
 /** Headless Chromium (Debian's package; .ci/run installs it). */
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const FLAGS = ["--headless=new", "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-
-function run(method: string, evalLosses: number[][]): RunSummary {
-  return {
-    method,
-    tasks: 2,
-    sigma: [1, 100],
-    seed: 0,
-    testLoss: evalLosses.at(-1)!,
-    initialTestLoss: evalLosses[0]!,
-    normalizedTestLoss: 1,
-    weights: [1.2, 0.8],
-    msPerStep: 1,
-    wallMs: 1,
-    history: { steps: [0, 5, 10], weights: [[1, 1], [1.1, 0.9], [1.2, 0.8]], losses: [], evalSteps: [0, 10, 20], evalLosses },
-  };
-}
 
 test("the report page draws its charts in headless Chromium, with no errors on the page", async () => {
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM`);
@@ -38,7 +23,7 @@ test("the report page draws its charts in headless Chromium, with no errors on t
     settings: { steps: 20 },
     experiments: [
       // The second run's ratios span 10⁴ (a log axis); its last evaluation is NaN (a gap).
-      { title: "e", tasks: 2, sigma: [1, 100], runs: [run("equal", [[2, 4], [1, 2], [0.5, 1]]), run("gradnorm", [[2, 4000], [1, 40], [0.0002, Number.NaN]])] },
+      { title: "e", tasks: 2, sigma: [1, 100], runs: [reportRun("equal", [[2, 4], [1, 2], [0.5, 1]], [0, 10, 20]), reportRun("gradnorm", [[2, 4000], [1, 40], [0.0002, Number.NaN]], [0, 10, 20])] },
     ],
   };
   const dir = mkdtempSync(join(tmpdir(), "lossbalance-report-"));

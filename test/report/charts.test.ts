@@ -3,24 +3,8 @@ import assert from "node:assert/strict";
 import { runInNewContext } from "node:vm";
 import { chartOptions, chartScript, chartSpec, decades, errorHookScript, joinSeries, lossRatios, wantLog } from "../../src/report/charts.js";
 import { renderReport } from "../../src/report/html.js";
-import type { ComparisonReport, RunSummary } from "../../src/report/types.js";
-
-function run(method: string, evalLosses: number[][], evalSteps: number[], label?: string): RunSummary {
-  return {
-    method,
-    ...(label ? { label } : {}),
-    tasks: 2,
-    sigma: [1, 100],
-    seed: 0,
-    testLoss: evalLosses.at(-1)!,
-    initialTestLoss: evalLosses[0]!,
-    normalizedTestLoss: 1,
-    weights: [1.2, 0.8],
-    msPerStep: 1,
-    wallMs: 1,
-    history: { steps: [0, 5, 10], weights: [[1, 1], [1.1, 0.9], [1.2, 0.8]], losses: [], evalSteps, evalLosses },
-  };
-}
+import type { ComparisonReport } from "../../src/report/types.js";
+import { reportRun } from "../helpers/reportRuns.js";
 
 const report: ComparisonReport = {
   title: "t",
@@ -32,7 +16,7 @@ const report: ComparisonReport = {
       title: "e",
       tasks: 2,
       sigma: [1, 100],
-      runs: [run("equal", [[2, 4], [1, 1], [0.5, Number.NaN]], [0, 10, 20]), run("gradnorm", [[2, 4], [1, 2]], [0, 15], "GradNorm α=1")],
+      runs: [reportRun("equal", [[2, 4], [1, 1], [0.5, Number.NaN]], [0, 10, 20]), reportRun("gradnorm", [[2, 4], [1, 2]], [0, 15], "GradNorm α=1")],
     },
   ],
 };
