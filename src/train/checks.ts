@@ -47,3 +47,13 @@ export function checkWeights(balancer: string, weights: readonly number[], T: nu
   if (bad) throw new TrainingError(`${balancer} returned weight ${bad[1]} for task ${bad[0]} at step ${t}`);
   return weights;
 }
+
+/** What an `evaluate` callback returned at step t: T finite per-task losses, or a TrainingError naming the problem. */
+export function checkEvaluation(losses: unknown, T: number, t: number): number[] {
+  if (!Array.isArray(losses) || losses.length !== T) {
+    throw new TrainingError(`evaluate returned ${Array.isArray(losses) ? `${losses.length} values` : String(losses)} at step ${t}, expected ${T} per-task losses`);
+  }
+  const bad = firstNonFinite(losses);
+  if (bad) throw new TrainingError(`evaluate returned ${bad[1]} for task ${bad[0]} at step ${t}`);
+  return losses;
+}

@@ -3,7 +3,7 @@ import type { Balancer, BalancerState, Needs } from "../balancers/types.js";
 import type { Params } from "../models/mlp.js";
 import { buildTrainStep, buildTwoPhaseStep, parseObserved, type StatRequest, type StepConfig } from "./step.js";
 import { combinerFor } from "./combiners.js";
-import { checkCount, checkObservation, checkWeights as checkStepWeights, firstNonFinite, TrainingError } from "./checks.js";
+import { checkCount, checkEvaluation, checkObservation, checkWeights as checkStepWeights, TrainingError } from "./checks.js";
 
 export { TrainingError };
 
@@ -200,12 +200,7 @@ export function trainLoop(opts: LoopOptions): LoopResult {
   const history: LoopHistory = { steps: [], weights: [], losses: [], evalSteps: [], evalLosses: [] };
   const evaluate = (t: number) => {
     if (!opts.evaluate) return;
-    const losses = opts.evaluate(trainer.params);
-    if (!Array.isArray(losses) || losses.length !== T) {
-      throw new TrainingError(`evaluate returned ${Array.isArray(losses) ? `${losses.length} values` : String(losses)} at step ${t}, expected ${T} per-task losses`);
-    }
-    const bad = firstNonFinite(losses);
-    if (bad) throw new TrainingError(`evaluate returned ${bad[1]} for task ${bad[0]} at step ${t}`);
+    const losses = checkEvaluation(opts.evaluate(trainer.params), T, t);
     history.evalSteps.push(t);
     history.evalLosses.push(losses);
   };

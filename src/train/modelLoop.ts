@@ -1,6 +1,6 @@
 import type { Balancer, BalancerState } from "../balancers/types.js";
 import type { ModelParams, MultitaskModel, Tree } from "../model/contract.js";
-import { checkCount, firstNonFinite, TrainingError } from "./checks.js";
+import { checkCount, checkEvaluation } from "./checks.js";
 import type { LoopHistory } from "./loop.js";
 import { createModelTrainer } from "./modelTrainer.js";
 import type { StepOptimizer } from "./modelStep.js";
@@ -45,12 +45,7 @@ export async function trainModelLoop<B extends Tree>(opts: ModelLoopOptions<B>):
   const history: LoopHistory = { steps: [], weights: [], losses: [], evalSteps: [], evalLosses: [] };
   const evaluate = async (t: number) => {
     if (!opts.evaluate) return;
-    const losses = await opts.evaluate(trainer.params);
-    if (!Array.isArray(losses) || losses.length !== T) {
-      throw new TrainingError(`evaluate returned ${Array.isArray(losses) ? `${losses.length} values` : String(losses)} at step ${t}, expected ${T} per-task losses`);
-    }
-    const bad = firstNonFinite(losses);
-    if (bad) throw new TrainingError(`evaluate returned ${bad[1]} for task ${bad[0]} at step ${t}`);
+    const losses = checkEvaluation(await opts.evaluate(trainer.params), T, t);
     history.evalSteps.push(t);
     history.evalLosses.push(losses);
   };
