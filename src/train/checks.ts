@@ -1,3 +1,5 @@
+import { tree } from "@jax-js/jax";
+import type { Balancer, BalancerState, Observation } from "../balancers/types.js";
 import type { StepRecord } from "./loop.js";
 
 /** Error raised by the trainers: names the step, the task and the value. */
@@ -56,4 +58,29 @@ export function checkEvaluation(losses: unknown, T: number, t: number): number[]
   const bad = firstNonFinite(losses);
   if (bad) throw new TrainingError(`evaluate returned ${bad[1]} for task ${bad[0]} at step ${t}`);
   return losses;
+}
+
+/**
+ * Runs `f` (which may return a promise); if it throws or rejects, frees `owned` — what the step made
+ * and would otherwise hand on — before passing the error on. A trainer step is all or nothing.
+ */
+export function freeOnError<R>(owned: unknown, f: () => R): R {
+  const fail = (e: unknown): never => {
+    tree.dispose(owned as never);
+    throw e;
+  };
+  let result: R;
+  try {
+    result = f();
+  } catch (e) {
+    return fail(e);
+  }
+  return result instanceof Promise ? (result.catch(fail) as R) : result;
+}
+
+/** The balancer's next state for a checked observation, its weights checked before anything uses them. */
+export function nextState<S extends BalancerState>(balancer: Balancer<S>, obs: Observation, state: S, T: number, t: number): S {
+  const next = balancer.update(obs, state).state;
+  checkWeights(balancer.name, next.weights, T, t);
+  return next;
 }

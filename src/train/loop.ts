@@ -3,7 +3,7 @@ import type { Balancer, BalancerState, Needs } from "../balancers/types.js";
 import type { Params } from "../models/mlp.js";
 import { buildTrainStep, buildTwoPhaseStep, parseObserved, type StatRequest, type StepConfig } from "./step.js";
 import { combinerFor } from "./combiners.js";
-import { checkCount, checkEvaluation, checkObservation, checkWeights as checkStepWeights, TrainingError } from "./checks.js";
+import { checkCount, checkEvaluation, checkObservation, freeOnError, nextState, TrainingError } from "./checks.js";
 
 export { TrainingError };
 
@@ -109,8 +109,11 @@ export function createTrainer(opts: TrainerOptions) {
     if (!params) throw new TrainingError("trainer already disposed");
     return params;
   };
-  const read = (observed: np.Array) => checkObservation(parseObserved(observed.dataSync() as Float32Array, T, request, balancer.needs.gradNorms !== undefined), t);
-  const checkWeights = (weights: readonly number[]) => checkStepWeights(balancer.name, weights, T, t);
+  /** Reads the step's observation back, checks it, and gives the balancer's next state. */
+  const observe = (observed: np.Array) => () => {
+    const obs = checkObservation(parseObserved(observed.dataSync() as Float32Array, T, request, balancer.needs.gradNorms !== undefined), t);
+    return { obs, next: nextState(balancer, obs, state, T, t) };
+  };
   const arrays = (batch: Batch) => {
     const { x, y } = batch;
     if (x.length !== batchSize * D || y.length !== T * batchSize * O) {
@@ -133,16 +136,7 @@ export function createTrainer(opts: TrainerOptions) {
       let record: StepRecord;
       if (twoPhase) {
         const { observed, residuals } = twoPhase.observe(tree.ref(live()), x, y);
-        let obs;
-        let next;
-        try {
-          obs = read(observed);
-          next = balancer.update(obs, state).state;
-          checkWeights(next.weights);
-        } catch (e) {
-          tree.dispose(residuals);
-          throw e;
-        }
+        const { obs, next } = freeOnError(residuals, observe(observed));
         const out = twoPhase.apply(live(), optState, np.array(new Float32Array(next.weights)), residuals);
         state = next;
         params = out.params;
@@ -154,17 +148,7 @@ export function createTrainer(opts: TrainerOptions) {
         // The step gets references: the current parameters and optimizer state stay alive until
         // the observation has been checked, and are kept if it fails.
         const out = single!.step(tree.ref(live()), tree.ref(optState), np.array(new Float32Array(weights)), x, y, seed);
-        let obs;
-        let next;
-        try {
-          obs = read(out.observed);
-          next = balancer.update(obs, state).state;
-          checkWeights(next.weights);
-        } catch (e) {
-          tree.dispose(out.params);
-          tree.dispose(out.optState);
-          throw e;
-        }
+        const { obs, next } = freeOnError([out.params, out.optState], observe(out.observed));
         tree.dispose(live());
         tree.dispose(optState);
         params = out.params;

@@ -6,7 +6,7 @@ import { combinerFor } from "./combiners.js";
 import { buildModelStep, buildModelTwoPhase, type StepOptimizer } from "./modelStep.js";
 import { parseObserved } from "./step.js";
 import { statRequest, type StepRecord } from "./loop.js";
-import { checkObservation, checkWeights as checkStepWeights, TrainingError } from "./checks.js";
+import { checkObservation, freeOnError, nextState, TrainingError } from "./checks.js";
 
 export interface ModelTrainerOptions<B extends Tree> {
   readonly model: MultitaskModel<B>;
@@ -60,8 +60,11 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
     if (!params) throw new TrainingError("trainer already disposed");
     return params;
   };
-  const read = async (observed: np.Array) => checkObservation(parseObserved((await observed.data()) as Float32Array, T, request, balancer.needs.gradNorms !== undefined), t);
-  const checkWeights = (weights: readonly number[]) => checkStepWeights(balancer.name, weights, T, t);
+  /** Reads the step's observation back asynchronously, checks it, and gives the balancer's next state. */
+  const observe = (observed: np.Array) => async () => {
+    const obs = checkObservation(parseObserved((await observed.data()) as Float32Array, T, request, balancer.needs.gradNorms !== undefined), t);
+    return { obs, next: nextState(balancer, obs, state, T, t) };
+  };
   return {
     get params(): ModelParams {
       return live();
@@ -92,17 +95,7 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
         let record: StepRecord;
         if (twoPhase) {
           const { observed, residuals } = twoPhase.observe(tree.ref(live()), tree.ref(batch));
-          let obs;
-          let next;
-          try {
-            obs = await read(observed);
-            next = balancer.update(obs, state).state;
-            checkWeights(next.weights);
-          } catch (e) {
-            tree.dispose(batch);
-            tree.dispose(residuals);
-            throw e;
-          }
+          const { obs, next } = await freeOnError([batch, residuals], observe(observed));
           const out = twoPhase.apply(live(), optState, np.array(new Float32Array(next.weights)), batch, residuals);
           params = out.params;
           optState = out.optState;
@@ -112,17 +105,7 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
           const weights = state.weights;
           const seed = np.array(balancer.combine ? balancer.combine.seed(state) >>> 0 : 0, { dtype: np.uint32 });
           const out = single!.step(tree.ref(live()), tree.ref(optState), np.array(new Float32Array(weights)), batch, seed);
-          let obs;
-          let next;
-          try {
-            obs = await read(out.observed);
-            next = balancer.update(obs, state).state;
-            checkWeights(next.weights);
-          } catch (e) {
-            tree.dispose(out.params);
-            tree.dispose(out.optState);
-            throw e;
-          }
+          const { obs, next } = await freeOnError([out.params, out.optState], observe(out.observed));
           tree.dispose(live());
           tree.dispose(optState);
           params = out.params;
