@@ -2,7 +2,7 @@ import { numpy as np, tree } from "@jax-js/jax";
 import { Rng } from "../util/rng.js";
 import type { Layer } from "../model/layers.js";
 import type { Tree } from "../model/contract.js";
-import { ceil4, col2im, im2col, im2colSlices, padCols } from "../model/im2col.js";
+import { convApply, convInputCotangent, convKernelGrad, im2col, im2colSlices, maxPool2x2, unpool2x2 } from "../model/convOps.js";
 
 /*
  * A small convolutional stem (LeNet-like) in front of the MLP trunk, NHWC, with convolution lowered
@@ -165,27 +165,9 @@ export function stemForward(
       throw new Error(msg);
     }
     const patches = differentiable ? im2colSlices(h, k) : im2col(h, k);
-    const [, Ho, Wo] = patches.shape as [number, number, number, number];
-    const r = k * k * cin;
-    const cp = ceil4(cout);
-    // Output channels padded to a multiple of 4 inside the product (zero kernel columns), then dropped.
-    let z = np.matmul(patches.ref.reshape([B * Ho * Wo, r]), padCols(stem.kernels[l]!.ref.reshape([r, cout]), cp));
-    if (cp > cout) z = z.slice([], [0, cout]);
-    z = z.add(stem.biases[l]!.ref).reshape([B, Ho, Wo, cout]);
+    let z = convApply(patches, stem.kernels[l]!, stem.biases[l]!);
     let poolMask: np.Array | undefined;
-    if (layer.pool) {
-      const Hp = Math.floor(Ho / 2);
-      const Wp = Math.floor(Wo / 2);
-      if (Ho !== 2 * Hp || Wo !== 2 * Wp) z = z.slice([], [0, 2 * Hp], [0, 2 * Wp], []);
-      const z6 = z.reshape([B, Hp, 2, Wp, 2, cout]);
-      const p = z6.ref.max([2, 4], { keepdims: true });
-      if (keep) {
-        // Ties (e.g. blank image regions, where the conv output is the bias) share the gradient, as in jax-js autodiff.
-        const hit = np.equal(z6, p.ref).astype(np.float32);
-        poolMask = hit.ref.div(hit.sum([2, 4], { keepdims: true }));
-      } else z6.dispose();
-      z = p.reshape([B, Hp, Wp, cout]);
-    }
+    if (layer.pool) ({ y: z, mask: poolMask } = maxPool2x2(z, keep));
     if (keep) {
       const reluMask = z.ref.greater(0).astype(np.float32);
       residuals.push(poolMask ? { patches, reluMask, poolMask } : { patches, reluMask });
@@ -210,32 +192,16 @@ export function stemBackward(stem: StemParams, residuals: StemLayerResiduals[], 
   let d = dfeat; // cotangent at layer l's output (after ReLU)
   for (let l = L - 1; l >= 0; l--) {
     const { patches, reluMask, poolMask } = residuals[l]!;
-    const [k, , cin, cout] = stem.kernels[l]!.shape as [number, number, number, number];
+    const K = stem.kernels[l]!;
     const [, Ho, Wo] = patches.shape as [number, number, number, number];
-    const N = B * Ho * Wo;
-    const r = k * k * cin;
-    const cp = ceil4(cout);
     const dp = d.reshape(reluMask.shape).mul(reluMask);
     // A pooling window's mask sums to 1, so the bias gradient is the sum of dp (a second use of dp,
     // which also makes jax-js materialize it instead of recomputing it for each of the 4 window positions).
     biases[l] = dp.ref.sum([0, 1, 2]);
-    let dz = dp;
-    if (poolMask) {
-      const [, Hp, , Wp] = poolMask.shape as [number, number, number, number];
-      dz = dz.reshape([B, Hp, 1, Wp, 1, cout]).mul(poolMask).reshape([B, 2 * Hp, 2 * Wp, cout]);
-      if (Ho !== 2 * Hp || Wo !== 2 * Wp) dz = np.pad(dz, [[0, 0], [0, Ho - 2 * Hp], [0, Wo - 2 * Wp], [0, 0]]);
-    }
-    const dz2 = dz.reshape([N, cout]);
-    const dzp = padCols(dz2.ref, cp);
-    // dK = patchesᵀ·dz, reduced per image first, then over the batch.
-    let dK = np.matmul(patches.reshape([B, Ho * Wo, r]).transpose([0, 2, 1]), dzp.reshape([B, Ho * Wo, cp])).sum(0);
-    if (cp > cout) dK = dK.slice([], [0, cout]);
-    kernels[l] = dK.reshape([k, k, cin, cout]);
-    if (l > 0) {
-      const r4 = ceil4(r);
-      const dpatches = np.matmul(dz2, padCols(stem.kernels[l]!.ref.reshape([r, cout]).transpose(), r4));
-      d = col2im(dpatches.reshape([B, Ho, Wo, r4]), k, cin);
-    } else dz2.dispose();
+    const dz = (poolMask ? unpool2x2(dp, poolMask, Ho, Wo) : dp).reshape([B * Ho * Wo, K.shape[3]!]);
+    kernels[l] = convKernelGrad(patches, dz, K.shape);
+    if (l > 0) d = convInputCotangent(K, dz, B, Ho, Wo);
+    else dz.dispose();
   }
   return { kernels, biases };
 }
