@@ -28,13 +28,13 @@ export {
 export { ModelContractError, checkModelShape, type ModelParams, type MultitaskModel, type Tree } from "./model/contract.js";
 export { checkModel } from "./model/check.js";
 export { modelPass, type Combiner, type ModelPassOptions, type ModelPassResult, type ModelStatRequest } from "./model/generic.js";
-export { buildModelStep, buildModelTwoPhase, observedOf, type ModelStepConfig, type ModelStepOutput, type StepOptimizer } from "./train/modelStep.js";
+export { buildModelStep, buildModelTwoPhase, type ModelStepConfig, type ModelStepOutput, type StepOptimizer } from "./train/modelStep.js";
 export { createModelTrainer, type ModelTrainerOptions } from "./train/modelTrainer.js";
 export { combinerFor, signDropout } from "./train/combiners.js";
 export { dense, relu, tanh, layerNorm, flatten, reshape, sequential, layerInShapes, type Layer, type Shape, type SequentialParams } from "./model/layers.js";
 export { conv2d, maxPool2 } from "./model/convLayers.js";
 export { layersModel, initLayersModel, type LayersModelConfig, type LayersModelParams, type LayersBatch } from "./model/layersModel.js";
-export { mlpModel, toModelParams, fromModelParams, mlpOutputs, type MlpModelParams, type MlpBatch } from "./models/mlpModel.js";
+export { mlpModel, toModelParams, fromModelParams, type MlpModelParams, type MlpBatch } from "./models/mlpModel.js";
 export { initParams, forward, type MultiHeadMlpConfig, type Params } from "./models/mlp.js";
 export { lenetStem, stemOutputDim, checkStemConfig, convStemLayer, stemModeProblem, type ConvStemConfig, type ConvLayerConfig, type StemParams } from "./models/conv.js";
 export { meanSquaredError, crossEntropy, type TaskLoss } from "./train/losses.js";

@@ -1,4 +1,4 @@
-import { numpy as np, jit, tree, vjp } from "@jax-js/jax";
+import { numpy as np, grad, jit, tree, vjp } from "@jax-js/jax";
 import { checkModelShape, ModelContractError, type ModelParams, type MultitaskModel, type Tree } from "./contract.js";
 
 /** The representation of `params` on `batch` (borrows both). */
@@ -99,26 +99,20 @@ export function checkModel<B extends Tree>(model: MultitaskModel<B>, params: Mod
     }
   // The trunk must not read task parameters, nor the task part shared ones.
   const [fromTrunk, fromTasks] = once((p: ModelParams, b: B) => {
-    const [o1, pb1] = vjp((k: Tree) => {
+    const dTask = grad((k: Tree) => {
       const r = representation(model, { shared: p.shared, task: k }, b).sum();
       tree.dispose(k);
       return r;
-    }, [tree.ref(p.task as Tree)]) as unknown as [np.Array, ((ct: np.Array) => [Tree]) & { dispose(): void }];
-    const dTask = pb1(np.array(1))[0];
-    pb1.dispose();
-    o1.dispose();
+    })(tree.ref(p.task as Tree)) as Tree;
     const rep = representation(model, p, b);
     const R = rep.shape;
-    const [o2, pb2] = vjp((s: Tree) => {
+    const dShared = grad((s: Tree) => {
       const repT = np.broadcastTo(rep.ref.reshape([1, ...R]), [T, ...R]);
       const l = model.tasks({ shared: s, task: p.task }, repT, b).sum();
       repT.dispose();
       tree.dispose(s);
       return l;
-    }, [tree.ref(p.shared as Tree)]) as unknown as [np.Array, ((ct: np.Array) => [Tree]) & { dispose(): void }];
-    const dShared = pb2(np.array(1))[0];
-    pb2.dispose();
-    o2.dispose();
+    })(tree.ref(p.shared as Tree)) as Tree;
     rep.dispose();
     tree.dispose(p);
     tree.dispose(b);

@@ -1,12 +1,9 @@
 import { numpy as np, tree, vjp } from "@jax-js/jax";
-import type { GradStatistic } from "../balancers/types.js";
+import { statKernels, type StatKind, type StatRequest } from "../stats/gradNorms.js";
 import { ModelContractError, type ModelParams, type MultitaskModel, type Tree } from "./contract.js";
 
-/** A per-task statistic request: where (the gradient mode), and squared norms [T] or the Gramian [T, T]. */
-export interface ModelStatRequest {
-  readonly mode: GradStatistic;
-  readonly kind: "norms" | "gramian";
-}
+/** A per-task statistic request (the same as the built-in step's {@link StatRequest}). */
+export type ModelStatRequest = StatRequest;
 
 /**
  * Combines the T unweighted per-task cotangents at a shared layer, dT [T, B, …], into the one the trunk
@@ -35,22 +32,17 @@ export interface ModelPassResult {
   readonly grads?: ModelParams;
 }
 
-/** The squared norms [T] or the Gramian [T, T] of stacked per-task vectors F [T, n]. Consumes F. */
-function statOf(F: np.Array, kind: ModelStatRequest["kind"]): np.Array {
-  return kind === "norms" ? np.square(F).sum(1) : np.matmul(F.ref, F.transpose());
-}
-
 /**
  * Accumulates a per-task statistic over a parameter tree, leaf by leaf, from T per-task gradient trees
  * (consumed): for each leaf the T gradients are stacked [T, n] and their squared norms or Gramian
  * added — memory T × the largest leaf, not T × every parameter.
  */
-function treeStat(perTask: Tree[], kind: ModelStatRequest["kind"]): np.Array {
+function treeStat(perTask: Tree[], kind: StatKind): np.Array {
   const leaves = perTask.map((g) => tree.leaves(g) as np.Array[]);
   let total: np.Array | null = null;
   for (let j = 0; j < leaves[0]!.length; j++) {
     const F = np.stack(leaves.map((l) => l[j]!.reshape([-1])));
-    const s = statOf(F, kind);
+    const s = statKernels[kind].stacked(F);
     total = total === null ? s : total.add(s);
   }
   if (total === null) throw new ModelContractError("the parameters the statistic is taken over are empty");
@@ -86,6 +78,16 @@ export function modelPass<B extends Tree>(model: MultitaskModel<B>, params: Mode
   const shared = params.shared as Tree;
   const task = params.task as Tree;
   const withShared = (s: Tree): ModelParams => ({ shared: s, task });
+  /** A trunk function of the shared parameters under vjp (its output and pullback). */
+  const sharedVjp = (f: (p: ModelParams) => np.Array) =>
+    vjp(
+      (s: Tree) => {
+        const out = f(withShared(s));
+        tree.dispose(s);
+        return out;
+      },
+      [tree.ref(shared)],
+    );
 
   // The trunk under vjp: rep, and pullbacks from a cotangent at rep to the shared gradients.
   let rep: np.Array;
@@ -96,14 +98,7 @@ export function modelPass<B extends Tree>(model: MultitaskModel<B>, params: Mode
     // Both halves are differentiated with respect to every shared parameter (a layer may keep some of
     // its own, e.g. the last layer's bias, in `body`); `lastShared` statistics are over `last` only.
     const { body, last } = model.split;
-    const [z, bodyPb] = vjp(
-      (s: Tree) => {
-        const out = body(withShared(s), batch);
-        tree.dispose(s);
-        return out;
-      },
-      [tree.ref(shared)],
-    );
+    const [z, bodyPb] = sharedVjp((p) => body(p, batch));
     const [r, lastPb] = vjp(
       (s: Tree, zz: np.Array) => {
         const out = last(withShared(s), zz);
@@ -128,14 +123,7 @@ export function modelPass<B extends Tree>(model: MultitaskModel<B>, params: Mode
     };
   } else {
     const trunk = model.trunk!;
-    const [r, pb] = vjp(
-      (s: Tree) => {
-        const out = trunk(withShared(s), batch);
-        tree.dispose(s);
-        return out;
-      },
-      [tree.ref(shared)],
-    );
+    const [r, pb] = sharedVjp((p) => trunk(p, batch));
     disposers.push(() => pb.dispose());
     rep = r as np.Array;
     trunkPull = (dRep) => (pb(dRep) as [Tree])[0];
@@ -170,7 +158,7 @@ export function modelPass<B extends Tree>(model: MultitaskModel<B>, params: Mode
     }
     let statValue: np.Array | undefined;
     if (stat) {
-      if (stat.mode === "representation") statValue = statOf(dRepT!.ref.reshape([T, -1]), stat.kind);
+      if (stat.mode === "representation") statValue = statKernels[stat.kind].stacked(dRepT!.ref.reshape([T, -1]));
       else {
         const pull = stat.mode === "lastShared" ? lastPull! : trunkPull;
         statValue = treeStat(

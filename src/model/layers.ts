@@ -130,6 +130,13 @@ export function tanh(): Layer<Record<string, never>> {
   );
 }
 
+/** Layer norm's input cotangent (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))/√(σ² + ε) for dx̂ of any leading shape. Consumes all three. */
+function normInputCotangent(dxhat: np.Array, xhat: np.Array, inv: np.Array): np.Array {
+  const m1 = dxhat.ref.mean(-1, { keepdims: true });
+  const m2 = dxhat.ref.mul(xhat.ref).mean(-1, { keepdims: true });
+  return dxhat.sub(m1).sub(xhat.mul(m2)).mul(inv);
+}
+
 /**
  * Layer normalization over the last axis with a learned scale γ and shift β (Ba et al. 2016):
  * y = γ·x̂ + β, x̂ = (x − μ)/√(σ² + ε). The backward rules use dx̂ = dy·γ and
@@ -167,10 +174,7 @@ export function layerNorm(eps = 1e-5): Layer<{ gamma: np.Array; beta: np.Array }
         tree.dispose([dy, xhat, inv]);
         return { dp: { gamma: dgamma, beta: dbeta }, dx: null };
       }
-      const dxhat = dy.mul(p.gamma.ref);
-      const m1 = dxhat.ref.mean(-1, { keepdims: true });
-      const m2 = dxhat.ref.mul(xhat.ref).mean(-1, { keepdims: true });
-      const dx = dxhat.sub(m1).sub(xhat.mul(m2)).mul(inv);
+      const dx = normInputCotangent(dy.mul(p.gamma.ref), xhat, inv);
       return { dp: { gamma: dgamma, beta: dbeta }, dx };
     },
     backwardT(p, res, dyT, kind, acc, kernelOnly, _inShape, needDx) {
@@ -185,13 +189,20 @@ export function layerNorm(eps = 1e-5): Layer<{ gamma: np.Array; beta: np.Array }
         dyT.dispose();
         return { dxT: null, acc: a };
       }
-      const dxhat = dyT.mul(p.gamma.ref);
-      const m1 = dxhat.ref.mean(-1, { keepdims: true });
-      const m2 = dxhat.ref.mul(xhat.ref).mean(-1, { keepdims: true });
-      return { dxT: dxhat.sub(m1).sub(xhat.ref.mul(m2)).mul(inv.ref), acc: a };
+      return { dxT: normInputCotangent(dyT.mul(p.gamma.ref), xhat.ref, inv.ref), acc: a };
     },
   };
 }
+
+/** The backward rules of a layer that only reshapes each example: the cotangents take the input's shape back. */
+const reshapeRules: Pick<Layer<Record<string, never>>, "backward" | "backwardT"> = {
+  backward(_p, _res, dy, inShape, needDx) {
+    return { dp: {}, dx: passOn(dy, needDx, (d) => d.reshape([d.shape[0]!, ...inShape])) };
+  },
+  backwardT(_p, _res, dyT, _kind, acc, _kernelOnly, inShape, needDx) {
+    return { dxT: passOn(dyT, needDx, (d) => d.reshape([d.shape[0]!, d.shape[1]!, ...inShape])), acc };
+  },
+};
 
 /** Flattens every per-example axis into one: [B, …] → [B, ∏…]. */
 export function flatten(): Layer<Record<string, never>> {
@@ -204,12 +215,7 @@ export function flatten(): Layer<Record<string, never>> {
       const [B, ...rest] = x.shape;
       return { y: x.reshape([B!, rest.reduce((a, b) => a * b, 1)]), res: {} };
     },
-    backward(_p, _res, dy, inShape, needDx) {
-      return { dp: {}, dx: passOn(dy, needDx, (d) => d.reshape([d.shape[0]!, ...inShape])) };
-    },
-    backwardT(_p, _res, dyT, _kind, acc, _kernelOnly, inShape, needDx) {
-      return { dxT: passOn(dyT, needDx, (d) => d.reshape([d.shape[0]!, d.shape[1]!, ...inShape])), acc };
-    },
+    ...reshapeRules,
   };
 }
 
@@ -228,12 +234,7 @@ export function reshape(shape: Shape): Layer<Record<string, never>> {
     },
     init: () => ({}),
     forward: (_p, x) => ({ y: x.reshape([x.shape[0]!, ...shape]), res: {} }),
-    backward(_p, _res, dy, inShape, needDx) {
-      return { dp: {}, dx: passOn(dy, needDx, (d) => d.reshape([d.shape[0]!, ...inShape])) };
-    },
-    backwardT(_p, _res, dyT, _kind, acc, _kernelOnly, inShape, needDx) {
-      return { dxT: passOn(dyT, needDx, (d) => d.reshape([d.shape[0]!, d.shape[1]!, ...inShape])), acc };
-    },
+    ...reshapeRules,
   };
 }
 

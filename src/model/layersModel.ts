@@ -2,7 +2,7 @@ import { numpy as np, tree } from "@jax-js/jax";
 import type { FastTier, ModelParams, MultitaskModel, Tree } from "./contract.js";
 import { ModelContractError } from "./contract.js";
 import type { ModelPassOptions, ModelPassResult, ModelStatRequest } from "./generic.js";
-import { layerInShapes, type Layer, type Shape } from "./layers.js";
+import { layerInShapes, sequential, type Layer, type Shape } from "./layers.js";
 import { statKernels } from "../stats/gradNorms.js";
 import type { TaskLoss } from "../train/losses.js";
 import { Rng } from "../util/rng.js";
@@ -44,11 +44,12 @@ export type LayersModelParams = ModelParams<{ body: Tree[]; last: { W: np.Array 
  */
 export function layersModel(config: LayersModelConfig): MultitaskModel<LayersBatch> & { readonly config: LayersModelConfig } {
   const { trunk, numTasks: T, loss, inputShape } = config;
-  const lastIndex = trunk.map((l) => l.hasParams).lastIndexOf(true);
+  const lastIndex = lastParamLayer(trunk);
   if (lastIndex < 0) throw new ModelContractError("a layer model's trunk needs a layer with parameters");
   if (!trunk[lastIndex]!.name.startsWith("dense")) {
     throw new ModelContractError(`the trunk's last layer with parameters must be dense (GradNorm's W), got ${trunk[lastIndex]!.name}`);
   }
+  const stack = sequential(trunk);
   const shapes = layerInShapes(trunk, inputShape);
   /** The parameters of every trunk layer, the last dense one's kernel put back in (borrowed arrays). */
   const layerParams = (shared: LayersModelParams["shared"]): Tree[] =>
@@ -64,14 +65,8 @@ export function layersModel(config: LayersModelConfig): MultitaskModel<LayersBat
   };
   /** Trunk forward keeping every layer's residuals (borrows params, consumes x). */
   const forwardKeep = (lp: Tree[], x: np.Array) => {
-    const res: Tree[] = [];
-    let h = x;
-    trunk.forEach((l, i) => {
-      const o = l.forward(lp[i] as never, h, true);
-      res.push(o.res);
-      h = o.y;
-    });
-    return { rep: h, res };
+    const { y: rep, res } = stack.forward(lp, x, true);
+    return { rep, res: res as Tree[] };
   };
   /** The statistic from the per-task cotangents at the representation (borrows dRepT and res). */
   const statistic = (lp: Tree[], res: Tree[], dRepT: np.Array, stat: ModelStatRequest): np.Array => {
@@ -93,13 +88,7 @@ export function layersModel(config: LayersModelConfig): MultitaskModel<LayersBat
   };
   /** Gradients of the trunk from the cotangent at the representation (consumes res and dRep). */
   const trunkGrads = (lp: Tree[], res: Tree[], dRep: np.Array): LayersModelParams["shared"] => {
-    const dp: Tree[] = new Array(trunk.length);
-    let d: np.Array | null = dRep;
-    for (let i = trunk.length - 1; i >= 0; i--) {
-      const o = trunk[i]!.backward(lp[i] as never, res[i]!, d!, shapes[i]!, i > 0);
-      dp[i] = o.dp;
-      d = o.dx;
-    }
+    const dp = stack.backward(lp, res, dRep, inputShape, false).dp;
     const lastGrads = dp[lastIndex] as { W: np.Array; b: np.Array };
     dp[lastIndex] = { b: lastGrads.b };
     return { body: dp, last: { W: lastGrads.W } };
@@ -146,14 +135,24 @@ export function layersModel(config: LayersModelConfig): MultitaskModel<LayersBat
     return { shared: trunkGrads(lp, res, dRep), task: { W: gHeadW, b: gHeadB } };
   };
 
+  /**
+   * The forward half shared by the fast tier's calls: trunk forward with residuals, heads and loss, and —
+   * when a statistic or a combiner needs them — the per-task cotangents at the representation and the
+   * statistic (borrows params and batch).
+   */
+  const front = (params: ModelParams, batch: LayersBatch, stat: ModelStatRequest | undefined, needDRepT: boolean) => {
+    const lp = layerParams(sharedOf(params));
+    const { rep, res } = forwardKeep(lp, batch.x.ref);
+    const { losses, grads: dout } = heads(headsOf(params), rep, batch.y.ref);
+    const dRepT = stat || needDRepT ? np.einsum("tbo,tko->tbk", dout.ref, headsOf(params).W.ref) : undefined;
+    const statValue = stat ? statistic(lp, res, dRepT!, stat) : undefined;
+    return { lp, rep, res, losses, dout, dRepT, statValue };
+  };
+
   const fast: FastTier<LayersBatch> = {
     pass(params: ModelParams, batch: LayersBatch, options: ModelPassOptions): ModelPassResult {
       const { stat, weights, combine, seed } = options;
-      const lp = layerParams(sharedOf(params));
-      const { rep, res } = forwardKeep(lp, batch.x.ref);
-      const { losses, grads: dout } = heads(headsOf(params), rep, batch.y.ref);
-      const dRepT = stat || combine ? np.einsum("tbo,tko->tbk", dout.ref, headsOf(params).W.ref) : undefined;
-      const statValue = stat ? statistic(lp, res, dRepT!, stat) : undefined;
+      const { lp, rep, res, losses, dout, dRepT, statValue } = front(params, batch, stat, combine !== undefined);
       if (!weights) {
         seed?.dispose();
         dRepT?.dispose();
@@ -166,13 +165,9 @@ export function layersModel(config: LayersModelConfig): MultitaskModel<LayersBat
       return statValue ? { losses, stat: statValue, grads } : { losses, grads };
     },
     observe(params: ModelParams, batch: LayersBatch, stat: ModelStatRequest | undefined) {
-      const lp = layerParams(sharedOf(params));
-      const { rep, res } = forwardKeep(lp, batch.x.ref);
-      const { losses, grads: dout } = heads(headsOf(params), rep, batch.y.ref);
-      if (!stat) return { losses, residuals: { rep, res, dout } as unknown as Tree };
-      const dRepT = np.einsum("tbo,tko->tbk", dout.ref, headsOf(params).W.ref);
-      const statValue = statistic(lp, res, dRepT, stat);
-      return { losses, stat: statValue, residuals: { rep, res, dout, dRepT } as unknown as Tree };
+      const { rep, res, losses, dout, dRepT, statValue } = front(params, batch, stat, false);
+      const residuals = (dRepT ? { rep, res, dout, dRepT } : { rep, res, dout }) as unknown as Tree;
+      return statValue ? { losses, stat: statValue, residuals } : { losses, residuals };
     },
     apply(params: ModelParams, residuals: Tree, weights: np.Array) {
       const r = residuals as unknown as { rep: np.Array; res: Tree[]; dout: np.Array; dRepT?: np.Array };
@@ -208,12 +203,12 @@ function lastParamLayer(trunk: readonly Layer[]): number {
  */
 export function initLayersModel(config: LayersModelConfig, seed: number | Rng): LayersModelParams {
   const rng = typeof seed === "number" ? new Rng(seed) : seed;
-  const shapes = layerInShapes(config.trunk, config.inputShape);
-  const body: Tree[] = config.trunk.map((l, i) => l.init(shapes[i]!, rng));
+  const stack = sequential(config.trunk);
+  const body = stack.init(config.inputShape, rng);
   const j = lastParamLayer(config.trunk);
   const lastW = (body[j] as { W: np.Array }).W;
   body[j] = { b: (body[j] as { b: np.Array }).b };
-  const H = config.trunk.at(-1)!.outShape(shapes.at(-1)!).at(-1)!;
+  const H = stack.outShape(config.inputShape).at(-1)!;
   const { numTasks: T, outputDim: O } = config;
   const bound = 1 / Math.sqrt(H);
   return {

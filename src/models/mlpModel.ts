@@ -52,10 +52,3 @@ export function mlpModel(config: MultiHeadMlpConfig, loss: TaskLoss): MultitaskM
   return layersModel({ inputShape: [config.inputDim], trunk, numTasks: config.numTasks, outputDim: config.outputDim, loss });
 }
 
-/** The built-in model's outputs [T, B, O] for inputs x (borrows params, consumes x). */
-export function mlpOutputs(params: ModelParams, x: np.Array, stem?: MultiHeadMlpConfig["stem"]): np.Array {
-  const p = fromModelParams(params);
-  let h = trunkInput(p, x, stem);
-  for (let l = 0; l < p.trunk.W.length; l++) h = np.maximum(np.matmul(h, p.trunk.W[l]!.ref).add(p.trunk.b[l]!.ref), 0);
-  return headsForward(p.heads, h);
-}

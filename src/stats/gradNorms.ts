@@ -1,4 +1,5 @@
 import { numpy as np } from "@jax-js/jax";
+import type { GradStatistic } from "../balancers/types.js";
 
 /**
  * Per-task Frobenius norms of the weight gradients of one linear layer,
@@ -67,6 +68,12 @@ export function stackedGramian(x: np.Array): np.Array {
 
 /** Which per-task statistic to compute: squared norms [T] or the Gramian [T, T]. */
 export type StatKind = "norms" | "gramian";
+
+/** A per-task statistic request: where (the gradient mode), and squared norms [T] or the Gramian [T, T]. */
+export interface StatRequest {
+  readonly mode: GradStatistic;
+  readonly kind: StatKind;
+}
 
 export const statKernels = {
   norms: { linear: linearGradSquaredNorms, bias: biasGradSquaredNorms, stacked: stackedSquaredNorms },

@@ -40,9 +40,9 @@ export interface LoopHistory {
   readonly evalLosses: number[][];
 }
 
-export interface LoopResult {
+export interface LoopResult<P = Params> {
   /** Final parameters (owned by the caller). */
-  readonly params: Params;
+  readonly params: P;
   readonly finalWeights: number[];
   readonly history: LoopHistory;
   /** Mean wall time of a training step, evaluation excluded. */
@@ -174,19 +174,45 @@ export function createTrainer(opts: TrainerOptions) {
   };
 }
 
-/** Runs `steps` training steps with evaluation and recording; see {@link createTrainer}. */
-export function trainLoop(opts: LoopOptions): LoopResult {
+/**
+ * A loop's schedule from its options, checked (TrainingError naming a bad count): record weights and
+ * losses every `recordEvery` steps (default steps/200), evaluate every `evalEvery` (default steps/20),
+ * both also at the last step; and the run's empty history.
+ */
+export function loopSchedule(opts: { readonly steps: number; readonly evalEvery?: number | undefined; readonly recordEvery?: number | undefined }) {
   const steps = checkCount("steps", opts.steps, 0);
   const evalEvery = checkCount("evalEvery", opts.evalEvery ?? Math.max(1, Math.floor(steps / 20)), 1);
   const recordEvery = checkCount("recordEvery", opts.recordEvery ?? Math.max(1, Math.floor(steps / 200)), 1);
+  const history: LoopHistory = { steps: [], weights: [], losses: [], evalSteps: [], evalLosses: [] };
+  return {
+    steps,
+    history,
+    /** Records step t's weights and batch losses when it is due. */
+    record(t: number, rec: StepRecord): void {
+      if (t % recordEvery !== 0 && t !== steps - 1) return;
+      history.steps.push(t);
+      history.weights.push([...rec.weights]);
+      history.losses.push(rec.losses);
+    },
+    /** Whether to evaluate after step t. */
+    evaluateAfter: (t: number) => (t + 1) % evalEvery === 0 || t === steps - 1,
+    /** Records what `evaluate` returned after t steps, checked. */
+    evaluated(t: number, losses: unknown, T: number): void {
+      const checked = checkEvaluation(losses, T, t);
+      history.evalSteps.push(t);
+      history.evalLosses.push(checked);
+    },
+  };
+}
+
+/** Runs `steps` training steps with evaluation and recording; see {@link createTrainer}. */
+export function trainLoop(opts: LoopOptions): LoopResult {
+  const schedule = loopSchedule(opts);
+  const { steps, history } = schedule;
   const trainer = createTrainer(opts);
   const T = opts.step.model.numTasks;
-  const history: LoopHistory = { steps: [], weights: [], losses: [], evalSteps: [], evalLosses: [] };
   const evaluate = (t: number) => {
-    if (!opts.evaluate) return;
-    const losses = checkEvaluation(opts.evaluate(trainer.params), T, t);
-    history.evalSteps.push(t);
-    history.evalLosses.push(losses);
+    if (opts.evaluate) schedule.evaluated(t, opts.evaluate(trainer.params), T);
   };
   let stepMs = 0;
   try {
@@ -196,12 +222,8 @@ export function trainLoop(opts: LoopOptions): LoopResult {
       const t0 = performance.now();
       const rec = trainer.step(batch);
       stepMs += performance.now() - t0;
-      if (t % recordEvery === 0 || t === steps - 1) {
-        history.steps.push(t);
-        history.weights.push([...rec.weights]);
-        history.losses.push(rec.losses);
-      }
-      if ((t + 1) % evalEvery === 0 || t === steps - 1) evaluate(t + 1);
+      schedule.record(t, rec);
+      if (schedule.evaluateAfter(t)) evaluate(t + 1);
       opts.onStep?.(t);
     }
   } catch (e) {

@@ -1,7 +1,6 @@
 import type { Balancer, BalancerState } from "../balancers/types.js";
 import type { ModelParams, MultitaskModel, Tree } from "../model/contract.js";
-import { checkCount, checkEvaluation } from "./checks.js";
-import type { LoopHistory } from "./loop.js";
+import { loopSchedule, type LoopResult } from "./loop.js";
 import { createModelTrainer } from "./modelTrainer.js";
 import type { StepOptimizer } from "./modelStep.js";
 
@@ -22,14 +21,7 @@ export interface ModelLoopOptions<B extends Tree> {
   readonly onStep?: (t: number) => void;
 }
 
-export interface ModelLoopResult {
-  /** Final parameters (owned by the caller). */
-  readonly params: ModelParams;
-  readonly finalWeights: number[];
-  readonly history: LoopHistory;
-  /** Mean wall time of a training step, evaluation excluded. */
-  readonly msPerStep: number;
-}
+export type ModelLoopResult = LoopResult<ModelParams>;
 
 /**
  * Runs `steps` training steps of a model in the contract with evaluation and recording (the async
@@ -37,17 +29,12 @@ export interface ModelLoopResult {
  * the next. The counts and what `evaluate` returns are checked (TrainingError naming them).
  */
 export async function trainModelLoop<B extends Tree>(opts: ModelLoopOptions<B>): Promise<ModelLoopResult> {
-  const steps = checkCount("steps", opts.steps, 0);
-  const evalEvery = checkCount("evalEvery", opts.evalEvery ?? Math.max(1, Math.floor(steps / 20)), 1);
-  const recordEvery = checkCount("recordEvery", opts.recordEvery ?? Math.max(1, Math.floor(steps / 200)), 1);
+  const schedule = loopSchedule(opts);
+  const { steps, history } = schedule;
   const T = opts.model.numTasks;
   const trainer = createModelTrainer(opts);
-  const history: LoopHistory = { steps: [], weights: [], losses: [], evalSteps: [], evalLosses: [] };
   const evaluate = async (t: number) => {
-    if (!opts.evaluate) return;
-    const losses = checkEvaluation(await opts.evaluate(trainer.params), T, t);
-    history.evalSteps.push(t);
-    history.evalLosses.push(losses);
+    if (opts.evaluate) schedule.evaluated(t, await opts.evaluate(trainer.params), T);
   };
   let stepMs = 0;
   try {
@@ -57,12 +44,8 @@ export async function trainModelLoop<B extends Tree>(opts: ModelLoopOptions<B>):
       const t0 = performance.now();
       const rec = await trainer.step(batch);
       stepMs += performance.now() - t0;
-      if (t % recordEvery === 0 || t === steps - 1) {
-        history.steps.push(t);
-        history.weights.push([...rec.weights]);
-        history.losses.push(rec.losses);
-      }
-      if ((t + 1) % evalEvery === 0 || t === steps - 1) await evaluate(t + 1);
+      schedule.record(t, rec);
+      if (schedule.evaluateAfter(t)) await evaluate(t + 1);
       opts.onStep?.(t);
     }
   } catch (e) {

@@ -1,18 +1,15 @@
 import { numpy as np, jit, tree, type JsTree } from "@jax-js/jax";
 import type { ModelParams, MultitaskModel, Tree } from "../model/contract.js";
-import { modelPass, type Combiner, type ModelStatRequest } from "../model/generic.js";
+import { modelPass, type Combiner, type ModelPassOptions, type ModelPassResult, type ModelStatRequest } from "../model/generic.js";
 import type { TreeOptimizer } from "../optim/types.js";
+import { observedArray } from "./step.js";
 
 /** An optimizer over parameter trees, optax-style (src/optim: adam, adamw, sgd, or your own): pure init/update that run inside jit. */
 export type StepOptimizer = TreeOptimizer;
 
-/**
- * The losses and the statistic flattened into one array, so the host reads back once:
- * [T] losses, then norms [T] (square roots taken here) or the Gramian [T·T].
- */
-export function observedOf(losses: np.Array, stat: np.Array | undefined, request: ModelStatRequest | undefined): np.Array {
-  if (!stat || !request) return losses;
-  return np.concatenate([losses, request.kind === "norms" ? np.sqrt(stat) : stat.reshape([-1])]);
+/** The model's pass: its fast tier's when it has one, else the generic one ({@link modelPass}). */
+function passOf<B extends Tree>(model: MultitaskModel<B>): (p: ModelParams, b: B, o: ModelPassOptions) => ModelPassResult {
+  return model.fast ? model.fast.pass.bind(model.fast) : (p, b, o) => modelPass(model, p, b, o);
 }
 
 export interface ModelStepConfig<B extends Tree> {
@@ -25,7 +22,7 @@ export interface ModelStepConfig<B extends Tree> {
 export interface ModelStepOutput {
   readonly params: ModelParams;
   readonly optState: Tree;
-  /** See {@link observedOf}. */
+  /** See {@link observedArray}. */
   readonly observed: np.Array;
 }
 
@@ -37,13 +34,13 @@ export interface ModelStepOutput {
  */
 export function buildModelStep<B extends Tree>(config: ModelStepConfig<B>) {
   const { model, optimizer, stat, combine } = config;
-  const run = model.fast ? model.fast.pass.bind(model.fast) : (p: ModelParams, b: B, o: Parameters<typeof modelPass>[3]) => modelPass(model, p, b, o);
+  const run = passOf(model);
   const step = jit((params: ModelParams, optState: Tree, weights: np.Array, batch: B, seed: np.Array) => {
     const pass = run(params, batch, { stat, weights, combine, seed: combine ? seed : undefined });
     if (!combine) seed.dispose();
     tree.dispose(batch);
     const { params: next, state } = optimizer.update(params as unknown as Tree, pass.grads as unknown as Tree, optState);
-    return { params: next, optState: state, observed: observedOf(pass.losses, pass.stat, stat) } as unknown as JsTree<np.Array>;
+    return { params: next, optState: state, observed: observedArray(pass.losses, pass.stat, stat) } as unknown as JsTree<np.Array>;
   });
   return {
     step: step as unknown as (p: ModelParams, s: Tree, w: np.Array, batch: B, seed: np.Array) => ModelStepOutput,
@@ -63,17 +60,12 @@ export function buildModelTwoPhase<B extends Tree>(config: ModelStepConfig<B>) {
   const { model, optimizer, stat } = config;
   if (config.combine) throw new Error("a gradient combination needs timing 'next'");
   const fast = model.fast?.observe && model.fast.apply ? model.fast : null;
+  const run = passOf(model);
   const observe = jit((params: ModelParams, batch: B) => {
-    if (fast) {
-      const o = fast.observe!(params, batch, stat);
-      tree.dispose(params);
-      tree.dispose(batch);
-      return { observed: observedOf(o.losses, o.stat, stat), residuals: o.residuals } as unknown as JsTree<np.Array>;
-    }
-    const pass = (model.fast ? model.fast.pass(params, batch, { stat }) : modelPass(model, params, batch, { stat }));
+    const o = fast ? fast.observe!(params, batch, stat) : { ...run(params, batch, { stat }), residuals: [] as Tree };
     tree.dispose(params);
     tree.dispose(batch);
-    return { observed: observedOf(pass.losses, pass.stat, stat), residuals: [] } as unknown as JsTree<np.Array>;
+    return { observed: observedArray(o.losses, o.stat, stat), residuals: o.residuals } as unknown as JsTree<np.Array>;
   });
   const apply = jit((params: ModelParams, optState: Tree, weights: np.Array, batch: B, residuals: Tree) => {
     let grads: ModelParams;
@@ -81,7 +73,7 @@ export function buildModelTwoPhase<B extends Tree>(config: ModelStepConfig<B>) {
       grads = fast.apply!(params, residuals, weights);
     } else {
       tree.dispose(residuals);
-      const pass = model.fast ? model.fast.pass(params, batch, { weights }) : modelPass(model, params, batch, { weights });
+      const pass = run(params, batch, { weights });
       pass.losses.dispose();
       grads = pass.grads!;
     }

@@ -3,7 +3,7 @@ import type { GradStatistic } from "../balancers/types.js";
 import { adam, type AdamOptions, type AdamState } from "../optim/adam.js";
 import { checkConfig, forward, headsForward, trunkForward, type MultiHeadMlpConfig, type Params } from "../models/mlp.js";
 import { stemBackward, stemForward, stemModeProblem, type ConvStemConfig, type StemLayerResiduals } from "../models/conv.js";
-import { statKernels, type StatKind } from "../stats/gradNorms.js";
+import { statKernels, type StatRequest } from "../stats/gradNorms.js";
 import type { TaskLoss } from "./losses.js";
 
 
@@ -19,11 +19,7 @@ export type StepOutput = {
 /** A combiner run inside the step on the pre-activation cotangents of the last shared layer (see combiners.ts): (dzT [T,B,H], weights [T], seed) → [B,H]. */
 export type Combine = (dzT: np.Array, weights: np.Array, seed: np.Array) => np.Array;
 
-/** A per-task statistic request: where, and norms or the Gramian. */
-export interface StatRequest {
-  readonly mode: GradStatistic;
-  readonly kind: StatKind;
-}
+export type { StatRequest };
 
 /** What the weighted backward pass needs from the forward pass (all owned). */
 export type Residuals = {
@@ -175,7 +171,7 @@ export function lossesAndGrads(
  * The statistic's value as the balancer sees it, flattened after the losses into one array so
  * the host reads back once: [T] losses, then norms [T] (square roots taken here) or the Gramian [T·T].
  */
-function observedArray(losses: np.Array, stat: np.Array | undefined, request: StatRequest | undefined): np.Array {
+export function observedArray(losses: np.Array, stat: np.Array | undefined, request: StatRequest | undefined): np.Array {
   if (!stat || !request) return losses;
   const flat = request.kind === "norms" ? np.sqrt(stat) : stat.reshape([-1]);
   return np.concatenate([losses, flat]);
