@@ -2,6 +2,7 @@ import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js
 import { BalancerInputError, checkGradMode, checkOption, checkOptionNames, gramianInput } from "./validate.js";
 import { gramianWeighting } from "./gramianWeighting.js";
 import { simplexQpFlat } from "../solvers/qp.js";
+import { quadFormFlat } from "../solvers/dense.js";
 import type { PreparedGramian } from "../solvers/gramian.js";
 
 /**
@@ -86,15 +87,7 @@ function solve(P: PreparedGramian, c: number, rescale: CagradRescale): CagradSol
   const at = (s: number): Point => {
     const r = simplexQpFlat(Q, T, a.map((v) => s * v), last ? { start: last } : {});
     last = r.x;
-    let norm2 = 0;
-    for (let i = 0; i < T; i++) {
-      const xi = r.x[i]!;
-      if (xi === 0) continue;
-      let row = 0;
-      for (let j = 0; j < T; j++) row += Q[i * T + j]! * r.x[j]!;
-      norm2 += xi * row;
-    }
-    const norm = Math.sqrt(Math.max(0, norm2));
+    const norm = Math.sqrt(Math.max(0, quadFormFlat(Q, T, r.x)));
     return { s, x: r.x, norm, psi: norm - kappa * s };
   };
   // ‖g_w‖ ≤ maxᵢ‖gᵢ‖ = 1, so ψ(2/κ) ≤ −1 < 0.

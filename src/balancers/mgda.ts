@@ -62,7 +62,8 @@ function solve(method: string, P: PreparedGramian, normalization: MgdaNormalizat
     }
     // In the cosine (unit-gradient) coordinates: gᵢ/sᵢ has norm ‖gᵢ‖/sᵢ.
     const norms = P.norms.map((n, i) => (normalization === "l2" || normalization === "loss+" ? (n > 0 ? 1 : 0) : n) * inv[i]!);
-    const scaled = P.cosine.map((row, i) => row.map((c, j) => norms[i]! * norms[j]! * c));
+    const C = P.cosineFlat;
+    const scaled = Array.from({ length: T }, (_, i) => Array.from({ length: T }, (_, j) => norms[i]! * norms[j]! * C[i * T + j]!));
     Q = prepareGramian(scaled);
   }
   const r = minNormSimplex(Q);

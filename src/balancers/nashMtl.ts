@@ -1,8 +1,7 @@
 import type { Balancer, BalancerState, Gramian, GradStatistic } from "./types.js";
 import { checkGradMode, checkOption, checkOptionNames, gramianInput } from "./validate.js";
 import { gramianWeighting } from "./gramianWeighting.js";
-import { dot } from "../solvers/linalg.js";
-import { choleskyInPlace, choleskySolveInPlace } from "../solvers/dense.js";
+import { choleskyInPlace, choleskySolveInPlace, quadFormFlat } from "../solvers/dense.js";
 import { prepareGramian, type PreparedGramian } from "../solvers/gramian.js";
 
 export interface NashMtlWeightsOptions {
@@ -61,14 +60,6 @@ function matVecFlat(C: Float64Array, T: number, beta: ArrayLike<number>): Float6
     y[i] = s;
   }
   return y;
-}
-
-/** maxᵢ |βᵢ(Cβ)ᵢ − 1|. */
-function residualOf(C: Float64Array, T: number, beta: ArrayLike<number>): number {
-  const Cb = matVecFlat(C, T, beta);
-  let r = 0;
-  for (let i = 0; i < T; i++) r = Math.max(r, Math.abs(beta[i]! * Cb[i]! - 1));
-  return r;
 }
 
 /** F(β) = ½βᵀCβ − Σ log βᵢ (+∞ outside β > 0). */
@@ -166,10 +157,11 @@ function solve(G: Gramian, P: PreparedGramian, maxIters: number, tol: number, ri
   let weights = alpha;
   if (maxNorm > 0) {
     // ‖Σαᵢgᵢ‖² = αᵀGα (= T at the solution), computed on the unit gradients: Σ βᵢβⱼCᵢⱼ.
-    const norm = Math.sqrt(Math.max(0, dot(result.beta, Array.from(matVecFlat(prepared.cosineFlat, T, result.beta)))));
+    const norm = Math.sqrt(Math.max(0, quadFormFlat(prepared.cosineFlat, T, result.beta)));
     if (norm > maxNorm) weights = alpha.map((a) => (a * maxNorm) / norm);
   }
-  return { weights, residual: residualOf(prepared.cosineFlat, T, result.beta), iterations: result.iterations, ridged, fallback: "none" };
+  // newton's residual is maxᵢ |βᵢ(Cβ)ᵢ − 1| at the β it returns, on this C.
+  return { weights, residual: result.residual, iterations: result.iterations, ridged, fallback: "none" };
 }
 
 interface Settings {

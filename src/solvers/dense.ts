@@ -25,6 +25,22 @@ export function fromFlat(a: Float64Array, n: number): number[][] {
 }
 
 /**
+ * xᵀQx for a flat symmetric n×n Q (row-major), summed row by row: Σᵢ xᵢ(Σⱼ Qᵢⱼxⱼ), rows with xᵢ = 0
+ * skipped.
+ */
+export function quadFormFlat(Q: Float64Array, n: number, x: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = x[i]!;
+    if (xi === 0) continue;
+    let r = 0;
+    for (let j = 0; j < n; j++) r += Q[i * n + j]! * x[j]!;
+    s += xi * r;
+  }
+  return s;
+}
+
+/**
  * In-place Cholesky factorization A = L Lᵀ of a symmetric matrix (row-major; the lower triangle is read
  * and overwritten with L, the upper triangle is not touched). Returns false as soon as a pivot is not
  * positive, i.e. A is not (numerically) positive definite: then the buffer holds a partial factor.

@@ -20,6 +20,8 @@
  * accumulation, rotation) runs over contiguous memory.
  */
 
+import { fromFlat } from "./dense.js";
+
 /** Unit roundoff of binary64 (2⁻⁵²: spacing of doubles at 1). */
 const EPS = 2 ** -52;
 /** Smallest normal double: off-diagonal entries below it are negligible on the scaled matrix. */
@@ -104,9 +106,7 @@ export function symmetricEigen(A: readonly (readonly number[])[]): { values: num
     }
   }
   const { values, vectors } = decompose(flat, n, true, who);
-  const V: number[][] = new Array(n);
-  for (let i = 0; i < n; i++) V[i] = Array.from(vectors.subarray(i * n, (i + 1) * n));
-  return { values: Array.from(values), vectors: V };
+  return { values: Array.from(values), vectors: fromFlat(vectors, n) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -502,15 +502,22 @@ function tridiagonalEigen(d: Float64Array, e: Float64Array, n: number, P: Float6
 }
 
 /**
+ * Wilkinson's shift for the 2×2 block [a e; e b] at the end where the block converges (a): its
+ * eigenvalue closer to a, a − e²/(δ + sign(δ)·√(δ² + e²)) with δ = (b − a)/2.
+ */
+function wilkinsonShift(a: number, b: number, e: number): number {
+  const delta = 0.5 * (b - a);
+  const h = hypot(delta, e);
+  return a - e * (e / (delta + (delta >= 0 ? h : -h)));
+}
+
+/**
  * One implicit QR step with Wilkinson shift on the unreduced block start..end, converging at `end`:
  * the shift μ is the eigenvalue of the trailing 2×2 closer to d[end]; the first rotation is set by the
  * first column (d[start] − μ, e[start]) of T − μI, and the bulge it creates is chased down to the end.
  */
 function qrStep(d: Float64Array, e: Float64Array, start: number, end: number, C: Float64Array, S: Float64Array, record: boolean): void {
-  const em = e[end - 1]!;
-  const delta = 0.5 * (d[end - 1]! - d[end]!);
-  const h = hypot(delta, em);
-  const mu = d[end]! - em * (em / (delta + (delta >= 0 ? h : -h)));
+  const mu = wilkinsonShift(d[end]!, d[end - 1]!, e[end - 1]!);
   let x = d[start]! - mu;
   let z = e[start]!;
   for (let k = start; k < end; k++) {
@@ -548,10 +555,7 @@ function qrStep(d: Float64Array, e: Float64Array, start: number, end: number, C:
  * the mirror image of {@link qrStep} (shift from the leading 2×2, bulge chased from the bottom up).
  */
 function qlStep(d: Float64Array, e: Float64Array, start: number, end: number, C: Float64Array, S: Float64Array, record: boolean): void {
-  const e0 = e[start]!;
-  const delta = 0.5 * (d[start + 1]! - d[start]!);
-  const h = hypot(delta, e0);
-  const mu = d[start]! - e0 * (e0 / (delta + (delta >= 0 ? h : -h)));
+  const mu = wilkinsonShift(d[start]!, d[start + 1]!, e[start]!);
   let x = d[end]! - mu;
   let z = e[end - 1]!;
   for (let j = end; j > start; j--) {

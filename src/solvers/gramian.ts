@@ -4,7 +4,7 @@
  * ({@link prepareGramian}: norms and the cosine matrix).
  */
 import type { Matrix } from "./linalg.js";
-import { minOf } from "./linalg.js";
+import { maxAbs, minOf } from "./linalg.js";
 import { eighFlat, eigenvaluesFlat } from "./eigen.js";
 import { choleskyInPlace, fromFlat } from "./dense.js";
 
@@ -21,12 +21,6 @@ export const GRAMIAN_ENTRY_TOLERANCE = 1e-5;
  */
 export function gramianEigenTolerance(T: number): number {
   return GRAMIAN_ENTRY_TOLERANCE * Math.max(T, 10);
-}
-
-function maxAbs(values: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i]!));
-  return m;
 }
 
 /** Task scales below this share of the largest gradient norm² are raised to it in the Gramian rule. */
@@ -105,10 +99,11 @@ export interface PreparedGramian {
    * Cᵢⱼ = Gᵢⱼ / (‖gᵢ‖‖gⱼ‖), the Gramian of the unit gradients (rows and columns of zero
    * gradients are 0), projected onto the PSD cone when it is not numerically positive definite
    * (negative eigenvalues from rounding set to 0). Scale-free: the same for G and kG, and for G and
-   * DGD with D positive diagonal.
+   * DGD with D positive diagonal. Rows of {@link cosineFlat}, built on first read (the solvers read
+   * the flat buffer).
    */
   readonly cosine: readonly (readonly number[])[];
-  /** {@link cosine} as a row-major T×T buffer. */
+  /** The cosine matrix C as a row-major T×T buffer. */
   readonly cosineFlat: Float64Array;
   /**
    * The smallest eigenvalue of C before the projection, when it was computed: only when C (over the
@@ -116,9 +111,10 @@ export interface PreparedGramian {
    * Undefined when C is positive definite (nothing to project).
    */
   readonly minCosineEigen?: number;
-  /** G / maxᵢ Gᵢᵢ, rebuilt from the projected C: Qᵢⱼ = (‖gᵢ‖/m)(‖gⱼ‖/m)Cᵢⱼ, m = maxNorm. */
-  readonly normalized: readonly (readonly number[])[];
-  /** {@link normalized} as a row-major T×T buffer. */
+  /**
+   * G / maxᵢ Gᵢᵢ, rebuilt from the projected C, as a row-major T×T buffer:
+   * Qᵢⱼ = (‖gᵢ‖/m)(‖gⱼ‖/m)Cᵢⱼ, m = maxNorm.
+   */
   readonly normalizedFlat: Float64Array;
 }
 
@@ -141,11 +137,17 @@ export function prepareGramian(G: Matrix): PreparedGramian {
   }
   // Positive definite on the active tasks: nothing to project.
   const m = active.length;
-  const sub = new Float64Array(m * m);
-  for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) sub[a * m + b] = C[active[a]! * T + active[b]!]!;
+  /** C over the active tasks (C itself when every task is active; a new buffer otherwise). */
+  const activeBlock = (): Float64Array => {
+    if (m === T) return C;
+    const sub = new Float64Array(m * m);
+    for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) sub[a * m + b] = C[active[a]! * T + active[b]!]!;
+    return sub;
+  };
   let minCosineEigen: number | undefined;
-  if (m > 0 && !choleskyInPlace(sub.slice(), m)) {
-    const { values, vectors } = eighFlat(sub, m);
+  if (m > 0 && !choleskyInPlace(m === T ? C.slice() : activeBlock(), m)) {
+    // C is not modified until the eigendecomposition (which copies its input) is done.
+    const { values, vectors } = eighFlat(activeBlock(), m);
     minCosineEigen = values[m - 1]!;
     if (minCosineEigen < 0) {
       // C ← V max(Λ, 0) Vᵀ over the active tasks.
@@ -169,14 +171,16 @@ export function prepareGramian(G: Matrix): PreparedGramian {
     const ui = maxNorm > 0 ? norms[i]! / maxNorm : 0;
     for (let j = 0; j < T; j++) normalizedFlat[i * T + j] = ui * (maxNorm > 0 ? norms[j]! / maxNorm : 0) * C[i * T + j]!;
   }
+  let cosine: number[][] | undefined;
   return {
     T,
     norms,
     maxNorm,
-    cosine: fromFlat(C, T),
+    get cosine() {
+      return (cosine ??= fromFlat(C, T));
+    },
     cosineFlat: C,
     ...(minCosineEigen === undefined ? {} : { minCosineEigen }),
-    normalized: fromFlat(normalizedFlat, T),
     normalizedFlat,
   };
 }

@@ -52,6 +52,13 @@ export function maxOf(x: ArrayLike<number>): number {
   return m;
 }
 
+/** The largest absolute entry (0 for an empty vector; NaN if an entry is NaN). */
+export function maxAbs(values: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i]!));
+  return m;
+}
+
 /** The smallest entry (Infinity for an empty vector). */
 export function minOf(x: ArrayLike<number>): number {
   let m = Infinity;

@@ -19,8 +19,8 @@
  * others) the solve of that QP falls back to a least-norm solve through the eigendecomposition
  * (pseudo-inverse), which handles singular and indefinite-by-rounding blocks exactly.
  */
-import { symmetricEigen, type Matrix, type Vector } from "./linalg.js";
-import { growingCholesky, toFlat, type GrowingCholesky } from "./dense.js";
+import { maxAbs, symmetricEigen, type Matrix, type Vector } from "./linalg.js";
+import { growingCholesky, quadFormFlat, toFlat, type GrowingCholesky } from "./dense.js";
 import { prepareGramian, type PreparedGramian } from "./gramian.js";
 
 /** Result of a small QP solve. */
@@ -74,12 +74,6 @@ const PIVOT_TOL = 1e-10;
  */
 const TIE_SOLVE_MAX = 256;
 
-function maxAbs(values: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i]!));
-  return m;
-}
-
 /** Least-norm solution of the symmetric system M y = r (eigenvalues below rcond·max|λ| dropped); null if not finite. */
 function solveSymmetric(M: Matrix, r: Vector, rcond = 1e-12): number[] | null {
   const n = M.length;
@@ -103,14 +97,22 @@ function block(Q: Float64Array, n: number, S: readonly number[]): number[][] {
 }
 
 /**
- * g = Qx + c over the nonzero entries of x (Q symmetric: row j is column j), and, in the same pass, the
- * size of the terms that make up g for x ≥ 0, maxᵢ(Σⱼ|Qᵢⱼ|xⱼ + |cᵢ|), which it returns: rounding moves g
- * by about 1e-16 of it, so tolerances relative to it are meaningful for every scale of the active
- * gradients (MGDA with gradient norms spanning 1e-8..1 keeps full relative accuracy).
+ * The gradient of ½xᵀQx + cᵀx for one problem: `(x, g)` writes g = Qx + c over the nonzero entries of x
+ * (Q symmetric: row j is column j), and, in the same pass, the size of the terms that make up g for
+ * x ≥ 0, maxᵢ(Σⱼ|Qᵢⱼ|xⱼ + |cᵢ|), which it returns: rounding moves g by about 1e-16 of it, so tolerances
+ * relative to it are meaningful for every scale of the active gradients (MGDA with gradient norms
+ * spanning 1e-8..1 keeps full relative accuracy). |c| and the work buffer are set up once per problem.
  */
-function gradientInto(Q: Float64Array, n: number, c: Float64Array, x: Float64Array, g: Float64Array): number {
+function gradientOf(Q: Float64Array, n: number, c: Float64Array): (x: Float64Array, g: Float64Array) => number {
+  const absC = Float64Array.from(c, Math.abs);
+  const s = new Float64Array(absC.length);
+  return (x, g) => gradientInto(Q, n, c, absC, s, x, g);
+}
+
+/** g = Qx + c and the size of its terms (see {@link gradientOf}); `s` is work space, |c| is `absC`. */
+function gradientInto(Q: Float64Array, n: number, c: Float64Array, absC: Float64Array, s: Float64Array, x: Float64Array, g: Float64Array): number {
   g.set(c);
-  const s = Float64Array.from(c, Math.abs);
+  s.set(absC);
   for (let j = 0; j < n; j++) {
     const xj = x[j]!;
     if (xj === 0) continue;
@@ -202,10 +204,7 @@ function dropNonPositive(s: ActiveSet, x: Float64Array): void {
   if (removed && s.factor === null) {
     const members = s.members.splice(0);
     s.factor = growingCholesky(s.inSet.length);
-    for (const i of members) {
-      if (s.factor && !pushFactor(s, i)) s.factor = null;
-      s.members.push(i);
-    }
+    for (const i of members) addMember(s, i);
   }
 }
 
@@ -334,12 +333,13 @@ export function simplexQpFlat(Q: Float64Array, n: number, lin: Float64Array, opt
   const maxIter = options.maxIter ?? 30 * n + 30;
   const maxPolish = options.maxPolish ?? 400 * n;
   const grad = new Float64Array(n);
+  const gradientAt = gradientOf(Q, n, lin);
   /** ∇ = Qx + c into `grad`; returns the tolerance at x (tolRel × the size of ∇'s terms). */
-  const gradient = (x: Float64Array) => tolRel * gradientInto(Q, n, lin, x, grad);
+  const gradient = (x: Float64Array) => tolRel * gradientAt(x, grad);
   /** f(x) = ½xᵀQx + cᵀx, leaving ∇ at x in `grad`; `scale` gets the size of ∇'s terms. */
   let scale = 0;
   const objective = (x: Float64Array) => {
-    scale = gradientInto(Q, n, lin, x, grad);
+    scale = gradientAt(x, grad);
     let f = 0;
     for (let i = 0; i < n; i++) f += x[i]! * (0.5 * (grad[i]! - lin[i]!) + lin[i]!);
     return f;
@@ -414,7 +414,8 @@ export function simplexQpFlat(Q: Float64Array, n: number, lin: Float64Array, opt
     let fx = objective(x);
     let stalls = 0;
     while (iterations < maxIter) {
-      const tolX = gradient(x);
+      // objective(x) (before the loop, or at the end of the last pass) left ∇ at x in `grad` and the size of its terms in `scale`.
+      const tolX = tolRel * scale;
       let mu = 0;
       for (const i of S.members) mu += x[i]! * grad[i]!;
       let enter = -1;
@@ -539,7 +540,8 @@ export function nonnegativeQpFlat(Q: Float64Array, n: number, p: Float64Array, o
   // Rounding moves ∇ by about 1e-16 of the size of its terms, maxᵢ(Σⱼ|Qᵢⱼ|xⱼ + |pᵢ|), which grows with x
   // (ill-conditioned problems, e.g. as many active gradients as the Gramian's rank, have large x).
   /** ∇ = Qx + p into `grad`; returns the tolerance at x. */
-  const gradient = (x: Float64Array) => tolRel * Math.max(ref, gradientInto(Q, n, p, x, grad));
+  const gradientAt = gradientOf(Q, n, p);
+  const gradient = (x: Float64Array) => tolRel * Math.max(ref, gradientAt(x, grad));
   const maxIter = options.maxIter ?? 30 * n + 30;
   const maxPolish = options.maxPolish ?? 400 * n;
   let x = new Float64Array(n);
@@ -640,7 +642,7 @@ export function nonnegativeQpFlat(Q: Float64Array, n: number, p: Float64Array, o
         const y = new Float64Array(n);
         T.forEach((i, a) => (y[i] = z[a]!));
         const gy = new Float64Array(n);
-        const tolY = tolRel * Math.max(ref, gradientInto(Q, n, p, y, gy));
+        const tolY = tolRel * Math.max(ref, gradientAt(y, gy));
         const ry = nonnegativeResidual(y, gy);
         // ½vᵀQv + pᵀv = ½vᵀ(∇ + p) with ∇ = Qv + p.
         const f = (v: Float64Array, g: Float64Array) => {
@@ -674,19 +676,6 @@ export interface MinNormResult {
   readonly converged: boolean;
 }
 
-/** xᵀQx for a flat symmetric Q. */
-function quadFormFlat(Q: Float64Array, n: number, x: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < n; i++) {
-    const xi = x[i]!;
-    if (xi === 0) continue;
-    let r = 0;
-    for (let j = 0; j < n; j++) r += Q[i * n + j]! * x[j]!;
-    s += xi * r;
-  }
-  return s;
-}
-
 /**
  * The min-norm point of the convex hull of the gradients: α = argmin over the simplex of
  * αᵀGα = ‖Σαᵢgᵢ‖² (Désidéri's MGDA; Sener & Koltun 2018), solved exactly by {@link simplexQp} on
@@ -697,7 +686,7 @@ function quadFormFlat(Q: Float64Array, n: number, x: ArrayLike<number>): number 
  * `G` is assumed checked (square, finite, symmetric); it may also be a {@link PreparedGramian}.
  */
 export function minNormSimplex(G: Matrix | PreparedGramian, options: QpOptions = {}): MinNormResult {
-  const P = "normalized" in G ? G : prepareGramian(G);
+  const P = "cosineFlat" in G ? G : prepareGramian(G);
   const T = P.T;
   if (T === 0) return { weights: [], value: 0, kktResidual: 0, iterations: 0, converged: true };
   if (!(P.maxNorm > 0)) {
@@ -732,7 +721,7 @@ export interface DualConeResult {
  * with a zero gradient constrain nothing and keep wᵢ = uᵢ (so G = 0 gives w = u).
  */
 export function dualConeWeights(G: Matrix | PreparedGramian, u: Vector, options: QpOptions = {}): DualConeResult {
-  const P = "normalized" in G ? G : prepareGramian(G);
+  const P = "cosineFlat" in G ? G : prepareGramian(G);
   const T = P.T;
   if (T === 0) return { weights: [], kktResidual: 0, converged: true };
   const scaled = u.map((v, i) => v * P.norms[i]!);
