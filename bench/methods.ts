@@ -5,27 +5,22 @@
  * and the ratio is between the medians of the same run.
  */
 import { createBalancer, methodNames } from "../src/balancers/registry.js";
-import { gradModes, type Balancer, type BalancerState, type GradStatistic } from "../src/balancers/types.js";
-import { numpy as np } from "@jax-js/jax";
+import { gradModes, type Balancer, type BalancerState } from "../src/balancers/types.js";
 import { initParams, type MultiHeadMlpConfig } from "../src/models/mlp.js";
-import { mlpModel, toModelParams, type MlpBatch } from "../src/models/mlpModel.js";
+import { mlpModel, toModelParams } from "../src/models/mlpModel.js";
 import { adam } from "../src/optim/adam.js";
 import { meanSquaredError } from "../src/train/losses.js";
 import type { Batch } from "../src/train/loop.js";
 import { createModelTrainer } from "../src/train/modelTrainer.js";
-import { gatherBatch, makeToy } from "../src/data/toy.js";
+import { toyArrays, type ToyDims } from "../src/data/toy.js";
 import { toyTrainDefaults } from "../src/experiments/toyRun.js";
-import { Rng } from "../src/util/rng.js";
-import { median } from "../src/util/stats.js";
-
-export const modes: readonly GradStatistic[] = gradModes;
+import { abba, toyBatches } from "./timing.js";
 
 export interface MethodTiming {
   msPerStep: number;
   equalMsPerStep: number;
   ratioToEqual: number;
 }
-
 
 /**
  * The toy network (the built-in MLP in the model contract, its fast tier) on the async trainer, as the
@@ -35,10 +30,12 @@ export function toyTrainer(model: MultiHeadMlpConfig, balancer: Balancer<Balance
   return createModelTrainer({ model: mlpModel(model, meanSquaredError), params: toModelParams(initParams(model, 0)), optimizer: adam({ lr: 1e-3 }), balancer });
 }
 
-/** A host batch as device arrays for the toy network (uploaded inside the timed step, as the commands do). */
-export function toyArrays(b: Batch, model: MultiHeadMlpConfig): MlpBatch {
-  const B = b.x.length / model.inputDim;
-  return { x: np.array(b.x).reshape([B, model.inputDim]), y: np.array(b.y).reshape([model.numTasks, B, model.outputDim]) };
+/**
+ * Round i's step of an async trainer on toy batches: host batch i (cyclically), uploaded inside the
+ * timed step as the commands do.
+ */
+export function toyStep(trainer: { step(batch: ReturnType<typeof toyArrays>): Promise<unknown> }, batches: readonly Batch[], dims: ToyDims) {
+  return (i: number) => trainer.step(toyArrays(batches[i % batches.length]!, dims));
 }
 
 /** The methods that take a gradient mode: those whose default balancer asks for statistics. */
@@ -52,28 +49,18 @@ export function statisticMethods(): string[] {
 
 export async function benchMethods(tasks: readonly number[], measured: number, warmup: number, onRow?: (line: string) => void) {
   const out: Record<string, Record<string, Record<string, MethodTiming>>> = {};
-  const batchSize = toyTrainDefaults.batchSize;
   for (const T of tasks) {
-    const data = makeToy({ numTasks: T, trainSize: 512, testSize: 1, inputScale: 1 });
+    const batches = toyBatches(T, { trainSize: 512, count: 16, seed: 2, batchSize: toyTrainDefaults.batchSize });
     const model = { inputDim: 250, hidden: toyTrainDefaults.hidden, outputDim: 100, numTasks: T };
-    const rng = new Rng(2);
-    const batches: Batch[] = Array.from({ length: 16 }, () => gatherBatch(data.train, Array.from({ length: batchSize }, () => rng.int(512)), T, 250, 100));
     out[`T${T}`] = {};
     for (const method of statisticMethods()) {
       out[`T${T}`]![method] = {};
-      for (const mode of modes) {
-        const trainers = [toyTrainer(model, createBalancer("equal")), toyTrainer(model, createBalancer(method, { gradMode: mode }))];
-        const times: number[][] = [[], []];
-        for (let i = 0; i < warmup + measured; i++) {
-          for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {
-            const t0 = performance.now();
-            await trainers[k]!.step(toyArrays(batches[i % batches.length]!, model));
-            if (i >= warmup) times[k]!.push(performance.now() - t0);
-          }
-        }
-        trainers.forEach((t) => t.dispose());
-        const eq = median(times[0]!);
-        const ms = median(times[1]!);
+      for (const mode of gradModes) {
+        const equal = toyTrainer(model, createBalancer("equal"));
+        const other = toyTrainer(model, createBalancer(method, { gradMode: mode }));
+        const [eq, ms] = await abba(toyStep(equal, batches, model), toyStep(other, batches, model), warmup, measured);
+        equal.dispose();
+        other.dispose();
         out[`T${T}`]![method]![mode] = { msPerStep: ms, equalMsPerStep: eq, ratioToEqual: ms / eq };
         onRow?.(`T=${String(T).padStart(2)}  ${method.padEnd(12)} ${mode.padEnd(14)} ${ms.toFixed(2).padStart(8)} ms/step   equal ${eq.toFixed(2).padStart(7)}   ratio ${(ms / eq).toFixed(2)}`);
       }

@@ -15,12 +15,10 @@ import { init, defaultDevice } from "@jax-js/jax";
 import { equalWeights } from "../src/balancers/equalWeights.js";
 import { gradNorm } from "../src/balancers/gradNorm.js";
 import type { Balancer, BalancerState } from "../src/balancers/types.js";
-import { gatherBatch, makeToy } from "../src/data/toy.js";
 import { toyTrainDefaults } from "../src/experiments/toyRun.js";
-import { Rng } from "../src/util/rng.js";
-import { median } from "../src/util/stats.js";
-import { benchMethods, toyArrays, toyTrainer } from "./methods.js";
+import { benchMethods, toyStep, toyTrainer } from "./methods.js";
 import { benchAsyncCost, benchGeneric } from "./generic.js";
+import { abba, toyBatches } from "./timing.js";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
@@ -43,37 +41,30 @@ const genericOnly = args.includes("--generic-only");
 await init("wasm");
 defaultDevice("wasm");
 
+/** Prints a table row unless --json. */
+const onRow = json ? undefined : (line: string) => console.log(line);
 
 async function measure(T: number) {
-  const batchSize = toyTrainDefaults.batchSize;
-  const data = makeToy({ numTasks: T, trainSize: 1024, testSize: 1, inputScale: 1 });
+  const batches = toyBatches(T, { trainSize: 1024, count: 32, seed: 1, batchSize: toyTrainDefaults.batchSize });
   const model = { inputDim: 250, hidden: toyTrainDefaults.hidden, outputDim: 100, numTasks: T };
-  const rng = new Rng(1);
-  const batches = Array.from({ length: 32 }, () => gatherBatch(data.train, Array.from({ length: batchSize }, () => rng.int(1024)), T, 250, 100));
-  const methods: [string, Balancer<BalancerState>][] = [
-    ["equal", equalWeights() as Balancer<BalancerState>],
-    ["gradnorm", gradNorm({ alpha: 0.12 }) as Balancer<BalancerState>],
-  ];
-  const trainers = methods.map(([, b]) => toyTrainer(model, b));
-  const times = methods.map(() => [] as number[]);
-  for (let i = 0; i < warmup + measured; i++) {
-    const order = i % 2 === 0 ? [0, 1] : [1, 0];
-    for (const k of order) {
-      const t0 = performance.now();
-      await trainers[k]!.step(toyArrays(batches[i % batches.length]!, model));
-      if (i >= warmup) times[k]!.push(performance.now() - t0);
-    }
-  }
-  trainers.forEach((t) => t.dispose());
-  const eq = median(times[0]!);
-  const gn = median(times[1]!);
+  const equal = toyTrainer(model, equalWeights() as Balancer<BalancerState>);
+  const gradnorm = toyTrainer(model, gradNorm({ alpha: 0.12 }) as Balancer<BalancerState>);
+  const [eq, gn] = await abba(toyStep(equal, batches, model), toyStep(gradnorm, batches, model), warmup, measured);
+  equal.dispose();
+  gradnorm.dispose();
   return { equal: { msPerStep: eq }, gradnorm: { msPerStep: gn, ratioToEqual: gn / eq } };
 }
 
-if (genericOnly) {
-  const generic = await benchGeneric([2, 10], methodSteps, 5, json ? undefined : (line) => console.log(line));
+/** The generic tier against generic equal weights, then the async step's cost; rows printed unless --json. */
+async function genericAndAsyncCost() {
+  const generic = await benchGeneric([2, 10], methodSteps, 5, onRow);
   if (!json) console.log("\nThe async step's cost (same model, same numbers):");
-  const asyncCost = await benchAsyncCost([2, 10], 4 * methodSteps, 20, json ? undefined : (line) => console.log(line));
+  const asyncCost = await benchAsyncCost([2, 10], 4 * methodSteps, 20, onRow);
+  return { generic, asyncCost };
+}
+
+if (genericOnly) {
+  const { generic, asyncCost } = await genericAndAsyncCost();
   if (json) process.stdout.write(JSON.stringify({ generic, asyncCost, methodSteps, node: process.version }) + "\n");
   process.exit(0);
 }
@@ -90,11 +81,9 @@ if (!json) {
 }
 if (!gradnormOnly) {
   if (!json) console.log(`\nMethods with per-task statistics, each against equal weights (median of ${methodSteps} alternating steps, 5 warm-up):`);
-  result.methods = await benchMethods([2, 10, 50], methodSteps, 5, json ? undefined : (line) => console.log(line));
+  result.methods = await benchMethods([2, 10, 50], methodSteps, 5, onRow);
   result.methodSteps = methodSteps;
   if (!json) console.log(`\nThe generic tier (the toy network as plain jax-js functions, async trainer), each against generic equal weights (median of ${methodSteps} alternating steps, 5 warm-up):`);
-  result.generic = await benchGeneric([2, 10], methodSteps, 5, json ? undefined : (line) => console.log(line));
-  if (!json) console.log("\nThe async step's cost (same model, same numbers):");
-  result.asyncCost = await benchAsyncCost([2, 10], 4 * methodSteps, 20, json ? undefined : (line) => console.log(line));
+  Object.assign(result, await genericAndAsyncCost());
 }
 if (json) process.stdout.write(JSON.stringify(result) + "\n");

@@ -15,8 +15,9 @@ import { init, defaultDevice, numpy as np, jit, tree } from "@jax-js/jax";
 import { Command } from "commander";
 import { adam, createBalancer, createModelTrainer, crossEntropy, initParams, layersModel, lenetStem, mlpModel, toModelParams, type ModelParams, type MultitaskModel } from "../src/index.js";
 import { positiveInt } from "../src/cli/options.js";
-import { gatherMulti, multiData } from "../src/experiments/multiRun.js";
+import { correctCount, correctCounts, gatherMultiArrays, multiData } from "../src/experiments/multiRun.js";
 import { Rng } from "../src/util/rng.js";
+import { mean } from "../src/util/stats.js";
 import { initPlainLenet, lenetLayers, lenetLayersParams, multiMnistLenet, plainLenet, type LenetBatch } from "./models/plainLenet.js";
 
 const options = new Command("example:conv")
@@ -36,18 +37,20 @@ const config = multiMnistLenet;
 const generic = plainLenet(config);
 const fast = layersModel({ inputShape: [36 * 36], trunk: lenetLayers(config), numTasks: 2, outputDim: 10, loss: crossEntropy });
 
-const batchOf = (idx: ArrayLike<number>): LenetBatch => {
-  const { x, y } = gatherMulti(md.data, idx);
-  return { x: np.array(x).reshape([idx.length, 1296]), y: np.array(y).reshape([2, idx.length, 10]) };
-};
-const plainParams = initPlainLenet(config, 0);
+/** The seed-0 parameters in the layer model's layout (the same values as initPlainLenet(config, 0)). */
+function initLayersParams(): ModelParams {
+  const p = initPlainLenet(config, 0);
+  const l = lenetLayersParams(p);
+  tree.dispose(p);
+  return l;
+}
+const batchOf = (idx: ArrayLike<number>): LenetBatch => gatherMultiArrays(md.data, idx);
 const trainerOf = (model: MultitaskModel<LenetBatch>, params: ModelParams, method: string, opts: Record<string, unknown>) =>
   createModelTrainer({ model, params, optimizer: adam({ lr: 1e-3 }), balancer: createBalancer(method, opts) });
 const tiers = [
-  { name: "generic", trainer: trainerOf(generic, tree.ref(plainParams), "gradnorm", { alpha: 1.5 }), ms: [] as number[] },
-  { name: "fast", trainer: trainerOf(fast, lenetLayersParams(plainParams), "gradnorm", { alpha: 1.5 }), ms: [] as number[] },
+  { trainer: trainerOf(generic, initPlainLenet(config, 0), "gradnorm", { alpha: 1.5 }), ms: [] as number[] },
+  { trainer: trainerOf(fast, initLayersParams(), "gradnorm", { alpha: 1.5 }), ms: [] as number[] },
 ];
-tree.dispose(plainParams);
 
 const rng = new Rng(1);
 const rows = md.splits.train;
@@ -82,31 +85,26 @@ for (let s = 1; s <= options.steps; s++) {
   console.log(`${String(s).padStart(4)}   ${pair(g.losses)} ${pair(f.losses)} ${pair(g.weights)}${pair(f.weights)}${tiers[0]!.ms.at(-1)!.toFixed(0).padStart(10)} ${tiers[1]!.ms.at(-1)!.toFixed(0).padStart(8)}`);
 }
 /** Mean ms/step without the first step (which compiles). */
-const meanMs = (ms: number[]) => (ms.length > 1 ? ms.slice(1) : ms).reduce((a, b) => a + b, 0) / Math.max(1, ms.length - 1);
+const meanMs = (ms: number[]) => mean(ms.length > 1 ? ms.slice(1) : ms);
 const [gms, fms] = tiers.map((t) => meanMs(t.ms)) as [number, number];
 console.log(`largest relative difference between the tiers' losses: ${maxDiff.toExponential(2)}`);
 console.log(`step time (after the first): generic ${gms.toFixed(0)} ms, fast ${fms.toFixed(0)} ms — the fast tier is ${(gms / fms).toFixed(1)}× faster\n`);
 tiers[0]!.trainer.dispose();
 const trainer = tiers[1]!.trainer;
 
-/** Per-task accuracy of the layer model's parameters on a set of rows. */
-const correct = jit((params: ModelParams, batch: LenetBatch) => {
+/** Per-task correct counts of the layer model's parameters on a chunk (consumes its arguments). */
+const correct = jit((params: ModelParams, x: np.Array, y: np.Array) => {
+  const batch: LenetBatch = { x, y };
   const rep = fast.split!.last(params, fast.split!.body(params, batch));
   const h = params.task as { W: np.Array; b: np.Array };
   const logits = np.einsum("bk,tkc->tbc", rep, h.W.ref).add(h.b.ref.reshape([2, 1, 10]));
-  const hit = np.max(logits.ref, -1, { keepdims: true }).lessEqual(logits).astype(np.float32);
-  const c = hit.mul(batch.y.ref).sum([1, 2]);
+  const c = correctCount(logits, y.ref);
   tree.dispose([params, batch]);
   return c;
 });
+/** Per-task accuracy in %, "left / right", of the layer model's parameters on a set of rows. */
 async function accuracy(params: ModelParams, idx: Int32Array): Promise<string> {
-  const hits = [0, 0];
-  for (let s = 0; s < idx.length; s += 500) {
-    const part = idx.subarray(s, Math.min(idx.length, s + 500));
-    const c = (await (correct(tree.ref(params), batchOf(part)) as np.Array).data()) as Float32Array;
-    hits[0]! += c[0]!;
-    hits[1]! += c[1]!;
-  }
+  const hits = await correctCounts(params, md.data, idx, correct, 500);
   return hits.map((h) => ((100 * h) / idx.length).toFixed(2)).join(" / ");
 }
 
@@ -141,10 +139,3 @@ const builtin = { inputDim: 1296, hidden: [50], outputDim: 10, numTasks: 2, stem
 const builtinMs = await timeSteps(mlpModel(builtin, crossEntropy), toModelParams(initParams(builtin, 0)), "gradnorm", { alpha: 1.5 });
 console.log(`built-in MLP behind the LeNet stem, GradNorm on W: ${builtinMs.toFixed(0)} ms/step`);
 correct.dispose();
-
-function initLayersParams(): ModelParams {
-  const p = initPlainLenet(config, 0);
-  const l = lenetLayersParams(p);
-  tree.dispose(p);
-  return l;
-}

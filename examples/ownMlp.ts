@@ -8,7 +8,7 @@
  */
 import { init, defaultDevice, numpy as np, jit, tree } from "@jax-js/jax";
 import { createBalancer, createModelTrainer, adam, type ModelParams } from "../src/index.js";
-import { gatherBatch, makeToy } from "../src/data/toy.js";
+import { gatherBatch, makeToy, toyArrays } from "../src/data/toy.js";
 import { Rng } from "../src/util/rng.js";
 import { initTanhMlp, tanhMlp, type RegressionBatch } from "./models/tanhMlp.js";
 
@@ -22,11 +22,9 @@ const model = tanhMlp(config);
 const B = 32;
 const steps = 2000;
 
-const toArrays = (b: { x: Float32Array<ArrayBuffer>; y: Float32Array<ArrayBuffer> }, n: number): RegressionBatch => ({
-  x: np.array(b.x).reshape([n, 250]),
-  y: np.array(b.y).reshape([T, n, 100]),
-});
-const test = toArrays(gatherBatch(data.test, Array.from({ length: 1000 }, (_, i) => i), T, 250, 100), 1000);
+/** Rows `idx` of a split as a device batch. */
+const batchOf = (split: typeof data.train, idx: ArrayLike<number>): RegressionBatch => toyArrays(gatherBatch(split, idx, T, 250, 100), config);
+const test = batchOf(data.test, Array.from({ length: 1000 }, (_, i) => i));
 /** Per-task test losses (the model's own task part on the test set). */
 const testLosses = jit((params: ModelParams, batch: RegressionBatch) => {
   const z = model.split!.body(params, batch);
@@ -46,7 +44,7 @@ async function train(method: string, options: Record<string, unknown>) {
   const t0 = performance.now();
   for (let s = 1; s <= steps; s++) {
     const idx = Array.from({ length: B }, () => rng.int(data.train.size));
-    await trainer.step(toArrays(gatherBatch(data.train, idx, T, 250, 100), B));
+    await trainer.step(batchOf(data.train, idx));
     if (s % 500 === 0) {
       const l = Array.from((await testLosses(tree.ref(trainer.params), tree.ref(test)).data()) as Float32Array);
       const ratios = l.map((v, i) => (v / initial[i]!).toFixed(3));

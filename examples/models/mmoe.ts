@@ -33,11 +33,22 @@ export type MmoeParams = ModelParams<
   { gates: np.Array; W: np.Array; b: np.Array }
 >;
 
+/** The experts' first layers: hₑ = relu(x·W₁ₑ + b₁ₑ), [E, B, H₁] from x [B, D] (borrows p and x). */
+function expertsBody(E: number, p: MmoeParams["shared"]["body"], x: np.Array): np.Array {
+  return np.maximum(np.einsum("bd,edh->ebh", x.ref, p.W.ref).add(p.b.ref.reshape([E, 1, -1])), 0);
+}
+
+/** The experts' last layers: repₑ = relu(hₑ·W₂ₑ + b₂ₑ), [E, B, H] from h [E, B, H₁] (borrows p and h). */
+function expertsLast(E: number, p: MmoeParams["shared"]["last"], h: np.Array): np.Array {
+  return np.maximum(np.einsum("ebk,ekh->ebh", h.ref, p.W.ref).add(p.b.ref.reshape([E, 1, -1])), 0);
+}
+
 /** The experts' outputs [E, B, H] (borrows params and x). */
 function experts(config: MmoeConfig, shared: MmoeParams["shared"], x: np.Array): np.Array {
-  const E = config.experts;
-  const h = np.maximum(np.einsum("bd,edh->ebh", x.ref, shared.body.W.ref).add(shared.body.b.ref.reshape([E, 1, -1])), 0);
-  return np.maximum(np.einsum("ebk,ekh->ebh", h, shared.last.W.ref).add(shared.last.b.ref.reshape([E, 1, -1])), 0);
+  const h = expertsBody(config.experts, shared.body, x);
+  const rep = expertsLast(config.experts, shared.last, h);
+  h.dispose();
+  return rep;
 }
 
 /** Per-task logits [T, B, C] from the replicated experts' outputs repT [T, E, B, H] (borrows everything). */
@@ -53,14 +64,8 @@ export function mmoe(config: MmoeConfig): MultitaskModel<ClassificationBatch> {
   return {
     numTasks: T,
     split: {
-      body(params, batch) {
-        const p = (params.shared as MmoeParams["shared"]).body; // W [E, D, H₁], b [E, H₁]
-        return np.maximum(np.einsum("bd,edh->ebh", batch.x.ref, p.W.ref).add(p.b.ref.reshape([E, 1, -1])), 0);
-      },
-      last(params, z) {
-        const p = (params.shared as MmoeParams["shared"]).last; // W [E, H₁, H], b [E, H]
-        return np.maximum(np.einsum("ebk,ekh->ebh", z.ref, p.W.ref).add(p.b.ref.reshape([E, 1, -1])), 0);
-      },
+      body: (params, batch) => expertsBody(E, (params.shared as MmoeParams["shared"]).body, batch.x), // W [E, D, H₁], b [E, H₁]
+      last: (params, z) => expertsLast(E, (params.shared as MmoeParams["shared"]).last, z), // W [E, H₁, H], b [E, H]
     },
     tasks(params, repT, batch) {
       const B = batch.x.shape[0]!;

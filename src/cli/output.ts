@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 
 /** Why a path cannot be used, in a few words: the errno code turned into words where it helps. */
-function reason(e: unknown): string {
+export function reason(e: unknown): string {
   const code = (e as NodeJS.ErrnoException)?.code;
   if (code === "ENOTDIR") return "a part of the path is a file, not a folder";
   if (code === "EEXIST") return "it exists and is not a folder";
@@ -44,6 +44,11 @@ export function prepareOutDir(dir: string, files: readonly string[] = []): strin
   return abs;
 }
 
+/** Where a file that could not be written at `path` goes instead: its name in a new folder of the system's temporary folder. */
+export function fallbackPath(path: string): string {
+  return join(mkdtempSync(join(tmpdir(), "lossbalance-")), basename(path));
+}
+
 /**
  * Writes a finished result to `path`. If that fails (the folder was removed, the disk is full, …),
  * the result is not lost: it goes to a new file in the system's temporary folder, and a line on
@@ -54,7 +59,7 @@ export function saveOutput(path: string, content: string): string {
     writeFileSync(path, content);
     return resolve(path);
   } catch (e) {
-    const fallback = join(mkdtempSync(join(tmpdir(), "lossbalance-")), basename(path));
+    const fallback = fallbackPath(path);
     writeFileSync(fallback, content);
     console.error(`lossbalance: could not write ${path} (${reason(e)}); saved it to ${fallback} instead`);
     return fallback;

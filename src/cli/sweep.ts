@@ -1,8 +1,7 @@
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, truncateSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { appendFileSync, existsSync, readFileSync, truncateSync } from "node:fs";
+import { join } from "node:path";
 import { runPool } from "./pool.js";
-import { prepareOutDir, saveOutput } from "./output.js";
+import { fallbackPath, prepareOutDir, reason, saveOutput } from "./output.js";
 import { progressReporter } from "./progress.js";
 import { formatTable } from "./table.js";
 import { summarizeSweep, sweepPoints, type SweepSettings } from "../experiments/sweep.js";
@@ -68,9 +67,9 @@ export function recordSink(file: string): { append: (key: string, outcome: Multi
         appendRecord(target, key, outcome);
       } catch (e) {
         if (target !== file) throw e;
-        target = join(mkdtempSync(join(tmpdir(), "lossbalance-")), basename(file));
+        target = fallbackPath(file);
         appendRecord(target, key, outcome);
-        console.error(`\nsweep: could not append to ${file} (${e instanceof Error ? e.message : String(e)}); this and later runs are saved in ${target} (append its lines to ${file} to resume from them)`);
+        console.error(`\nsweep: could not append to ${file} (${reason(e)}); this and later runs are saved in ${target} (append its lines to ${file} to resume from them)`);
       }
     },
     get file() {

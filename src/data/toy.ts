@@ -115,3 +115,16 @@ export function gatherBatch(split: Split, idx: ArrayLike<number>, numTasks: numb
   }
   return { x, y };
 }
+
+/** The sizes a toy batch is shaped by (a ToyData config or a MultiHeadMlpConfig has them). */
+export interface ToyDims {
+  readonly numTasks: number;
+  readonly inputDim: number;
+  readonly outputDim: number;
+}
+
+/** A host batch (from {@link gatherBatch}) as device arrays: x [B, D] and y [T, B, O]. */
+export function toyArrays(b: { readonly x: Float32Array<ArrayBuffer>; readonly y: Float32Array<ArrayBuffer> }, dims: ToyDims): { x: np.Array; y: np.Array } {
+  const B = b.x.length / dims.inputDim;
+  return { x: np.array(b.x).reshape([B, dims.inputDim]), y: np.array(b.y).reshape([dims.numTasks, B, dims.outputDim]) };
+}

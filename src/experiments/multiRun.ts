@@ -1,4 +1,4 @@
-import { numpy as np, jit, tree } from "@jax-js/jax";
+import { numpy as np, jit, tree, type JsTree } from "@jax-js/jax";
 import type { Balancer, BalancerState } from "../balancers/types.js";
 import { forward, initParams, type MultiHeadMlpConfig, type Params } from "../models/mlp.js";
 import { lenetStem, type ConvStemConfig } from "../models/conv.js";
@@ -51,28 +51,50 @@ export function gatherMulti(d: MultiDataset, idx: ArrayLike<number>) {
   return { x, y };
 }
 
+/** Rows `idx` as device arrays: x [B, 1296] and one-hot targets y [T = 2, B, 10]. */
+export function gatherMultiArrays(d: MultiDataset, idx: ArrayLike<number>): { x: np.Array; y: np.Array } {
+  const { x, y } = gatherMulti(d, idx);
+  return { x: np.array(x).reshape([idx.length, PIXELS]), y: np.array(y).reshape([2, idx.length, CLASSES]) };
+}
+
+/**
+ * Per-task count of correct argmax predictions, [T], from logits [T, B, C] and one-hot labels
+ * [T, B, C] (consumes both): a row counts as correct when the label's logit is the maximum.
+ */
+export function correctCount(logits: np.Array, onehot: np.Array): np.Array {
+  const hit = np.max(logits.ref, -1, { keepdims: true }).lessEqual(logits).astype(np.float32);
+  return hit.mul(onehot).sum([1, 2]);
+}
+
 /** jit: (params, x, onehot) → per-task count of correct argmax predictions, [2]. Consumes its arguments. */
 function buildCorrect(stem: ConvStemConfig | undefined) {
   return jit((params: Params, x: np.Array, onehot: np.Array) => {
     const logits = forward(params, x, stem);
     tree.dispose(params);
-    const hit = np.max(logits.ref, -1, { keepdims: true }).lessEqual(logits).astype(np.float32);
-    // A row counts as correct when the label's logit is the maximum.
-    return hit.mul(onehot).sum([1, 2]);
+    return correctCount(logits, onehot);
   }) as unknown as ((p: Params, x: np.Array, y: np.Array) => np.Array) & { dispose(): void };
 }
 
-/** Per-task accuracy of `params` (borrowed) on rows `idx`; results read back asynchronously. */
-export async function accuracy(params: Params, d: MultiDataset, idx: Int32Array, correct: ReturnType<typeof buildCorrect>, chunk = 1000): Promise<number[]> {
+/**
+ * Per-task counts of correct predictions of `params` (borrowed) on rows `idx`, in chunks of `chunk`
+ * rows; `correct(params, x, onehot)` gives the per-task counts of one chunk and consumes its arguments.
+ * Results read back asynchronously.
+ */
+export async function correctCounts<P extends JsTree<np.Array>>(params: P, d: MultiDataset, idx: Int32Array, correct: (params: P, x: np.Array, onehot: np.Array) => np.Array, chunk = 1000): Promise<number[]> {
   const hits = [0, 0];
   for (let s = 0; s < idx.length; s += chunk) {
     const part = idx.subarray(s, Math.min(idx.length, s + chunk));
-    const { x, y } = gatherMulti(d, part);
-    const c = (await correct(tree.ref(params), np.array(x).reshape([part.length, PIXELS]), np.array(y).reshape([2, part.length, CLASSES])).data()) as Float32Array;
+    const { x, y } = gatherMultiArrays(d, part);
+    const c = (await correct(tree.ref(params), x, y).data()) as Float32Array;
     hits[0]! += c[0]!;
     hits[1]! += c[1]!;
   }
-  return hits.map((h) => h / idx.length);
+  return hits;
+}
+
+/** Per-task accuracy of `params` (borrowed) on rows `idx`: {@link correctCounts} over the row count. */
+export async function accuracy<P extends JsTree<np.Array>>(params: P, d: MultiDataset, idx: Int32Array, correct: (params: P, x: np.Array, onehot: np.Array) => np.Array, chunk = 1000): Promise<number[]> {
+  return (await correctCounts(params, d, idx, correct, chunk)).map((h) => h / idx.length);
 }
 
 export interface MultiTrainConfig {
@@ -141,16 +163,16 @@ export async function runMulti(
       const perm = rng.permutation(train.length);
       for (let s = 0; s < stepsPerEpoch; s++) {
         const idx = Array.from(perm.subarray(s * c.batchSize, (s + 1) * c.batchSize), (k) => train[k]!);
-        const batch = gatherMulti(md.data, idx);
         const ts = performance.now();
-        await trainer.step({ x: np.array(batch.x).reshape([c.batchSize, PIXELS]), y: np.array(batch.y).reshape([2, c.batchSize, CLASSES]) });
+        await trainer.step(gatherMultiArrays(md.data, idx));
         stepMs += performance.now() - ts;
       }
       epochs = e;
-      const val = await accuracy(fromModelParams(trainer.params), md.data, validation, correct);
+      const params = fromModelParams(trainer.params);
+      const val = await accuracy(params, md.data, validation, correct);
       const mean = (val[0]! + val[1]!) / 2;
       onEpoch?.(e);
-      if (mean > best.mean) best = { mean, epoch: e, val, test: await accuracy(fromModelParams(trainer.params), md.data, test, correct) };
+      if (mean > best.mean) best = { mean, epoch: e, val, test: await accuracy(params, md.data, test, correct) };
       else if (e - best.epoch >= c.patience) break;
     }
   } finally {

@@ -1,4 +1,4 @@
-import { numpy as np, tree } from "@jax-js/jax";
+import { tree } from "@jax-js/jax";
 import type { Balancer, BalancerState } from "../balancers/types.js";
 import { initParams, type MultiHeadMlpConfig, type Params } from "../models/mlp.js";
 import { meanSquaredError } from "../train/losses.js";
@@ -8,7 +8,7 @@ import { fromModelParams, mlpModel, toModelParams } from "../models/mlpModel.js"
 import { adam } from "../optim/adam.js";
 import { buildEvalLosses } from "../train/step.js";
 import { Rng, deriveSeed } from "../util/rng.js";
-import { gatherBatch, type Split, type ToyData } from "../data/toy.js";
+import { gatherBatch, toyArrays, type Split, type ToyData } from "../data/toy.js";
 
 /** Training settings of the synthetic experiment (the paper gives none; see README). */
 export interface ToyTrainConfig {
@@ -54,8 +54,8 @@ export async function splitLosses(params: Params, split: Split, data: ToyData, e
   for (let start = 0; start < split.size; start += chunk) {
     const n = Math.min(chunk, split.size - start);
     const idx = Array.from({ length: n }, (_, i) => start + i);
-    const { x, y } = gatherBatch(split, idx, T, D, O);
-    const l = (await evalLosses(tree.ref(params), np.array(x).reshape([n, D]), np.array(y).reshape([T, n, O])).data()) as Float32Array;
+    const { x, y } = toyArrays(gatherBatch(split, idx, T, D, O), data.config);
+    const l = (await evalLosses(tree.ref(params), x, y).data()) as Float32Array;
     for (let t = 0; t < T; t++) sums[t]! += l[t]! * n;
   }
   return sums.map((s) => s / split.size);
@@ -87,8 +87,7 @@ export async function runToy(
     }
     const idx = perm.subarray(pos, pos + c.batchSize);
     pos += c.batchSize;
-    const b = gatherBatch(data.train, idx, T, D, O);
-    return { x: np.array(b.x).reshape([c.batchSize, D]), y: np.array(b.y).reshape([T, c.batchSize, O]) };
+    return toyArrays(gatherBatch(data.train, idx, T, D, O), data.config);
   };
   const t0 = performance.now();
   const result = await trainModelLoop({

@@ -248,30 +248,33 @@ export function drawCharts(doc: Document, report: ComparisonReport, UPlot: typeo
   return boxes.length;
 }
 
-/** The page-side functions, in the order they are written into the page. */
-const PAGE_FUNCTIONS = [isNum, runLabel, subscript, sigmaText, wantLog, decades, tick, gaps, joinSeries, lossRatios, columns, tasksOf, chartSpec, chartOptions, emptyChart, showError, installErrorHook, drawCharts];
+/** What the chart script writes into the page, in order: every page-side function but the error hook's installer. */
+const CHART_FUNCTIONS = [isNum, runLabel, subscript, sigmaText, wantLog, decades, tick, gaps, joinSeries, lossRatios, columns, tasksOf, chartSpec, chartOptions, emptyChart, showError, drawCharts];
+
+/** What the error-hook script writes into the page: the hook and the one function it calls. */
+const HOOK_FUNCTIONS = [showError, installErrorHook];
 
 /**
- * The page's script: the functions above and {@link CHART}, then `call` (e.g. drawing the charts).
- * `__name` is defined because a TypeScript runner that keeps function names (tsx) writes calls to it
- * into functions' source; compiled output has none.
+ * A page script: {@link CHART}, the functions `fns` (which may call one another), then `call` (e.g.
+ * drawing the charts). `__name` is defined because a TypeScript runner that keeps function names (tsx)
+ * writes calls to it into functions' source; compiled output has none.
  */
-function script(call: string): string {
+function script(fns: readonly ((...args: never[]) => unknown)[], call: string): string {
   return [
     '"use strict";',
     "var __name = function (f) { return f; };",
     `var CHART = ${JSON.stringify(CHART)};`,
-    ...PAGE_FUNCTIONS.map((f) => f.toString()),
+    ...fns.map((f) => f.toString()),
     call,
   ].join("\n");
 }
 
 /** The script installing the error hook (run first, in the page's head). */
 export function errorHookScript(): string {
-  return `(function () {\n${script("installErrorHook(window);")}\n})();`;
+  return `(function () {\n${script(HOOK_FUNCTIONS, "installErrorHook(window);")}\n})();`;
 }
 
 /** The script drawing the charts from the JSON in `#report-data` with the inlined uPlot (run last). */
 export function chartScript(): string {
-  return `(function () {\n${script('drawCharts(document, JSON.parse(document.getElementById("report-data").textContent), uPlot);')}\n})();`;
+  return `(function () {\n${script(CHART_FUNCTIONS, 'drawCharts(document, JSON.parse(document.getElementById("report-data").textContent), uPlot);')}\n})();`;
 }

@@ -2,13 +2,10 @@
 import type { ComparisonReport, Experiment, RunSummary } from "./types.js";
 import { escapeHtml, formatNumber, shortNumber, sub } from "./format.js";
 import { mean, median, sampleStd } from "../util/stats.js";
+import { runLabel } from "./charts.js";
 
 /** Tables list every task up to this many tasks, and min/median/max beyond. */
 const MAX_TASK_COLUMNS = 4;
-
-export function runName(run: RunSummary): string {
-  return run.label ?? run.method;
-}
 
 export interface RunGroup {
   method: string;
@@ -27,7 +24,7 @@ export function groupRuns(runs: readonly RunSummary[]): RunGroup[] {
     const key = JSON.stringify([run.method, run.label ?? null]);
     let g = groups.get(key);
     if (!g) {
-      g = { method: run.method, name: runName(run), runIndices: [] };
+      g = { method: run.method, name: runLabel(run), runIndices: [] };
       groups.set(key, g);
     }
     g.runIndices.push(i);
@@ -88,7 +85,7 @@ export function summaryTable(exp: Experiment): string {
       : Array.from({ length: T }, (_, i) => cell(run.weights[i], "num"));
     return [
       "<tr>",
-      `<th scope="row">${escapeHtml(runName(run))}</th>`,
+      `<th scope="row">${escapeHtml(runLabel(run))}</th>`,
       `<td class="num">${run.seed}</td>`,
       ...ratioCells,
       bestCell(escapeHtml(formatNumber(run.normalizedTestLoss)), best.has(r)),
