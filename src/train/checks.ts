@@ -1,64 +1,6 @@
 import { tree } from "@jax-js/jax";
-import type { Balancer, BalancerState, Observation } from "../balancers/types.js";
-import type { StepRecord } from "./loop.js";
 
-/** Error raised by the trainers: names the step, the task and the value. */
-export class TrainingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "TrainingError";
-  }
-}
-
-/** The first entry of `values` that is not a finite number, as [index, value], or null. */
-export function firstNonFinite(values: ArrayLike<number>): [number, number] | null {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return [i, values[i]!];
-  return null;
-}
-
-/** Checks that an option is an integer ≥ `min`, naming it otherwise. */
-export function checkCount(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
-    throw new TrainingError(`${name} must be an integer ≥ ${min}, got ${String(value)}`);
-  }
-  return value;
-}
-
-/**
- * What a step observed, checked before anything is kept: every loss, gradient norm and Gramian entry
- * finite, else a TrainingError naming the task (or entry) and step `t`.
- */
-export function checkObservation<O extends Omit<StepRecord, "weights">>(obs: O, t: number): O {
-  const bad = firstNonFinite(obs.losses);
-  if (bad) throw new TrainingError(`loss of task ${bad[0]} is ${bad[1]} at step ${t} (training diverged or the data holds NaN/Inf)`);
-  const norm = firstNonFinite(obs.gradNorms ?? []);
-  if (norm) throw new TrainingError(`gradient norm of task ${norm[0]} is ${norm[1]} at step ${t} (training diverged)`);
-  obs.gramian?.forEach((row, i) => {
-    const b = firstNonFinite(row);
-    if (b) throw new TrainingError(`Gramian entry (${i}, ${b[0]}) is ${b[1]} at step ${t} (training diverged)`);
-  });
-  return obs;
-}
-
-/** The balancer's weights, checked before they are used: T finite numbers. */
-export function checkWeights(balancer: string, weights: readonly number[], T: number, t: number): readonly number[] {
-  if (!Array.isArray(weights) || weights.length !== T) {
-    throw new TrainingError(`${balancer} returned ${Array.isArray(weights) ? weights.length : String(weights)} weights at step ${t}, expected ${T}`);
-  }
-  const bad = firstNonFinite(weights);
-  if (bad) throw new TrainingError(`${balancer} returned weight ${bad[1]} for task ${bad[0]} at step ${t}`);
-  return weights;
-}
-
-/** What an `evaluate` callback returned at step t: T finite per-task losses, or a TrainingError naming the problem. */
-export function checkEvaluation(losses: unknown, T: number, t: number): number[] {
-  if (!Array.isArray(losses) || losses.length !== T) {
-    throw new TrainingError(`evaluate returned ${Array.isArray(losses) ? `${losses.length} values` : String(losses)} at step ${t}, expected ${T} per-task losses`);
-  }
-  const bad = firstNonFinite(losses);
-  if (bad) throw new TrainingError(`evaluate returned ${bad[1]} for task ${bad[0]} at step ${t}`);
-  return losses;
-}
+export * from "./observation.js";
 
 /**
  * Runs `f` (which may return a promise); if it throws or rejects, frees `owned` — what the step made
@@ -76,11 +18,4 @@ export function freeOnError<R>(owned: unknown, f: () => R): R {
     return fail(e);
   }
   return result instanceof Promise ? (result.catch(fail) as R) : result;
-}
-
-/** The balancer's next state for a checked observation, its weights checked before anything uses them. */
-export function nextState<S extends BalancerState>(balancer: Balancer<S>, obs: Observation, state: S, T: number, t: number): S {
-  const next = balancer.update(obs, state).state;
-  checkWeights(balancer.name, next.weights, T, t);
-  return next;
 }

@@ -1,9 +1,10 @@
 import { numpy as np, tree } from "@jax-js/jax";
 import type { Balancer, BalancerState, Needs } from "../balancers/types.js";
 import type { Params } from "../models/mlp.js";
-import { buildTrainStep, buildTwoPhaseStep, parseObserved, type StatRequest, type StepConfig } from "./step.js";
+import { buildTrainStep, buildTwoPhaseStep, type StatRequest, type StepConfig } from "./step.js";
 import { combinerFor } from "./combiners.js";
-import { checkCount, checkEvaluation, checkObservation, freeOnError, nextState, TrainingError } from "./checks.js";
+import { checkCount, checkEvaluation, checkObservation, freeOnError, nextState, parseObserved, statRequest, TrainingError } from "./checks.js";
+export { statRequest };
 
 export { TrainingError };
 
@@ -66,16 +67,6 @@ export interface StepRecord {
   readonly gramian?: number[][];
 }
 
-/** The statistic a balancer's needs call for: the Gramian if it asks for one (its diagonal gives the norms), else norms. */
-export function statRequest(needs: Needs): StatRequest | undefined {
-  if (needs.gramian) {
-    if (needs.gradNorms && needs.gradNorms !== needs.gramian) {
-      throw new TrainingError(`a balancer cannot ask for gradient norms (${needs.gradNorms}) and a Gramian (${needs.gramian}) in different modes`);
-    }
-    return { mode: needs.gramian, kind: "gramian" };
-  }
-  return needs.gradNorms ? { mode: needs.gradNorms, kind: "norms" } : undefined;
-}
 
 /**
  * One training run's moving parts: the compiled step, the parameters, the optimizer state

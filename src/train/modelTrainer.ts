@@ -4,9 +4,8 @@ import type { ModelParams, MultitaskModel, Tree } from "../model/contract.js";
 import { checkModel } from "../model/check.js";
 import { combinerFor } from "./combiners.js";
 import { buildModelStep, buildModelTwoPhase, type StepOptimizer } from "./modelStep.js";
-import { parseObserved } from "./step.js";
-import { statRequest, type StepRecord } from "./loop.js";
-import { checkObservation, freeOnError, nextState, TrainingError } from "./checks.js";
+import type { StepRecord } from "./loop.js";
+import { checkObservation, freeOnError, nextState, parseObserved, statRequest, TrainingError } from "./checks.js";
 
 export interface ModelTrainerOptions<B extends Tree> {
   readonly model: MultitaskModel<B>;

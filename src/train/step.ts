@@ -5,6 +5,7 @@ import { checkConfig, forward, headsForward, trunkForward, type MultiHeadMlpConf
 import { stemBackward, stemForward, stemModeProblem, type ConvStemConfig, type StemLayerResiduals } from "../models/conv.js";
 import { statKernels, type StatRequest } from "../stats/gradNorms.js";
 import type { TaskLoss } from "./losses.js";
+export { parseObserved } from "./observation.js";
 
 
 export type OptState = AdamState<Params>;
@@ -177,21 +178,6 @@ export function observedArray(losses: np.Array, stat: np.Array | undefined, requ
   return np.concatenate([losses, flat]);
 }
 
-/** Splits a read-back `observed` array into the balancer's observation. */
-export function parseObserved(
-  observed: Float32Array,
-  T: number,
-  request: StatRequest | undefined,
-  wantNorms: boolean,
-): { losses: number[]; gradNorms?: number[]; gramian?: number[][] } {
-  const losses = Array.from(observed.subarray(0, T));
-  if (!request) return { losses };
-  if (request.kind === "norms") return { losses, gradNorms: Array.from(observed.subarray(T, 2 * T)) };
-  // Symmetric by definition; float32 products in different orders leave rounding-level asymmetry.
-  const at = (i: number, j: number) => observed[T + i * T + j]!;
-  const gramian = Array.from({ length: T }, (_, i) => Array.from({ length: T }, (_, j) => (at(i, j) + at(j, i)) / 2));
-  return wantNorms ? { losses, gramian, gradNorms: gramian.map((row, i) => Math.sqrt(Math.max(0, row[i]!))) } : { losses, gramian };
-}
 
 export interface StepConfig {
   readonly model: MultiHeadMlpConfig;

@@ -1,0 +1,10 @@
+/**
+ * lossbalance/tfjs — adaptive loss balancing for multi-output TensorFlow.js models. Needs
+ * `@tensorflow/tfjs` (or `@tensorflow/tfjs-core` with `@tensorflow/tfjs-layers`) and any backend; the
+ * package root never imports TF.js. Balancers come from the root (`gradNorm`, `createBalancer`, …).
+ */
+export { createTfjsTrainer, type TfjsTrainer, type TfjsTrainerOptions, type TfjsInputs, type TfjsLoss } from "./trainer.js";
+export { fit, evaluateInBatches, type FitOptions, type FitCallbacks, type FitHistory, type FitLogs } from "./fit.js";
+export { analyseModel, TfjsModelError, type ModelGraph } from "./graph.js";
+export { tfjsLossNames, type TfjsLossName, type TfjsLossFn } from "./losses.js";
+export { TrainingError } from "../train/observation.js";

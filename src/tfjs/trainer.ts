@@ -1,0 +1,309 @@
+import * as tf from "@tensorflow/tfjs-core";
+import type { LayersModel } from "@tensorflow/tfjs-layers";
+import type { Balancer, BalancerState } from "../balancers/types.js";
+import type { StepRecord } from "../train/loop.js";
+import { checkObservation, nextState, parseObserved, statRequest, TrainingError } from "../train/observation.js";
+import { analyseModel, evaluate, TfjsModelError, type ModelGraph } from "./graph.js";
+import { lossFor, scalarLoss, type TfjsLossFn, type TfjsLossName } from "./losses.js";
+import { checkBackend, explainKernelError } from "./backend.js";
+
+export type TfjsLoss = TfjsLossName | TfjsLossFn;
+
+export interface TfjsTrainerOptions {
+  /** A functional `tf.LayersModel` whose outputs are the T tasks' outputs. Trained in place. */
+  readonly model: LayersModel;
+  /** One loss for every output, or one per output (a name `model.compile` knows, or a function). */
+  readonly loss: TfjsLoss | readonly TfjsLoss[];
+  /** Any balancer of the library (its numbers-only contract: weights from losses, norms or a Gramian). */
+  readonly balancer: Balancer<BalancerState>;
+  /** Any `tf.Optimizer` (`tf.train.adam(1e-3)`, …); it applies Σ wᵢ∇Lᵢ. */
+  readonly optimizer: tf.Optimizer;
+  /**
+   * The layer whose output is the shared representation. Default: the last layer every path from the
+   * inputs to every output passes through (see {@link analyseModel}).
+   */
+  readonly sharedLayer?: string;
+}
+
+/** The model's inputs for one batch: one tensor per model input. */
+export type TfjsInputs = tf.Tensor | readonly tf.Tensor[];
+
+/**
+ * A step-level trainer of a multi-output TF.js model with a loss balancer: `await step(x, ys)` runs one
+ * training step and returns what it observed (the T unweighted losses, the statistic the balancer asked
+ * for) and the weights it applied. Inputs are not consumed (TF.js's convention: the caller disposes them);
+ * no tensor is left behind by a step.
+ *
+ * The per-task statistics, at the modes the balancer names (`needs`), where B is the batch, Tb one
+ * backward pass of the whole model (the cost of an equal-weights step, about 3 forward passes):
+ * - `representation`: the output of the shared layer is fanned out to T copies (a custom-gradient op),
+ *   task t's head reads copy t, and the one backward pass of Σ Lₜ leaves task t's cotangent on copy t;
+ *   the body receives Σ wₜ gₜ and each head's gradient is scaled by its weight afterwards. Cost ≈ Tb plus
+ *   the T×|rep| copy. Heads that share variables (not disjoint) use the two-pass path below instead.
+ * - `lastShared` (GradNorm's W): as above, then T small backward passes through the chain of one-input
+ *   layers that ends at the representation, each giving one task's ∂Lₜ/∂W. Cost ≈ Tb + T × (that layer).
+ * - `shared` (every variable of the trunk): as above, then T backward passes through the trunk with
+ *   cotangent gₜ (TF.js has no vmap; per-task gradients of shared weights need T passes). Cost ≈ (T + 1)·Tb
+ *   at worst (plus the T trunk forward passes again: tf.grads re-runs its function).
+ * Balancers of timing `current` (MGDA, …) need this step's statistics before its weights: a statistics
+ * pass (the trunk forward once without a tape, the heads forward and backward with the fan-out), then the
+ * weighted pass — about one forward and one heads backward more than the fused pass.
+ * A step is all or nothing: losses, statistics and the balancer's weights are checked (NaN/Inf names the
+ * output and the step) before the optimizer touches a variable.
+ * Layers run in training mode in every pass, so layers with randomness (Dropout) draw new masks in the
+ * statistics passes, and batch normalization updates its moving statistics once per pass.
+ */
+export function createTfjsTrainer(opts: TfjsTrainerOptions) {
+  const { model, balancer, optimizer } = opts;
+  if (!balancer || typeof balancer.update !== "function") throw new TfjsModelError("balancer: expected a balancer of the library (gradNorm(), createBalancer('mgda'), …)");
+  if (!optimizer || typeof optimizer.applyGradients !== "function") throw new TfjsModelError("optimizer: expected a tf.Optimizer (tf.train.adam(1e-3), …)");
+  const graph: ModelGraph = analyseModel(model, opts.sharedLayer);
+  const T = graph.numTasks;
+  const names = graph.outputNames;
+  const lossList = Array.isArray(opts.loss) ? (opts.loss as readonly TfjsLoss[]) : Array.from({ length: T }, () => opts.loss as TfjsLoss);
+  if (lossList.length !== T) throw new TfjsModelError(`loss: ${lossList.length} losses for ${T} outputs (${names.join(", ")})`);
+  const losses = lossList.map((l, t) => lossFor(l, names[t]!));
+  if (balancer.combine) {
+    throw new TfjsModelError(`${balancer.name} changes how task gradients combine inside the trunk; lossbalance/tfjs runs balancers that return weights`);
+  }
+  const request = statRequest(balancer.needs);
+  if (request?.mode === "lastShared" && "problem" in graph.kernel) {
+    throw new TfjsModelError(
+      `mode lastShared: cannot find GradNorm's W from '${graph.repLayer}': ${graph.kernel.problem}; name a Dense or Conv layer's output with sharedLayer`,
+    );
+  }
+  checkBackend(graph.layerClasses);
+  const current = balancer.timing === "current";
+  const fused = !current && request !== undefined && graph.disjointHeads;
+  const wantNorms = balancer.needs.gradNorms !== undefined;
+  let state = balancer.init(T);
+  let t = 0;
+  let busy = false;
+
+  const inputsOf = (x: TfjsInputs): Map<number, tf.Tensor> => new Map(model.inputs.map((s, i) => [s.id, Array.isArray(x) ? x[i]! : (x as tf.Tensor)]));
+  const taskLoss = (i: number, ys: readonly tf.Tensor[], out: tf.Tensor) => scalarLoss(losses[i]!, ys[i]!, out);
+
+  /** Every output from the inputs, then the T losses (training mode), inside the caller's scope. */
+  const modelLosses = (x: TfjsInputs, ys: readonly tf.Tensor[], training: boolean): tf.Scalar[] => {
+    const known = inputsOf(x);
+    return model.outputs.map((o, i) => taskLoss(i, ys, evaluate(model, o, known, training)));
+  };
+
+  /** Task t's output from its copy of the representation. */
+  const headLosses = (copies: tf.Tensor[], ys: readonly tf.Tensor[]): tf.Scalar[] =>
+    model.outputs.map((o, i) => taskLoss(i, ys, evaluate(model, o, new Map([[graph.rep.id, copies[i]!]]), true)));
+
+  /** The packed observation [losses (T), statistic (T or T²)] from the unweighted cotangents g [T, …] at the representation. */
+  const statistic = (x: TfjsInputs, g: tf.Tensor, chainInput: tf.Tensor | undefined): tf.Tensor => {
+    const mode = request!.mode;
+    let J: tf.Tensor2D;
+    if (mode === "representation") J = tf.reshape(g, [T, -1]);
+    else {
+      const gs = tf.unstack(g);
+      const perTask = gs.map((gt) => {
+        const target = mode === "lastShared" ? [(graph.kernel as { variable: tf.Variable }).variable] : [...graph.sharedVars];
+        const { value, grads } = tf.engine().gradients(() => {
+          const known = mode === "lastShared" ? new Map([[(graph.kernel as { chainInput: { id: number } }).chainInput.id, chainInput!]]) : inputsOf(x);
+          return tf.sum(tf.mul(evaluate(model, graph.rep, known, true), gt));
+        }, target, undefined, true);
+        value.dispose();
+        const flat = tf.concat(target.map((v, i) => tf.reshape(grads[i] ?? tf.zerosLike(v), [-1])));
+        tf.dispose(grads);
+        return flat;
+      });
+      J = tf.stack(perTask) as tf.Tensor2D;
+    }
+    return request!.kind === "norms" ? tf.sqrt(tf.sum(tf.square(J), 1)) : tf.reshape(tf.matMul(J, J, false, true), [-1]);
+  };
+
+  /** The T copies of the representation as one custom-gradient op; its backward keeps the cotangents it receives. */
+  const fanOut = (w: readonly number[], sink: { g?: tf.Tensor }) =>
+    tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const rep = args[0] as tf.Tensor;
+      return {
+      value: tf.stack(Array.from({ length: T }, () => rep)),
+      gradFunc: (dy: tf.Tensor) => {
+        sink.g = tf.keep(dy.clone());
+        return tf.reshape(tf.matMul(tf.tensor2d([w as number[]], [1, T]), tf.reshape(dy, [T, -1])), rep.shape);
+      },
+      };
+    });
+
+  /**
+   * One backward pass giving Σ wₜ∇Lₜ for every variable and, when `capture`, the observation (losses and
+   * the statistic). Returns the gradients and the packed observation, both owned by the caller.
+   */
+  const gradPass = (x: TfjsInputs, ys: readonly tf.Tensor[], w: readonly number[], capture: boolean) => {
+    const sink: { g?: tf.Tensor } = {};
+    let lossVec: tf.Tensor | undefined;
+    let chainInput: tf.Tensor | undefined;
+    const { value, grads } = tf.engine().gradients(
+      () => {
+        let ls: tf.Scalar[];
+        if (capture) {
+          const known = inputsOf(x);
+          const rep = evaluate(model, graph.rep, known, true);
+          if (request!.mode === "lastShared") chainInput = tf.keep(known.get((graph.kernel as { chainInput: { id: number } }).chainInput.id)!);
+          const copies = tf.unstack(fanOut(w, sink)(rep));
+          ls = headLosses(copies, ys);
+          lossVec = tf.keep(tf.stack(ls));
+          return tf.addN(ls) as tf.Scalar;
+        }
+        ls = modelLosses(x, ys, true);
+        lossVec = tf.keep(tf.stack(ls));
+        return tf.addN(ls.map((l, i) => tf.mul(l, w[i]!))) as tf.Scalar;
+      },
+      [...graph.allVars],
+      undefined,
+      true,
+    );
+    value.dispose();
+    let weighted = grads;
+    if (capture) {
+      // The heads were differentiated unweighted (so the fan-out saw each task's own cotangent): weight them now.
+      weighted = tf.tidy(() => grads.map((g, i) => (g && graph.ownerTask[i]! >= 0 ? tf.mul(g, w[graph.ownerTask[i]!]!) : g)));
+      grads.forEach((g, i) => g && g !== weighted[i] && g.dispose());
+    }
+    let observed: tf.Tensor;
+    if (capture) {
+      const g = sink.g!;
+      observed = tf.tidy(() => tf.concat([lossVec!, statistic(x, g, chainInput)]));
+      g.dispose();
+      chainInput?.dispose();
+      lossVec!.dispose();
+    } else observed = lossVec!;
+    return { grads: weighted, observed };
+  };
+
+  /** Losses and the statistic without touching any variable: the trunk once without a tape, the heads through the fan-out. */
+  const statsPass = (x: TfjsInputs, ys: readonly tf.Tensor[]): tf.Tensor =>
+    tf.tidy(() => {
+      if (!request) return tf.stack(modelLosses(x, ys, true));
+      const known = inputsOf(x);
+      const rep = evaluate(model, graph.rep, known, true);
+      const chainInput = request.mode === "lastShared" ? known.get((graph.kernel as { chainInput: { id: number } }).chainInput.id) : undefined;
+      const repT = tf.stack(Array.from({ length: T }, () => rep));
+      let lossVec: tf.Tensor | undefined;
+      const { value, grads } = tf.engine().gradients(() => {
+        const ls = headLosses(tf.unstack(repT), ys);
+        lossVec = tf.keep(tf.stack(ls));
+        return tf.addN(ls) as tf.Scalar;
+      }, [repT]);
+      value.dispose();
+      const observed = tf.concat([lossVec!, statistic(x, grads[0]!, chainInput)]);
+      lossVec!.dispose();
+      return observed;
+    });
+
+  const checkBatch = (x: TfjsInputs, ys: readonly tf.Tensor[]) => {
+    const xs = Array.isArray(x) ? (x as readonly tf.Tensor[]) : [x as tf.Tensor];
+    if (xs.length !== model.inputs.length) throw new TfjsModelError(`${xs.length} input tensors for a model with ${model.inputs.length} inputs`);
+    if (!Array.isArray(ys) || ys.length !== T) throw new TfjsModelError(`${Array.isArray(ys) ? ys.length : "no"} target tensors for ${T} outputs (${names.join(", ")})`);
+    const B = xs[0]!.shape[0];
+    xs.forEach((xi, i) => {
+      const want = model.inputs[i]!.shape;
+      const ok = xi.shape.length === want.length && want.every((d, k) => k === 0 || d == null || d === xi.shape[k]);
+      if (!ok) throw new TfjsModelError(`input '${model.inputs[i]!.name}' has shape [${xi.shape}], the model expects [${want.map((d) => d ?? "batch")}]`);
+      if (xi.shape[0] !== B) throw new TfjsModelError(`input '${model.inputs[i]!.name}' has batch ${xi.shape[0]}, the first input ${B}`);
+    });
+    ys.forEach((y, i) => {
+      if (!y || !Array.isArray(y.shape)) throw new TfjsModelError(`target of output '${names[i]}' is not a tensor`);
+      if (y.shape[0] !== B) throw new TfjsModelError(`target of output '${names[i]}' has batch ${y.shape[0]}, the inputs ${B}`);
+      const out = model.outputs[i]!.shape;
+      if (lossList[i] === "sparseCategoricalCrossentropy") {
+        if (y.shape.length > 2 || (y.shape.length === 2 && y.shape[1] !== 1)) throw new TfjsModelError(`target of output '${names[i]}' has shape [${y.shape}]; sparse labels are [batch] or [batch, 1]`);
+      } else if (typeof lossList[i] === "string") {
+        const ok = y.shape.length === out.length && out.every((d, k) => k === 0 || d == null || d === y.shape[k]);
+        if (!ok) throw new TfjsModelError(`target of output '${names[i]}' has shape [${y.shape}], the output is [${out.map((d) => d ?? "batch")}]`);
+      }
+    });
+  };
+
+  const observe = async (observed: tf.Tensor) => {
+    const data = (await observed.data()) as Float32Array;
+    const obs = parseObserved(data, T, request, wantNorms);
+    obs.losses.forEach((l, i) => {
+      if (!Number.isFinite(l)) throw new TrainingError(`loss of output '${names[i]}' (task ${i}) is ${l} at step ${t} (training diverged or the batch holds NaN/Inf)`);
+    });
+    return checkObservation(obs, t);
+  };
+
+  const apply = (grads: (tf.Tensor | undefined)[]) => {
+    const named = graph.allVars.flatMap((v, i) => (grads[i] ? [{ name: v.name, tensor: grads[i]! }] : []));
+    optimizer.applyGradients(named);
+  };
+
+  return {
+    graph,
+    numTasks: T,
+    outputNames: names,
+    get weights(): readonly number[] {
+      return state.weights;
+    },
+    get balancerState(): BalancerState {
+      return state;
+    },
+    get stepCount(): number {
+      return t;
+    },
+    /** One training step; `x` and `ys` are not consumed. Steps must not overlap: await each before the next. */
+    async step(x: TfjsInputs, ys: readonly tf.Tensor[]): Promise<StepRecord> {
+      if (busy) throw new TrainingError("a step is already running: await each step before the next");
+      busy = true;
+      let owned: (tf.Tensor | undefined)[] = [];
+      try {
+        checkBatch(x, ys);
+        let record: StepRecord;
+        if (current) {
+          const observed = statsPass(x, ys);
+          owned = [observed];
+          const obs = await observe(observed);
+          const next = nextState(balancer, obs, state, T, t);
+          const { grads, observed: again } = gradPass(x, ys, next.weights, false);
+          again.dispose();
+          owned.push(...grads);
+          apply(grads);
+          state = next;
+          record = { ...obs, weights: next.weights };
+        } else {
+          const weights = state.weights;
+          let observed: tf.Tensor;
+          let grads: (tf.Tensor | undefined)[];
+          if (fused || !request) ({ grads, observed } = gradPass(x, ys, weights, fused));
+          else {
+            observed = statsPass(x, ys);
+            owned = [observed];
+            const out = gradPass(x, ys, weights, false);
+            out.observed.dispose();
+            grads = out.grads;
+          }
+          owned = [observed, ...grads];
+          const obs = await observe(observed);
+          const next = nextState(balancer, obs, state, T, t);
+          apply(grads);
+          state = next;
+          record = { ...obs, weights };
+        }
+        t++;
+        return record;
+      } catch (e) {
+        throw explainKernelError(e);
+      } finally {
+        tf.dispose(owned.filter((o): o is tf.Tensor => o !== undefined));
+        busy = false;
+      }
+    },
+    /** Per-task losses on a batch in inference mode (no variable changes); inputs are not consumed. */
+    async evaluate(x: TfjsInputs, ys: readonly tf.Tensor[]): Promise<number[]> {
+      checkBatch(x, ys);
+      const v = tf.tidy(() => tf.stack(modelLosses(x, ys, false)));
+      try {
+        return Array.from((await v.data()) as Float32Array);
+      } finally {
+        v.dispose();
+      }
+    },
+  };
+}
+
+export type TfjsTrainer = ReturnType<typeof createTfjsTrainer>;
