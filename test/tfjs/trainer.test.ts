@@ -1,0 +1,223 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { createTfjsTrainer, TfjsModelError, TrainingError } from "../../src/tfjs/index.js";
+import type { Balancer, BalancerState, GradStatistic, Observation, Timing } from "../../src/balancers/types.js";
+import { createBalancer } from "../../src/balancers/registry.js";
+
+await tf.setBackend("cpu");
+
+type Sym = tf.SymbolicTensor;
+const dense = (units: number, name: string, activation?: "relu" | "tanh" | "softmax", seed = 1) =>
+  tf.layers.dense({ units, name, ...(activation ? { activation } : {}), kernelInitializer: tf.initializers.glorotUniform({ seed }), biasInitializer: tf.initializers.randomNormal({ seed: seed + 100, stddev: 0.1 }) });
+
+/**
+ * A small two-task model, with its layers kept so the tests can compute the expected quantities with
+ * plain tf.grads: trunk x → d1 (relu) → d2 (tanh) = rep; head 0 regression (3), head 1 softmax (4).
+ * `sharedHead`: head 1 also reads head 0's hidden layer (a variable used by both tasks' heads).
+ */
+function twoTask(opts: { sharedHead?: boolean } = {}) {
+  const d1 = dense(16, "trunk1", "relu", 1);
+  const d2 = dense(12, "trunk2", "tanh", 2);
+  const h0 = dense(6, "h0", "relu", 3);
+  const o0 = dense(3, "reg", undefined, 4);
+  const o1 = dense(4, "cls", "softmax", 5);
+  const inp = tf.input({ shape: [8] });
+  const rep = d2.apply(d1.apply(inp)) as Sym;
+  const hid = h0.apply(rep) as Sym;
+  const out0 = o0.apply(hid) as Sym;
+  const in1 = opts.sharedHead ? (tf.layers.concatenate({ name: "mix" }).apply([rep, hid]) as Sym) : rep;
+  const out1 = o1.apply(in1) as Sym;
+  const model = tf.model({ inputs: inp, outputs: [out0, out1] });
+  const x = tf.randomNormal([5, 8], 0, 1, "float32", 7);
+  const ys = [tf.randomNormal([5, 3], 0, 1, "float32", 8), tf.oneHot(tf.tensor1d([0, 1, 2, 3, 1], "int32"), 4)];
+  const trunk = (t: tf.Tensor) => d2.apply(d1.apply(t)) as tf.Tensor;
+  const heads = [
+    (r: tf.Tensor) => o0.apply(h0.apply(r)) as tf.Tensor,
+    (r: tf.Tensor) => o1.apply(opts.sharedHead ? (tf.layers.concatenate().apply([r, h0.apply(r) as tf.Tensor]) as tf.Tensor) : r) as tf.Tensor,
+  ];
+  const lossFns = [(p: tf.Tensor) => tf.losses.meanSquaredError(ys[0]!, p), (p: tf.Tensor) => tf.mean(tf.metrics.categoricalCrossentropy(ys[1]!, p))];
+  return { model, x, ys, trunk, heads, lossFns, d2, loss: ["meanSquaredError", "categoricalCrossentropy"] as const };
+}
+
+/** A balancer that records what it observes and returns fixed weights (timing and mode chosen by the test). */
+function probe(mode: GradStatistic, kind: "norms" | "gramian", timing: Timing, weights: number[], seen: Observation[]): Balancer<BalancerState> {
+  return {
+    name: "probe",
+    needs: kind === "norms" ? { gradNorms: mode } : { gramian: mode },
+    timing,
+    init: () => ({ weights, step: 0 }),
+    update: (obs, s) => {
+      seen.push(obs);
+      return { weights, state: { weights, step: s.step + 1 } };
+    },
+  };
+}
+
+/** The per-task gradients J (T rows) at a mode, by separate tf.grads / tf.variableGrads calls per task. */
+function expectedJacobian(m: ReturnType<typeof twoTask>, mode: GradStatistic): number[][] {
+  return tf.tidy(() =>
+    m.heads.map((head, t) => {
+      if (mode === "representation") {
+        const rep = m.trunk(m.x);
+        return Array.from(tf.grad((r: tf.Tensor) => m.lossFns[t]!(head(r)) as tf.Scalar)(rep).dataSync());
+      }
+      const vars = mode === "lastShared" ? [m.d2.trainableWeights[0]!.read() as tf.Variable] : m.model.layers.filter((l) => l.name.startsWith("trunk")).flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable));
+      const { grads } = tf.variableGrads(() => m.lossFns[t]!(head(m.trunk(m.x))) as tf.Scalar, vars);
+      return vars.flatMap((v) => Array.from(grads[v.name]!.dataSync()));
+    }),
+  );
+}
+
+const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i]!, 0);
+const close = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
+
+for (const sharedHead of [false, true]) {
+  for (const timing of ["next", "current"] as const) {
+    for (const mode of ["representation", "lastShared", "shared"] as const) {
+      test(`statistics equal separate per-task tf.grads (${mode}, timing ${timing}${sharedHead ? ", heads sharing a layer" : ""})`, async () => {
+        const m = twoTask({ sharedHead });
+        for (const kind of ["norms", "gramian"] as const) {
+          const seen: Observation[] = [];
+          const J = expectedJacobian(m, mode);
+          const trainer = createTfjsTrainer({ model: m.model, loss: [...m.loss], balancer: probe(mode, kind, timing, [0.7, 1.3], seen), optimizer: tf.train.sgd(0.05) });
+          assert.equal(trainer.graph.repLayer, "trunk2");
+          assert.equal(trainer.graph.disjointHeads, !sharedHead);
+          const expectLoss = tf.tidy(() => m.heads.map((h, t) => (m.lossFns[t]!(h(m.trunk(m.x))) as tf.Scalar).dataSync()[0]!));
+          const rec = await trainer.step(m.x, m.ys);
+          const obs = seen[0]!;
+          obs.losses.forEach((l, t) => close(l, expectLoss[t]!, 1e-6, `loss ${t}`));
+          if (kind === "norms") obs.gradNorms!.forEach((n, t) => close(n, Math.sqrt(dot(J[t]!, J[t]!)), 1e-5, `norm ${t}`));
+          else for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) close(obs.gramian![i]![j]!, dot(J[i]!, J[j]!), 1e-5, `G[${i}][${j}]`);
+          assert.deepEqual(rec.weights, [0.7, 1.3]);
+        }
+        m.model.dispose();
+      });
+    }
+  }
+}
+
+test("the applied update is the gradient of Σ wᵢLᵢ (fused, two-pass and current-timing paths)", async () => {
+  for (const [balancer, sharedHead] of [
+    [createBalancer("gradnorm"), false],
+    [createBalancer("gradnorm", { gradMode: "shared" }), true],
+    [createBalancer("mgda"), false],
+    [createBalancer("dwa"), false],
+  ] as const) {
+    const m = twoTask({ sharedHead });
+    const lr = 0.1;
+    const trainer = createTfjsTrainer({ model: m.model, loss: [...m.loss], balancer, optimizer: tf.train.sgd(lr) });
+    await trainer.step(m.x, m.ys); // the weights move away from 1 after the first step
+    const vars = m.model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const before = vars.map((v) => v.clone());
+    const rec = await trainer.step(m.x, m.ys);
+    const after = vars.map((v) => v.clone());
+    vars.forEach((v, i) => v.assign(before[i]!));
+    const { grads } = tf.variableGrads(() => tf.addN(m.heads.map((h, t) => tf.mul(m.lossFns[t]!(h(m.trunk(m.x))), rec.weights[t]!))) as tf.Scalar, vars);
+    vars.forEach((v, i) => {
+      const step = Array.from(tf.tidy(() => tf.div(tf.sub(before[i]!, after[i]!), lr)).dataSync());
+      const want = Array.from(grads[v.name]!.dataSync());
+      step.forEach((s, k) => close(s, want[k]!, 2e-4, `${balancer.name}: ${v.name}[${k}]`));
+    });
+    assert.ok(rec.weights.some((w) => Math.abs(w - 1) > 1e-6) || balancer.name === "dwa", `${balancer.name}: weights moved`);
+    tf.dispose([...before, ...after, ...Object.values(grads)]);
+    m.model.dispose();
+  }
+});
+
+test("no tensor is left behind over 300 steps (every path), fit included", async () => {
+  const m = twoTask({ sharedHead: true });
+  const k = twoTask();
+  const start = tf.memory().numTensors;
+  for (const [model, balancer] of [
+    [k.model, createBalancer("gradnorm")],
+    [k.model, createBalancer("upgrad", { gradMode: "shared" })],
+    [m.model, createBalancer("gradnorm", { gradMode: "representation" })],
+    [k.model, createBalancer("famo")],
+  ] as const) {
+    const opt = tf.train.adam(1e-3);
+    const trainer = createTfjsTrainer({ model, loss: [...k.loss], balancer, optimizer: opt });
+    await trainer.step(k.x, k.ys);
+    const settled = tf.memory().numTensors; // adam's moments exist after the first step
+    for (let i = 0; i < 74; i++) await trainer.step(k.x, k.ys);
+    assert.equal(tf.memory().numTensors, settled, `${balancer.name}: tensors after 75 steps`);
+    opt.dispose();
+  }
+  assert.equal(tf.memory().numTensors, start);
+  m.model.dispose();
+  k.model.dispose();
+});
+
+test("the representation is the last layer every path passes through, or the named one", () => {
+  const inp = tf.input({ shape: [4] });
+  const a = dense(5, "a", "relu").apply(inp) as Sym;
+  const b1 = dense(5, "b1", "relu").apply(a) as Sym;
+  const b2 = dense(5, "b2", "relu").apply(a) as Sym;
+  const merged = tf.layers.add({ name: "merge" }).apply([b1, b2]) as Sym;
+  const outs = [dense(2, "o1").apply(merged) as Sym, dense(2, "o2").apply(merged) as Sym];
+  const model = tf.model({ inputs: inp, outputs: outs });
+  const opt = tf.train.sgd(0.1);
+  const make = (balancer: Balancer<BalancerState>, sharedLayer?: string) => createTfjsTrainer({ model, loss: "meanSquaredError", balancer, optimizer: opt, ...(sharedLayer ? { sharedLayer } : {}) });
+  assert.equal(make(createBalancer("mgda")).graph.repLayer, "merge");
+  assert.equal(make(createBalancer("mgda"), "a").graph.repLayer, "a");
+  assert.throws(() => make(createBalancer("mgda"), "b1"), (e: Error) => e instanceof TfjsModelError && /layer 'b1' is not shared by every path: output 'o1' can be reached from the inputs without passing through it/.test(e.message));
+  assert.throws(() => make(createBalancer("mgda"), "o2"), /'o2' is not shared: output '.*' does not depend on it|gives an output/);
+  assert.throws(() => make(createBalancer("mgda"), "nope"), /no layer 'nope' \(layers: .*merge/);
+  // GradNorm's W: the merge layer has no kernel and two inputs.
+  assert.throws(() => make(createBalancer("gradnorm")), /lastShared: cannot find GradNorm's W from 'merge': layer 'merge' merges 2 inputs/);
+  assert.equal(make(createBalancer("gradnorm"), "a").graph.repLayer, "a");
+  model.dispose();
+});
+
+test("bad models and inputs get errors naming the output or layer", async () => {
+  const m = twoTask();
+  const opt = tf.train.sgd(0.1);
+  const make = (over: Record<string, unknown> = {}) => createTfjsTrainer({ model: m.model, loss: [...m.loss], balancer: createBalancer("gradnorm"), optimizer: opt, ...over });
+  assert.throws(() => make({ loss: ["meanSquaredError"] }), /1 losses for 2 outputs/);
+  assert.throws(() => make({ loss: ["meanSquaredError", "hinged"] }), /loss of output 'cls.*': unknown loss 'hinged'/);
+  assert.throws(() => make({ balancer: createBalancer("graddrop") }), /graddrop changes how task gradients combine/);
+  const trainer = make();
+  await assert.rejects(trainer.step(m.x, [m.ys[0]!]), /1 target tensors for 2 outputs/);
+  await assert.rejects(trainer.step(m.x, [m.ys[0]!, tf.zeros([5, 3])]), /target of output 'cls[^']*' has shape \[5,3\], the output is \[batch,4\]/);
+  await assert.rejects(trainer.step(tf.zeros([5, 7]), m.ys), /input '.*' has shape \[5,7\], the model expects \[batch,8\]/);
+  await assert.rejects(trainer.step(m.x, [tf.zeros([4, 3]), m.ys[1]!]), /target of output 'reg[^']*' has batch 4, the inputs 5/);
+  // A NaN target: the step throws naming the output, and no variable changes.
+  const vars = m.model.trainableWeights.map((w) => w.read());
+  const before = vars.map((v) => Array.from(v.dataSync()));
+  const bad = tf.fill([5, 3], NaN);
+  await assert.rejects(trainer.step(m.x, [bad, m.ys[1]!]), (e: Error) => e instanceof TrainingError && /loss of output 'reg[^']*' \(task 0\) is NaN at step 0/.test(e.message));
+  vars.forEach((v, i) => assert.deepEqual(Array.from(v.dataSync()), before[i]));
+  assert.equal(trainer.stepCount, 0);
+  const rec = await trainer.step(m.x, m.ys);
+  assert.ok(rec.losses.every(Number.isFinite));
+  bad.dispose();
+
+  const inp = tf.input({ shape: [3] });
+  const one = tf.model({ inputs: inp, outputs: dense(2, "only").apply(inp) as Sym });
+  assert.throws(() => createTfjsTrainer({ model: one, loss: "meanSquaredError", balancer: createBalancer("equal"), optimizer: opt }), /has 1 output; a multitask model needs one output per task/);
+  // Heads that read the input directly share no trunk.
+  const inp2 = tf.input({ shape: [3] });
+  const t1 = dense(4, "t1", "relu").apply(inp2) as Sym;
+  const skip = tf.model({ inputs: inp2, outputs: [dense(2, "p").apply(t1) as Sym, dense(2, "q").apply(tf.layers.concatenate().apply([t1, inp2]) as Sym) as Sym] });
+  assert.throws(() => createTfjsTrainer({ model: skip, loss: "meanSquaredError", balancer: createBalancer("equal"), optimizer: opt }), /share no layer that every path/);
+  assert.throws(() => createTfjsTrainer({ model: skip, loss: "meanSquaredError", balancer: createBalancer("equal"), optimizer: opt, sharedLayer: "t1" }), /'t1' is not shared by every path: output '.*' can be reached from the inputs without passing through it/);
+  m.model.dispose();
+});
+
+test("a convolutional model on the wasm backend is refused, naming the missing kernel and the backends that have it", async () => {
+  await import("@tensorflow/tfjs-backend-wasm");
+  await tf.setBackend("wasm");
+  try {
+    const inp = tf.input({ shape: [8, 8, 1] });
+    const c = tf.layers.conv2d({ filters: 2, kernelSize: 3, name: "conv" }).apply(inp) as Sym;
+    const f = tf.layers.flatten().apply(c) as Sym;
+    const model = tf.model({ inputs: inp, outputs: [dense(2, "a").apply(f) as Sym, dense(2, "b").apply(f) as Sym] });
+    assert.throws(
+      () => createTfjsTrainer({ model, loss: "meanSquaredError", balancer: createBalancer("gradnorm", { gradMode: "representation" }), optimizer: tf.train.sgd(0.1) }),
+      /backend 'wasm' has no kernel Conv2DBackpropFilter, which training a Conv2D layer needs; train on a backend that has it: cpu/,
+    );
+    model.dispose();
+  } finally {
+    await tf.setBackend("cpu");
+  }
+});
