@@ -6,6 +6,7 @@ import { checkObservation, nextState, parseObserved, statRequest, TrainingError 
 import { analyseModel, evaluate, TfjsModelError, type ModelGraph } from "./graph.js";
 import { lossFor, scalarLoss, type TfjsLossFn, type TfjsLossName } from "./losses.js";
 import { checkBackend, explainKernelError } from "./backend.js";
+import { signDropout } from "./signDropout.js";
 
 export type TfjsLoss = TfjsLossName | TfjsLossFn;
 
@@ -14,7 +15,7 @@ export interface TfjsTrainerOptions {
   readonly model: LayersModel;
   /** One loss for every output, or one per output (a name `model.compile` knows, or a function). */
   readonly loss: TfjsLoss | readonly TfjsLoss[];
-  /** Any balancer of the library (its numbers-only contract: weights from losses, norms or a Gramian). */
+  /** Any balancer of the library: weights from losses, norms or a Gramian; or GradDrop's combination. */
   readonly balancer: Balancer<BalancerState>;
   /** Any `tf.Optimizer` (`tf.train.adam(1e-3)`, …); it applies Σ wᵢ∇Lᵢ. */
   readonly optimizer: tf.Optimizer;
@@ -48,6 +49,9 @@ export type TfjsInputs = tf.Tensor | readonly tf.Tensor[];
  * Balancers of timing `current` (MGDA, …) need this step's statistics before its weights: a statistics
  * pass (the trunk forward once without a tape, the heads forward and backward with the fan-out), then the
  * weighted pass — about one forward and one heads backward more than the fused pass.
+ * GradDrop (a balancer that declares a gradient combination) runs through the same fan-out: the trunk's
+ * cotangent is the sign dropout of the wₜgₜ at the representation ({@link signDropout}), drawn from TF.js's
+ * seeded generator.
  * A step is all or nothing: losses, statistics and the balancer's weights are checked (NaN/Inf names the
  * output and the step) before the optimizer touches a variable.
  * Layers run in training mode in every pass, so layers with randomness (Dropout) draw new masks in the
@@ -63,10 +67,12 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
   const lossList = Array.isArray(opts.loss) ? (opts.loss as readonly TfjsLoss[]) : Array.from({ length: T }, () => opts.loss as TfjsLoss);
   if (lossList.length !== T) throw new TfjsModelError(`loss: ${lossList.length} losses for ${T} outputs (${names.join(", ")})`);
   const losses = lossList.map((l, t) => lossFor(l, names[t]!));
-  if (balancer.combine) {
-    throw new TfjsModelError(`${balancer.name} changes how task gradients combine inside the trunk; lossbalance/tfjs runs balancers that return weights`);
-  }
+  const combine = balancer.combine;
+  if (combine && combine.spec.kind !== "signDropout") throw new TfjsModelError(`${balancer.name}: unknown gradient combination '${(combine.spec as { kind: string }).kind}'`);
   const request = statRequest(balancer.needs);
+  if (combine && (balancer.timing === "current" || (request && !graph.disjointHeads))) {
+    throw new TfjsModelError(`${balancer.name}: a gradient combination runs with timing 'next' and, with statistics, heads that share no variable`);
+  }
   if (request?.mode === "lastShared" && "problem" in graph.kernel) {
     throw new TfjsModelError(
       `mode lastShared: cannot find GradNorm's W from '${graph.repLayer}': ${graph.kernel.problem}; name a Dense or Conv layer's output with sharedLayer`,
@@ -116,42 +122,51 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
     return request!.kind === "norms" ? tf.sqrt(tf.sum(tf.square(J), 1)) : tf.reshape(tf.matMul(J, J, false, true), [-1]);
   };
 
-  /** The T copies of the representation as one custom-gradient op; its backward keeps the cotangents it receives. */
-  const fanOut = (w: readonly number[], sink: { g?: tf.Tensor }) =>
+  /**
+   * The T copies of the representation as one custom-gradient op. Its backward receives the T cotangents
+   * dy [T, …]: each task's own gₜ when the heads were differentiated unweighted (`unweighted`), else wₜgₜ.
+   * It keeps gₜ for the statistic when `sink` asks, and returns the trunk's cotangent: Σ wₜgₜ, or the
+   * balancer's combination of the wₜgₜ (GradDrop's sign dropout, with the representation as activation).
+   */
+  const fanOut = (w: readonly number[], unweighted: boolean, sink: { g?: tf.Tensor; capture: boolean }, seed: number) =>
     tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const rep = args[0] as tf.Tensor;
+      (args[1] as tf.GradSaveFunc)([rep]);
       return {
-      value: tf.stack(Array.from({ length: T }, () => rep)),
-      gradFunc: (dy: tf.Tensor) => {
-        sink.g = tf.keep(dy.clone());
-        return tf.reshape(tf.matMul(tf.tensor2d([w as number[]], [1, T]), tf.reshape(dy, [T, -1])), rep.shape);
-      },
+        value: tf.stack(Array.from({ length: T }, () => rep)),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          if (sink.capture) sink.g = tf.keep(dy.clone());
+          const wT = tf.reshape(tf.tensor1d(w as number[]), [T, ...dy.shape.slice(1).map(() => 1)]);
+          const g = unweighted ? tf.mul(dy, wT) : dy;
+          if (combine) return signDropout(g, saved[0]!, combine.spec.leak, seed);
+          return tf.sum(g, 0);
+        },
       };
     });
 
   /**
-   * One backward pass giving Σ wₜ∇Lₜ for every variable and, when `capture`, the observation (losses and
-   * the statistic). Returns the gradients and the packed observation, both owned by the caller.
+   * One backward pass giving Σ wₜ∇Lₜ (or the combination) for every variable and, when `capture`, the
+   * observation (losses and the statistic). Returns the gradients and the packed observation, both owned
+   * by the caller.
    */
-  const gradPass = (x: TfjsInputs, ys: readonly tf.Tensor[], w: readonly number[], capture: boolean) => {
-    const sink: { g?: tf.Tensor } = {};
+  const gradPass = (x: TfjsInputs, ys: readonly tf.Tensor[], w: readonly number[], capture: boolean, seed = 0) => {
+    const fanned = capture || combine !== undefined;
+    // Unweighted heads give the fan-out each task's own cotangent; their gradients are weighted afterwards.
+    const unweighted = fanned && graph.disjointHeads;
+    const sink: { g?: tf.Tensor; capture: boolean } = { capture };
     let lossVec: tf.Tensor | undefined;
     let chainInput: tf.Tensor | undefined;
     const { value, grads } = tf.engine().gradients(
       () => {
         let ls: tf.Scalar[];
-        if (capture) {
+        if (fanned) {
           const known = inputsOf(x);
           const rep = evaluate(model, graph.rep, known, true);
-          if (request!.mode === "lastShared") chainInput = tf.keep(known.get((graph.kernel as { chainInput: { id: number } }).chainInput.id)!);
-          const copies = tf.unstack(fanOut(w, sink)(rep));
-          ls = headLosses(copies, ys);
-          lossVec = tf.keep(tf.stack(ls));
-          return tf.addN(ls) as tf.Scalar;
-        }
-        ls = modelLosses(x, ys, true);
+          if (capture && request!.mode === "lastShared") chainInput = tf.keep(known.get((graph.kernel as { chainInput: { id: number } }).chainInput.id)!);
+          ls = headLosses(tf.unstack(fanOut(w, unweighted, sink, seed)(rep)), ys);
+        } else ls = modelLosses(x, ys, true);
         lossVec = tf.keep(tf.stack(ls));
-        return tf.addN(ls.map((l, i) => tf.mul(l, w[i]!))) as tf.Scalar;
+        return tf.addN(unweighted ? ls : ls.map((l, i) => tf.mul(l, w[i]!))) as tf.Scalar;
       },
       [...graph.allVars],
       undefined,
@@ -159,8 +174,7 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
     );
     value.dispose();
     let weighted = grads;
-    if (capture) {
-      // The heads were differentiated unweighted (so the fan-out saw each task's own cotangent): weight them now.
+    if (unweighted) {
       weighted = tf.tidy(() => grads.map((g, i) => (g && graph.ownerTask[i]! >= 0 ? tf.mul(g, w[graph.ownerTask[i]!]!) : g)));
       grads.forEach((g, i) => g && g !== weighted[i] && g.dispose());
     }
@@ -269,7 +283,8 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
           const weights = state.weights;
           let observed: tf.Tensor;
           let grads: (tf.Tensor | undefined)[];
-          if (fused || !request) ({ grads, observed } = gradPass(x, ys, weights, fused));
+          const seed = combine ? combine.seed(state) >>> 0 : 0;
+          if (fused || !request) ({ grads, observed } = gradPass(x, ys, weights, fused, seed));
           else {
             observed = statsPass(x, ys);
             owned = [observed];

@@ -4,6 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import { createTfjsTrainer, TfjsModelError, TrainingError } from "../../src/tfjs/index.js";
 import type { Balancer, BalancerState, GradStatistic, Observation, Timing } from "../../src/balancers/types.js";
 import { createBalancer } from "../../src/balancers/registry.js";
+import { signDropout } from "../../src/tfjs/signDropout.js";
 
 await tf.setBackend("cpu");
 
@@ -175,7 +176,7 @@ test("bad models and inputs get errors naming the output or layer", async () => 
   const make = (over: Record<string, unknown> = {}) => createTfjsTrainer({ model: m.model, loss: [...m.loss], balancer: createBalancer("gradnorm"), optimizer: opt, ...over });
   assert.throws(() => make({ loss: ["meanSquaredError"] }), /1 losses for 2 outputs/);
   assert.throws(() => make({ loss: ["meanSquaredError", "hinged"] }), /loss of output 'cls.*': unknown loss 'hinged'/);
-  assert.throws(() => make({ balancer: createBalancer("graddrop") }), /graddrop changes how task gradients combine/);
+  assert.throws(() => make({ balancer: { ...createBalancer("graddrop"), timing: "current" } }), /graddrop: a gradient combination runs with timing 'next'/);
   const trainer = make();
   await assert.rejects(trainer.step(m.x, [m.ys[0]!]), /1 target tensors for 2 outputs/);
   await assert.rejects(trainer.step(m.x, [m.ys[0]!, tf.zeros([5, 3])]), /target of output 'cls[^']*' has shape \[5,3\], the output is \[batch,4\]/);
@@ -219,5 +220,51 @@ test("a convolutional model on the wasm backend is refused, naming the missing k
     model.dispose();
   } finally {
     await tf.setBackend("cpu");
+  }
+});
+
+test("sign dropout: each unit keeps the tasks of one sign; unanimous units keep every task; leak 1 keeps all", () => {
+  const T = 3, B = 4, H = 6;
+  const g = tf.randomNormal([T, B, H], 0, 1, "float32", 21);
+  const act = tf.randomNormal([B, H], 0, 1, "float32", 22);
+  const gs = g.arraySync() as number[][][];
+  const as = act.arraySync() as number[][];
+  const S = gs.map((gt) => Array.from({ length: H }, (_, k) => gt.reduce((a, row, b) => a + row[k]! * Math.sign(as[b]![k]!), 0)));
+  const out = signDropout(g, act, 0, 5).arraySync() as number[][];
+  for (let k = 0; k < H; k++) {
+    const sumOf = (keep: (t: number) => boolean) => Array.from({ length: B }, (_, b) => gs.reduce((a, gt, t) => a + (keep(t) ? gt[b]![k]! : 0), 0));
+    const pos = sumOf((t) => S[t]![k]! > 0);
+    const neg = sumOf((t) => S[t]![k]! < 0);
+    const got = out.map((row) => row[k]!);
+    const near = (v: number[]) => v.every((x, b) => Math.abs(x - got[b]!) < 1e-5);
+    assert.ok(near(pos) || near(neg), `unit ${k} keeps the positive or the negative tasks`);
+  }
+  assert.deepEqual(signDropout(g, act, 0, 5).arraySync(), out, "seeded");
+  // All gradients of one sign against a positive activation: every task kept, whatever the draw.
+  const allPos = tf.abs(g);
+  const sum = tf.sum(allPos, 0);
+  for (const seed of [1, 2, 3]) assert.ok(tf.max(tf.abs(tf.sub(signDropout(allPos, tf.abs(act), 0, seed), sum))).dataSync()[0]! < 1e-5);
+  assert.ok(tf.max(tf.abs(tf.sub(signDropout(g, act, 1, 9), tf.sum(g, 0)))).dataSync()[0]! < 1e-5, "leak 1: the plain sum");
+  tf.dispose([g, act, allPos, sum]);
+});
+
+test("GradDrop through TF.js: leak 1 trains as equal weights; leak 0 changes only the trunk's update, reproducibly", async () => {
+  const run = async (balancer: Balancer<BalancerState>) => {
+    const m = twoTask();
+    const trainer = createTfjsTrainer({ model: m.model, loss: [...m.loss], balancer, optimizer: tf.train.sgd(0.1) });
+    await trainer.step(m.x, m.ys);
+    const out = Object.fromEntries(m.model.trainableWeights.map((w) => [w.originalName, Array.from(w.read().dataSync())]));
+    m.model.dispose();
+    return out;
+  };
+  const equal = await run(createBalancer("equal"));
+  const leak1 = await run(createBalancer("graddrop", { leak: 1 }));
+  const drop = await run(createBalancer("graddrop", { seed: 4 }));
+  assert.deepEqual(await run(createBalancer("graddrop", { seed: 4 })), drop);
+  const maxDiff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
+  for (const name of Object.keys(equal)) {
+    assert.ok(maxDiff(leak1[name]!, equal[name]!) < 1e-5, `leak 1: ${name}`);
+    if (name.startsWith("trunk")) assert.ok(maxDiff(drop[name]!, equal[name]!) > 1e-4, `leak 0 changes ${name}`);
+    else assert.ok(maxDiff(drop[name]!, equal[name]!) < 1e-6, `leak 0 leaves the heads' update: ${name}`);
   }
 });
