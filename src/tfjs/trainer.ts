@@ -162,7 +162,7 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
         if (fanned) {
           const known = inputsOf(x);
           const rep = evaluate(model, graph.rep, known, true);
-          if (capture && request!.mode === "lastShared") chainInput = tf.keep(known.get((graph.kernel as { chainInput: { id: number } }).chainInput.id)!);
+          if (capture && request!.mode === "lastShared") chainInput = tf.keep(tf.clone(known.get((graph.kernel as { chainInput: { id: number } }).chainInput.id)!)); // a clone: it may be the caller's input
           ls = headLosses(tf.unstack(fanOut(w, unweighted, sink, seed)(rep)), ys);
         } else ls = modelLosses(x, ys, true);
         lossVec = tf.keep(tf.stack(ls));

@@ -268,3 +268,19 @@ test("GradDrop through TF.js: leak 1 trains as equal weights; leak 0 changes onl
     else assert.ok(maxDiff(drop[name]!, equal[name]!) < 1e-6, `leak 0 leaves the heads' update: ${name}`);
   }
 });
+
+test("inputs are not consumed, also when GradNorm's W reads the model input directly", async () => {
+  const inp = tf.input({ shape: [4] });
+  const rep = dense(6, "shared", "relu").apply(inp) as Sym;
+  const model = tf.model({ inputs: inp, outputs: [dense(2, "a").apply(rep) as Sym, dense(2, "b").apply(rep) as Sym] });
+  const x = tf.randomNormal([3, 4], 0, 1, "float32", 1);
+  const ys = [tf.zeros([3, 2]), tf.ones([3, 2])];
+  for (const name of ["gradnorm", "mgda"]) {
+    const trainer = createTfjsTrainer({ model, loss: "meanSquaredError", balancer: createBalancer(name, { gradMode: "lastShared" }), optimizer: tf.train.sgd(0.1) });
+    assert.equal((trainer.graph.kernel as { layer: string }).layer, "shared");
+    for (let i = 0; i < 2; i++) await trainer.step(x, ys);
+    assert.ok(!x.isDisposed && ys.every((y) => !y.isDisposed), name);
+  }
+  tf.dispose([x, ...ys]);
+  model.dispose();
+});

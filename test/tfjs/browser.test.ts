@@ -1,0 +1,255 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { build } from "esbuild";
+import * as tf from "@tensorflow/tfjs";
+import { createTfjsTrainer } from "../../src/tfjs/index.js";
+import { gradNorm } from "../../src/balancers/gradNorm.js";
+
+/**
+ * lossbalance/tfjs in a browser: a page script (TF.js, the library's TF.js trainer and GradNorm, bundled
+ * by esbuild) trains a tiny two-output model for a few steps on the cpu backend and, where headless
+ * Chromium can start it, on webgl (SwiftShader), and writes what it saw into the DOM, which
+ * `--dump-dom` hands back. The same scenario runs here in Node on the cpu backend: both must give the
+ * same weights, losses and variables, to the bit.
+ */
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+/** Known to work here (test/report/browser.test.ts), plus WebGL on SwiftShader for headless. */
+const FLAGS = [
+  "--headless=new",
+  "--no-sandbox",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--use-angle=swiftshader",
+  "--enable-unsafe-swiftshader",
+];
+const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+
+/**
+ * The scenario, as module source shared by both sides (so they run the same code): the page bundles it
+ * with the real imports, Node loads it as a module and passes its own. It takes TF.js, the library's
+ * `createTfjsTrainer` and `gradNorm`, and the backend it expects to run on; every tensor it makes is
+ * disposed at the end.
+ */
+const SCENARIO = String.raw`
+export async function scenario(tf, lib, backend) {
+  if (tf.getBackend() !== backend) throw new Error("expected the backend " + backend + ", TF.js runs on " + tf.getBackend());
+  const before = tf.memory().numTensors;
+  const init = (k) => tf.initializers.glorotUniform({ seed: 17 + k });
+  const input = tf.input({ shape: [6], name: "x" });
+  const t1 = tf.layers.dense({ units: 16, activation: "tanh", kernelInitializer: init(1), name: "trunk1" }).apply(input);
+  const t2 = tf.layers.dense({ units: 8, activation: "tanh", kernelInitializer: init(2), name: "trunk2" }).apply(t1);
+  const reg = tf.layers.dense({ units: 1, kernelInitializer: init(3), name: "reg" }).apply(t2);
+  const cls = tf.layers.dense({ units: 3, activation: "softmax", kernelInitializer: init(4), name: "cls" }).apply(t2);
+  const model = tf.model({ inputs: input, outputs: [reg, cls] });
+  // Fixed data: 32 rows of smooth functions of the row and column (no random numbers).
+  const N = 32;
+  const xv = [], yr = [], yc = [];
+  for (let i = 0; i < N; i++) {
+    for (let j = 0; j < 6; j++) xv.push(Math.sin(1 + 0.37 * i + 1.3 * j));
+    yr.push(10 * Math.cos(0.21 * i));
+    for (let c = 0; c < 3; c++) yc.push(i % 3 === c ? 1 : 0);
+  }
+  const x = tf.tensor2d(xv, [N, 6]);
+  const ys = [tf.tensor2d(yr, [N, 1]), tf.tensor2d(yc, [N, 3])];
+  const optimizer = tf.train.adam(0.01);
+  const trainer = lib.createTfjsTrainer({
+    model,
+    loss: ["meanSquaredError", "categoricalCrossentropy"],
+    balancer: lib.gradNorm({ alpha: 1.5, lr: 0.05, gradMode: "lastShared" }),
+    optimizer,
+  });
+  const steps = [];
+  for (let s = 0; s < 5; s++) {
+    const r = await trainer.step(x, ys);
+    steps.push({ losses: r.losses, weights: r.weights, gradNorms: r.gradNorms, tensors: tf.memory().numTensors });
+  }
+  const params = [];
+  for (const w of model.getWeights()) params.push(Array.from(await w.data()));
+  const during = tf.memory().numTensors;
+  model.dispose();
+  optimizer.dispose();
+  tf.dispose([x, ...ys]);
+  return { backend: tf.getBackend(), steps, weights: trainer.weights, params, tensors: { before, during, after: tf.memory().numTensors } };
+}
+`;
+
+/** The page: the cpu run, then the webgl run if the backend starts (its failure reported, not thrown). */
+const PAGE_ENTRY = `
+import * as tf from "@tensorflow/tfjs";
+import { createTfjsTrainer } from "./src/tfjs/index.ts";
+import { gradNorm } from "./src/balancers/gradNorm.ts";
+import { scenario } from "scenario";
+
+async function tryBackend(name) {
+  const warnings = [];
+  const warn = console.warn;
+  console.warn = (...a) => { warnings.push(a.map(String).join(" ")); warn(...a); };
+  try {
+    if (await tf.setBackend(name)) return { ok: true };
+    return { ok: false, reason: warnings.join(" | ") || "tf.setBackend('" + name + "') returned false" };
+  } catch (e) {
+    return { ok: false, reason: String(e && e.message || e) };
+  } finally {
+    console.warn = warn;
+  }
+}
+
+const out = { tfjs: tf.version.tfjs, runs: {}, webgl: null, errors: [], stage: "start" };
+/** Writes what the page has so far (a run that stalls leaves the earlier ones readable). */
+function publish(done) {
+  out.stage = done ? "done" : out.stage;
+  document.getElementById("result").textContent = JSON.stringify(out);
+  if (done) document.body.dataset.done = "1";
+}
+addEventListener("error", (e) => { out.errors.push("page error: " + e.message); publish(false); });
+addEventListener("unhandledrejection", (e) => { out.errors.push("unhandled rejection: " + String(e.reason && e.reason.stack || e.reason)); publish(false); });
+
+/** The WebGL renderer TF.js's context runs on (SwiftShader in headless Chromium without a GPU). */
+function renderer() {
+  try {
+    const gl = tf.backend().gpgpu.gl;
+    const info = gl.getExtension("WEBGL_debug_renderer_info");
+    return String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+  } catch (e) {
+    return "unknown (" + String(e && e.message || e) + ")";
+  }
+}
+
+async function main() {
+  for (const name of ["cpu", "webgl"]) {
+    out.stage = "starting " + name;
+    publish(false);
+    const b = await tryBackend(name);
+    if (name === "webgl") out.webgl = b.ok ? { ok: true, version: tf.env().getNumber("WEBGL_VERSION"), renderer: renderer() } : b;
+    if (!b.ok) continue;
+    out.stage = "training on " + name;
+    publish(false);
+    try {
+      out.runs[name] = await scenario(tf, { createTfjsTrainer, gradNorm }, name);
+    } catch (e) {
+      out.errors.push(name + ": " + String(e && e.stack || e));
+    }
+  }
+}
+
+main().then(
+  () => publish(true),
+  (e) => { out.errors.push("fatal: " + String(e && e.stack || e)); publish(true); },
+);
+`;
+
+interface Run {
+  backend: string;
+  /** Per step: what it observed, the weights it applied, and the live tensors after it. */
+  steps: { losses: number[]; weights: number[]; gradNorms?: number[]; tensors: number }[];
+  weights: number[];
+  params: number[][];
+  tensors: { before: number; during: number; after: number };
+}
+interface PageResult {
+  tfjs: string;
+  runs: Record<string, Run>;
+  webgl: { ok: true; version: number; renderer: string } | { ok: false; reason: string } | null;
+  errors: string[];
+  /** What the page was doing when it was dumped ("done" once finished). */
+  stage: string;
+}
+
+const unescapeHtml = (s: string) => s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&nbsp;/g, "\u00a0").replace(/&amp;/g, "&");
+
+function checkRun(run: Run, label: string): void {
+  assert.equal(run.steps.length, 5, `${label}: 5 steps`);
+  for (const [s, st] of run.steps.entries()) {
+    assert.ok(st.losses.length === 2 && st.losses.every(Number.isFinite), `${label}: finite losses at step ${s} (${st.losses})`);
+    assert.ok(st.weights.every(Number.isFinite), `${label}: finite weights at step ${s}`);
+  }
+  assert.deepEqual(run.steps[0]!.weights, [1, 1], `${label}: GradNorm starts at [1, 1]`);
+  assert.ok(run.weights.every(Number.isFinite) && Math.abs(run.weights[0]! - 1) > 1e-3, `${label}: the weights moved from [1, 1] (${run.weights})`);
+  assert.ok(Math.abs(run.weights[0]! + run.weights[1]! - 2) < 1e-9, `${label}: GradNorm's weights sum to T = 2 (${run.weights})`);
+  assert.ok(run.params.flat().every(Number.isFinite), `${label}: finite variables`);
+  // The optimizer makes its slots in the first step; from then on a step leaves the count as it was.
+  assert.deepEqual(run.steps.map((st) => st.tensors), run.steps.map(() => run.steps[0]!.tensors), `${label}: no tensor left by a step (${run.steps.map((st) => st.tensors)})`);
+  assert.equal(run.tensors.after, run.tensors.before, `${label}: no tensor left behind (${run.tensors.before} before, ${run.tensors.after} after disposal)`);
+}
+
+test("lossbalance/tfjs trains in headless Chromium (cpu, and webgl where it starts) as it does in Node", async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM)`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "lossbalance-tfjs-browser-"));
+  try {
+    const bundle = await build({
+      stdin: { contents: PAGE_ENTRY, resolveDir: ROOT, loader: "ts", sourcefile: "page.ts" },
+      bundle: true,
+      format: "iife",
+      platform: "browser",
+      target: "es2022",
+      write: false,
+      logLevel: "silent",
+      plugins: [
+        {
+          name: "scenario",
+          setup(b) {
+            b.onResolve({ filter: /^scenario$/ }, () => ({ path: "scenario", namespace: "scenario" }));
+            b.onLoad({ filter: /.*/, namespace: "scenario" }, () => ({ contents: SCENARIO, loader: "js" }));
+          },
+        },
+      ],
+    });
+    writeFileSync(join(dir, "page.js"), bundle.outputFiles[0]!.contents);
+    writeFileSync(join(dir, "index.html"), `<!doctype html><html><head><meta charset="utf-8"></head><body><pre id="result"></pre><script src="page.js"></script></body></html>`);
+
+    // --dump-dom dumps once the virtual-time budget is spent; virtual time runs only while the page is idle
+    // (waiting on timers, e.g. TF.js polling WebGL fences), and jumps to the end once nothing is pending.
+    // 60 s of virtual time ran out during the webgl run here: the budget is an hour, the real limit 60 s.
+    const { stdout } = await promisify(execFile)(CHROMIUM, [...FLAGS, "--virtual-time-budget=3600000", "--dump-dom", pathToFileURL(join(dir, "index.html")).href], {
+      timeout: 60_000,
+      maxBuffer: 64 << 20,
+    });
+    const m = /<pre id="result">([^<]*)<\/pre>/.exec(stdout);
+    assert.ok(m && m[1], `the page script ran and wrote its result (dump: ${stdout.slice(0, 500)})`);
+    const page = JSON.parse(unescapeHtml(m[1])) as PageResult;
+    assert.deepEqual(page.errors, [], "no error on the page, no backend's run threw");
+    assert.equal(page.stage, "done", `the page finished before Chromium dumped it (it was ${page.stage})`);
+    assert.match(stdout, /data-done="1"/);
+
+    // The same scenario in Node, on the cpu backend.
+    const mod = (await import(`data:text/javascript,${encodeURIComponent(SCENARIO)}`)) as { scenario: (...a: unknown[]) => Promise<Run> };
+    await tf.setBackend("cpu");
+    const node = await mod.scenario(tf, { createTfjsTrainer, gradNorm }, "cpu");
+    checkRun(node, "node cpu");
+
+    const cpu = page.runs.cpu;
+    assert.ok(cpu, "the browser's cpu run happened");
+    assert.equal(cpu.backend, "cpu");
+    checkRun(cpu, "browser cpu");
+    assert.deepEqual(cpu.steps, node.steps, "browser cpu and Node cpu: the same losses, norms and weights at every step");
+    assert.deepEqual(cpu.weights, node.weights, "browser cpu and Node cpu: the same final weights");
+    assert.deepEqual(cpu.params, node.params, "browser cpu and Node cpu: the same variables, to the bit");
+
+    assert.ok(page.webgl, "the page tried webgl");
+    if (page.webgl.ok) {
+      const gl = page.runs.webgl;
+      assert.ok(gl, "webgl started, so its run happened");
+      assert.equal(gl.backend, "webgl");
+      checkRun(gl, "browser webgl");
+      const gap = Math.max(...gl.weights.map((w, i) => Math.abs(w - cpu.weights[i]!)));
+      // WebGL computes in float32 on the GPU (SwiftShader here): close to the cpu run, not equal.
+      assert.ok(gap < 1e-3, `webgl weights ${gl.weights} close to cpu's ${cpu.weights}`);
+      t.diagnostic(`tfjs ${page.tfjs}; WebGL ${page.webgl.version} on ${page.webgl.renderer} ran (flags ${FLAGS.slice(5).join(" ")}): weights ${gl.weights.map((w) => w.toFixed(6)).join(", ")} vs cpu ${cpu.weights.map((w) => w.toFixed(6)).join(", ")}`);
+    } else {
+      t.diagnostic(`tfjs ${page.tfjs}; webgl did not start in headless Chromium (flags ${FLAGS.slice(5).join(" ")}): ${page.webgl.reason}; cpu only`);
+    }
+    t.diagnostic(`cpu: weights ${cpu.weights.map((w) => w.toFixed(6)).join(", ")}, same in Node; tensors ${cpu.tensors.before} → ${cpu.tensors.during} → ${cpu.tensors.after}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
