@@ -13,12 +13,12 @@ import { gradNorm } from "../../src/balancers/gradNorm.js";
 /**
  * lossbalance/tfjs in a browser: a page script (TF.js, the library's TF.js trainer and GradNorm, bundled
  * by esbuild) trains a tiny two-output model for a few steps on the cpu backend and, where headless
- * Chromium can start them, on webgl and webgpu (SwiftShader), and writes what it saw into the DOM, which
- * `--dump-dom` hands back. The same scenario runs here in Node on the cpu backend: both must give the
+ * Chromium can start them, on webgl and webgpu (SwiftShader), and writes what it saw into the DOM, read
+ * back through playwright-core. The same scenario runs here in Node on the cpu backend: both must give the
  * same weights, losses and variables, to the bit.
  */
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-/** Known to work here (test/report/browser.test.ts), plus WebGL on SwiftShader for headless. */
+/** Known to work here (test/report/browser.test.ts), plus WebGL and WebGPU on SwiftShader for headless. */
 const FLAGS = [
   "--headless=new",
   "--no-sandbox",
