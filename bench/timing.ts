@@ -32,3 +32,43 @@ export async function abba(stepA: (i: number) => unknown, stepB: (i: number) => 
   }
   return [median(times[0]!), median(times[1]!)];
 }
+
+/**
+ * The order of the methods in round i: every rotation of 0…n−1, then every rotation of n−1…0. For two
+ * methods this is ABBA; for three, each method runs first, second and third equally often and follows
+ * each other method equally often over 2n rounds.
+ */
+export function roundOrder(n: number, i: number): number[] {
+  const p = i % (2 * n);
+  const base = Array.from({ length: n }, (_, k) => (p < n ? k : n - 1 - k));
+  const shift = p % n;
+  return base.map((_, k) => base[(k + shift) % n]!);
+}
+
+/**
+ * Times n steps in alternation (order from {@link roundOrder}); `steps[k](i)` takes round i's step of
+ * method k. Returns every measured time per method (ms), after `warmup` rounds. The hooks run around
+ * each measured step, outside the timing (e.g. to count live tensors).
+ */
+export async function interleaved(
+  steps: readonly ((i: number) => unknown)[],
+  warmup: number,
+  measured: number,
+  hooks: { before?: (k: number) => void; after?: (k: number) => void } = {},
+): Promise<number[][]> {
+  const times: number[][] = steps.map(() => []);
+  for (let i = 0; i < warmup + measured; i++) {
+    for (const k of roundOrder(steps.length, i)) {
+      if (i >= warmup) hooks.before?.(k);
+      const t0 = performance.now();
+      const r = steps[k]!(i);
+      if (r instanceof Promise) await r;
+      const dt = performance.now() - t0;
+      if (i >= warmup) {
+        times[k]!.push(dt);
+        hooks.after?.(k);
+      }
+    }
+  }
+  return times;
+}
