@@ -41,10 +41,26 @@ export interface ModelGraph {
   /** True when no head variable is used by two tasks' heads (each head's gradient can be weighted alone). */
   readonly disjointHeads: boolean;
   /** GradNorm's W and the chain from `chainInput` to `rep`, or a reason it cannot be found. */
-  readonly kernel: { readonly variable: Variable; readonly layer: string; readonly chainInput: SymbolicTensor } | { readonly problem: string };
+  readonly kernel: KernelInfo | { readonly problem: string };
   /** Layer classes of every layer the outputs depend on (for backend checks). */
   readonly layerClasses: readonly string[];
 }
+
+/**
+ * GradNorm's W. `dense`: set when W's layer is a Dense layer whose output is the representation and whose
+ * activation has a derivative written in terms of its output (then the per-task ∂Lₜ/∂W come from one
+ * product, hᵀ·(gₜ ⊙ σ'), instead of T backward passes).
+ */
+export interface KernelInfo {
+  readonly variable: Variable;
+  readonly layer: string;
+  readonly chainInput: SymbolicTensor;
+  readonly dense?: DenseActivation;
+}
+
+/** Activations whose derivative is a function of their output y: linear 1, relu [y > 0], tanh 1 − y², sigmoid y(1 − y). */
+export const denseActivations = ["linear", "relu", "tanh", "sigmoid"] as const;
+export type DenseActivation = (typeof denseActivations)[number];
 
 const ROOT = -1;
 
@@ -196,7 +212,11 @@ export function analyseModel(model: LayersModel, sharedLayer?: string): ModelGra
     if (w) {
       if (ins.length !== 1) {
         kernel = { problem: `layer '${layer.name}' has ${ins.length} inputs` };
-      } else kernel = { variable: w.read() as Variable, layer: layer.name, chainInput: ins[0]! };
+      } else {
+        const act = layer.getClassName() === "Dense" && s === rep ? String(layer.getConfig().activation) : "";
+        const dense = (denseActivations as readonly string[]).includes(act) ? (act as DenseActivation) : undefined;
+        kernel = { variable: w.read() as Variable, layer: layer.name, chainInput: ins[0]!, ...(dense ? { dense } : {}) };
+      }
       break;
     }
     if (ins.length !== 1 || isInput(model, ins[0]!)) {

@@ -3,7 +3,7 @@ import type { LayersModel } from "@tensorflow/tfjs-layers";
 import type { Balancer, BalancerState } from "../balancers/types.js";
 import type { StepRecord } from "../train/loop.js";
 import { checkObservation, nextState, parseObserved, statRequest, TrainingError } from "../train/observation.js";
-import { analyseModel, evaluate, TfjsModelError, type ModelGraph } from "./graph.js";
+import { analyseModel, evaluate, TfjsModelError, type DenseActivation, type KernelInfo, type ModelGraph } from "./graph.js";
 import { lossFor, scalarLoss, type TfjsLossFn, type TfjsLossName } from "./losses.js";
 import { checkBackend, explainKernelError } from "./backend.js";
 import { signDropout } from "./signDropout.js";
@@ -99,17 +99,21 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
   const headLosses = (copies: tf.Tensor[], ys: readonly tf.Tensor[]): tf.Scalar[] =>
     model.outputs.map((o, i) => taskLoss(i, ys, evaluate(model, o, new Map([[graph.rep.id, copies[i]!]]), true)));
 
-  /** The packed observation [losses (T), statistic (T or T²)] from the unweighted cotangents g [T, …] at the representation. */
-  const statistic = (x: TfjsInputs, g: tf.Tensor, chainInput: tf.Tensor | undefined): tf.Tensor => {
+  /**
+   * The statistic (T norms or the T² Gramian, flat) from the unweighted cotangents g [T, …] at the
+   * representation `rep` (its value) and, for GradNorm's W, the input of W's layer.
+   */
+  const statistic = (x: TfjsInputs, g: tf.Tensor, rep: tf.Tensor, chainInput: tf.Tensor | undefined): tf.Tensor => {
     const mode = request!.mode;
-    let J: tf.Tensor2D;
+    const kernel = graph.kernel as KernelInfo;
+    let J: tf.Tensor;
     if (mode === "representation") J = tf.reshape(g, [T, -1]);
+    else if (mode === "lastShared" && kernel.dense) J = denseKernelGrads(g, rep, chainInput!, kernel.dense);
     else {
-      const gs = tf.unstack(g);
-      const perTask = gs.map((gt) => {
-        const target = mode === "lastShared" ? [(graph.kernel as { variable: tf.Variable }).variable] : [...graph.sharedVars];
+      const target = mode === "lastShared" ? [kernel.variable] : [...graph.sharedVars];
+      const perTask = tf.unstack(g).map((gt) => {
         const { value, grads } = tf.engine().gradients(() => {
-          const known = mode === "lastShared" ? new Map([[(graph.kernel as { chainInput: { id: number } }).chainInput.id, chainInput!]]) : inputsOf(x);
+          const known = mode === "lastShared" ? new Map([[kernel.chainInput.id, chainInput!]]) : inputsOf(x);
           return tf.sum(tf.mul(evaluate(model, graph.rep, known, true), gt));
         }, target, undefined, true);
         value.dispose();
@@ -117,9 +121,9 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
         tf.dispose(grads);
         return flat;
       });
-      J = tf.stack(perTask) as tf.Tensor2D;
+      J = tf.stack(perTask);
     }
-    return request!.kind === "norms" ? tf.sqrt(tf.sum(tf.square(J), 1)) : tf.reshape(tf.matMul(J, J, false, true), [-1]);
+    return request!.kind === "norms" ? tf.sqrt(tf.sum(tf.square(J), 1)) : tf.reshape(tf.matMul(J as tf.Tensor2D, J as tf.Tensor2D, false, true), [-1]);
   };
 
   /**
@@ -156,13 +160,17 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
     const sink: { g?: tf.Tensor; capture: boolean } = { capture };
     let lossVec: tf.Tensor | undefined;
     let chainInput: tf.Tensor | undefined;
+    let repValue: tf.Tensor | undefined;
     const { value, grads } = tf.engine().gradients(
       () => {
         let ls: tf.Scalar[];
         if (fanned) {
           const known = inputsOf(x);
           const rep = evaluate(model, graph.rep, known, true);
-          if (capture && request!.mode === "lastShared") chainInput = tf.keep(tf.clone(known.get((graph.kernel as { chainInput: { id: number } }).chainInput.id)!)); // a clone: it may be the caller's input
+          if (capture && request!.mode === "lastShared") {
+            chainInput = tf.keep(tf.clone(known.get((graph.kernel as KernelInfo).chainInput.id)!)); // a clone: it may be the caller's input
+            repValue = tf.keep(tf.clone(rep));
+          }
           ls = headLosses(tf.unstack(fanOut(w, unweighted, sink, seed)(rep)), ys);
         } else ls = modelLosses(x, ys, true);
         lossVec = tf.keep(tf.stack(ls));
@@ -181,9 +189,8 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
     let observed: tf.Tensor;
     if (capture) {
       const g = sink.g!;
-      observed = tf.tidy(() => tf.concat([lossVec!, statistic(x, g, chainInput)]));
-      g.dispose();
-      chainInput?.dispose();
+      observed = tf.tidy(() => tf.concat([lossVec!, statistic(x, g, repValue!, chainInput)]));
+      tf.dispose([g, ...(chainInput ? [chainInput] : []), ...(repValue ? [repValue] : [])]);
       lossVec!.dispose();
     } else observed = lossVec!;
     return { grads: weighted, observed };
@@ -195,7 +202,7 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
       if (!request) return tf.stack(modelLosses(x, ys, true));
       const known = inputsOf(x);
       const rep = evaluate(model, graph.rep, known, true);
-      const chainInput = request.mode === "lastShared" ? known.get((graph.kernel as { chainInput: { id: number } }).chainInput.id) : undefined;
+      const chainInput = request.mode === "lastShared" ? known.get((graph.kernel as KernelInfo).chainInput.id) : undefined;
       const repT = tf.stack(Array.from({ length: T }, () => rep));
       let lossVec: tf.Tensor | undefined;
       const { value, grads } = tf.engine().gradients(() => {
@@ -204,7 +211,7 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
         return tf.addN(ls) as tf.Scalar;
       }, [repT]);
       value.dispose();
-      const observed = tf.concat([lossVec!, statistic(x, grads[0]!, chainInput)]);
+      const observed = tf.concat([lossVec!, statistic(x, grads[0]!, rep, chainInput)]);
       lossVec!.dispose();
       return observed;
     });
@@ -322,3 +329,21 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
 }
 
 export type TfjsTrainer = ReturnType<typeof createTfjsTrainer>;
+
+/**
+ * Per-task gradients of a Dense layer's kernel W [I, H] whose output y = σ(h W + b) is the representation:
+ * ∂Lₜ/∂W = hᵀ (gₜ ⊙ σ'(y)), for all T tasks in one product. g [T, …, H], y [N…, H], h [N…, I]; returns
+ * J [T, I·H] (row t is task t's gradient, flattened as W is).
+ */
+export function denseKernelGrads(g: tf.Tensor, y: tf.Tensor, h: tf.Tensor, activation: DenseActivation): tf.Tensor2D {
+  return tf.tidy(() => {
+    const T = g.shape[0]!;
+    const H = y.shape[y.shape.length - 1]!;
+    const I = h.shape[h.shape.length - 1]!;
+    const d = activation === "linear" ? null : activation === "relu" ? tf.cast(tf.greater(y, 0), "float32") : activation === "tanh" ? tf.sub(1, tf.square(y)) : tf.mul(y, tf.sub(1, y));
+    const delta = tf.reshape(d ? tf.mul(g, d) : g, [T, -1, H]); // [T, N, H]
+    const N = delta.shape[1]!;
+    const K = tf.matMul(tf.reshape(h, [N, I]), tf.reshape(tf.transpose(delta, [1, 0, 2]), [N, T * H]), true, false); // [I, T·H]
+    return tf.reshape(tf.transpose(tf.reshape(K, [I, T, H]), [1, 0, 2]), [T, I * H]);
+  });
+}

@@ -5,6 +5,8 @@ import { createTfjsTrainer, TfjsModelError, TrainingError } from "../../src/tfjs
 import type { Balancer, BalancerState, GradStatistic, Observation, Timing } from "../../src/balancers/types.js";
 import { createBalancer } from "../../src/balancers/registry.js";
 import { signDropout } from "../../src/tfjs/signDropout.js";
+import { denseKernelGrads } from "../../src/tfjs/trainer.js";
+import { denseActivations, type KernelInfo } from "../../src/tfjs/graph.js";
 
 await tf.setBackend("cpu");
 
@@ -17,9 +19,9 @@ const dense = (units: number, name: string, activation?: "relu" | "tanh" | "soft
  * plain tf.grads: trunk x → d1 (relu) → d2 (tanh) = rep; head 0 regression (3), head 1 softmax (4).
  * `sharedHead`: head 1 also reads head 0's hidden layer (a variable used by both tasks' heads).
  */
-function twoTask(opts: { sharedHead?: boolean } = {}) {
+function twoTask(opts: { sharedHead?: boolean; repActivation?: "tanh" | "elu" } = {}) {
   const d1 = dense(16, "trunk1", "relu", 1);
-  const d2 = dense(12, "trunk2", "tanh", 2);
+  const d2 = tf.layers.dense({ units: 12, name: "trunk2", activation: opts.repActivation ?? "tanh", kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }), biasInitializer: tf.initializers.randomNormal({ seed: 102, stddev: 0.1 }) });
   const h0 = dense(6, "h0", "relu", 3);
   const o0 = dense(3, "reg", undefined, 4);
   const o1 = dense(4, "cls", "softmax", 5);
@@ -73,17 +75,19 @@ function expectedJacobian(m: ReturnType<typeof twoTask>, mode: GradStatistic): n
 const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i]!, 0);
 const close = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
 
-for (const sharedHead of [false, true]) {
+for (const [sharedHead, repActivation] of [[false, "tanh"], [true, "tanh"], [false, "elu"]] as const) {
   for (const timing of ["next", "current"] as const) {
     for (const mode of ["representation", "lastShared", "shared"] as const) {
-      test(`statistics equal separate per-task tf.grads (${mode}, timing ${timing}${sharedHead ? ", heads sharing a layer" : ""})`, async () => {
-        const m = twoTask({ sharedHead });
+      test(`statistics equal separate per-task tf.grads (${mode}, timing ${timing}${sharedHead ? ", heads sharing a layer" : ""}, ${repActivation} representation)`, async () => {
+        const m = twoTask({ sharedHead, repActivation });
         for (const kind of ["norms", "gramian"] as const) {
           const seen: Observation[] = [];
           const J = expectedJacobian(m, mode);
           const trainer = createTfjsTrainer({ model: m.model, loss: [...m.loss], balancer: probe(mode, kind, timing, [0.7, 1.3], seen), optimizer: tf.train.sgd(0.05) });
           assert.equal(trainer.graph.repLayer, "trunk2");
           assert.equal(trainer.graph.disjointHeads, !sharedHead);
+          // W's per-task gradients: one product for a tanh Dense layer, T backward passes for elu.
+          assert.equal((trainer.graph.kernel as KernelInfo).dense, repActivation === "tanh" ? "tanh" : undefined);
           const expectLoss = tf.tidy(() => m.heads.map((h, t) => (m.lossFns[t]!(h(m.trunk(m.x))) as tf.Scalar).dataSync()[0]!));
           const rec = await trainer.step(m.x, m.ys);
           const obs = seen[0]!;
@@ -283,4 +287,21 @@ test("inputs are not consumed, also when GradNorm's W reads the model input dire
   }
   tf.dispose([x, ...ys]);
   model.dispose();
+});
+
+test("a Dense kernel's per-task gradients in one product equal T tf.grads calls, for every activation it handles", () => {
+  for (const activation of denseActivations) {
+    const layer = tf.layers.dense({ units: 5, activation, kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }), biasInitializer: tf.initializers.constant({ value: 0.1 }) });
+    const h = tf.randomNormal([2, 3, 4], 0, 1, "float32", 4); // rank 3: the kernel applies to the last axis
+    const g = tf.randomNormal([3, 2, 3, 5], 0, 1, "float32", 5);
+    const y = layer.apply(h) as tf.Tensor;
+    const W = layer.trainableWeights[0]!.read() as tf.Variable;
+    const J = denseKernelGrads(g, y, h, activation).arraySync();
+    tf.unstack(g).forEach((gt, t) => {
+      const want = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(h) as tf.Tensor, gt)) as tf.Scalar, [W]).grads[W.name]!.dataSync();
+      want.forEach((v, k) => close(J[t]![k]!, v, 1e-5, `${activation}: task ${t}, entry ${k}`));
+    });
+    tf.dispose([h, g, y]);
+    layer.dispose();
+  }
 });
