@@ -47,8 +47,10 @@ export type TfjsInputs = tf.Tensor | readonly tf.Tensor[];
  *   cotangent gₜ (TF.js has no vmap; per-task gradients of shared weights need T passes). Cost ≈ (T + 1)·Tb
  *   at worst (plus the T trunk forward passes again: tf.grads re-runs its function).
  * Balancers of timing `current` (MGDA, …) need this step's statistics before its weights: a statistics
- * pass (the trunk forward once without a tape, the heads forward and backward with the fan-out), then the
- * weighted pass — about one forward and one heads backward more than the fused pass.
+ * pass (the trunk forward once without a tape; the heads forward and backward on T copies of the
+ * representation, keeping each head's gradient and gₜ), then, with the weights, the trunk forward and
+ * backward with cotangent Σ wₜgₜ — one trunk forward more than the fused pass. Heads that share a
+ * variable run the whole weighted pass instead.
  * GradDrop (a balancer that declares a gradient combination) runs through the same fan-out: the trunk's
  * cotangent is the sign dropout of the wₜgₜ at the representation ({@link signDropout}), drawn from TF.js's
  * seeded generator.
@@ -108,6 +110,7 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
     const kernel = graph.kernel as KernelInfo;
     let J: tf.Tensor;
     if (mode === "representation") J = tf.reshape(g, [T, -1]);
+    else if (mode === "lastShared" && kernel.dense && request!.kind === "norms") return denseKernelNorms(g, rep, chainInput!, kernel.dense);
     else if (mode === "lastShared" && kernel.dense) J = denseKernelGrads(g, rep, chainInput!, kernel.dense);
     else {
       const target = mode === "lastShared" ? [kernel.variable] : [...graph.sharedVars];
@@ -196,25 +199,51 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
     return { grads: weighted, observed };
   };
 
-  /** Losses and the statistic without touching any variable: the trunk once without a tape, the heads through the fan-out. */
-  const statsPass = (x: TfjsInputs, ys: readonly tf.Tensor[]): tf.Tensor =>
+  /**
+   * Losses and the statistic without touching any variable: the trunk once without a tape, the heads
+   * forward and backward on the T copies. With `keepHeads` (heads that share no variable) it also keeps
+   * the cotangents g [T, …] and every head variable's unweighted gradient, so that the weighted step
+   * needs only the trunk again ({@link trunkPass}).
+   */
+  const statsPass = (x: TfjsInputs, ys: readonly tf.Tensor[], keepHeads: boolean): { observed: tf.Tensor; g?: tf.Tensor; headGrads?: (tf.Tensor | undefined)[] } =>
     tf.tidy(() => {
-      if (!request) return tf.stack(modelLosses(x, ys, true));
+      if (!request) return { observed: tf.stack(modelLosses(x, ys, true)) };
       const known = inputsOf(x);
       const rep = evaluate(model, graph.rep, known, true);
       const chainInput = request.mode === "lastShared" ? known.get((graph.kernel as KernelInfo).chainInput.id) : undefined;
       const repT = tf.stack(Array.from({ length: T }, () => rep));
+      const heads = keepHeads ? graph.allVars.filter((_, i) => graph.ownerTask[i]! >= 0) : [];
       let lossVec: tf.Tensor | undefined;
-      const { value, grads } = tf.engine().gradients(() => {
-        const ls = headLosses(tf.unstack(repT), ys);
-        lossVec = tf.keep(tf.stack(ls));
-        return tf.addN(ls) as tf.Scalar;
-      }, [repT]);
+      const { value, grads } = tf.engine().gradients(
+        () => {
+          const ls = headLosses(tf.unstack(repT), ys);
+          lossVec = tf.keep(tf.stack(ls));
+          return tf.addN(ls) as tf.Scalar;
+        },
+        [repT, ...heads],
+        undefined,
+        true,
+      );
       value.dispose();
       const observed = tf.concat([lossVec!, statistic(x, grads[0]!, rep, chainInput)]);
       lossVec!.dispose();
-      return observed;
+      if (!keepHeads) return { observed };
+      const byVar = new Map(heads.map((v, k) => [v.id, grads[k + 1]]));
+      return { observed, g: grads[0]!, headGrads: graph.allVars.map((v) => byVar.get(v.id)) };
     });
+
+  /**
+   * The weighted step after {@link statsPass} kept the heads' gradients: the trunk forward and backward
+   * with cotangent Σ wₜgₜ at the representation, the heads' gradients scaled by their task's weight.
+   * Returns gradients aligned with `graph.allVars`, owned by the caller.
+   */
+  const trunkPass = (x: TfjsInputs, w: readonly number[], g: tf.Tensor, headGrads: (tf.Tensor | undefined)[]): (tf.Tensor | undefined)[] => {
+    const cot = tf.tidy(() => tf.sum(tf.mul(g, tf.reshape(tf.tensor1d(w as number[]), [T, ...g.shape.slice(1).map(() => 1)])), 0));
+    const { value, grads } = tf.engine().gradients(() => evaluate(model, graph.rep, inputsOf(x), true), [...graph.sharedVars], cot, true);
+    tf.dispose([value, cot]);
+    const shared = new Map(graph.sharedVars.map((v, k) => [v.id, grads[k]]));
+    return graph.allVars.map((v, i) => (graph.ownerTask[i]! >= 0 ? tf.mul(headGrads[i]!, w[graph.ownerTask[i]!]!) : shared.get(v.id)));
+  };
 
   const checkBatch = (x: TfjsInputs, ys: readonly tf.Tensor[]) => {
     const xs = Array.isArray(x) ? (x as readonly tf.Tensor[]) : [x as tf.Tensor];
@@ -276,12 +305,18 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
         checkBatch(x, ys);
         let record: StepRecord;
         if (current) {
-          const observed = statsPass(x, ys);
-          owned = [observed];
+          const keepHeads = request !== undefined && graph.disjointHeads;
+          const { observed, g, headGrads } = statsPass(x, ys, keepHeads);
+          owned = [observed, g, ...(headGrads ?? [])];
           const obs = await observe(observed);
           const next = nextState(balancer, obs, state, T, t);
-          const { grads, observed: again } = gradPass(x, ys, next.weights, false);
-          again.dispose();
+          let grads: (tf.Tensor | undefined)[];
+          if (keepHeads) grads = trunkPass(x, next.weights, g!, headGrads!);
+          else {
+            const out = gradPass(x, ys, next.weights, false);
+            out.observed.dispose();
+            grads = out.grads;
+          }
           owned.push(...grads);
           apply(grads);
           state = next;
@@ -293,7 +328,7 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
           const seed = combine ? combine.seed(state) >>> 0 : 0;
           if (fused || !request) ({ grads, observed } = gradPass(x, ys, weights, fused, seed));
           else {
-            observed = statsPass(x, ys);
+            observed = statsPass(x, ys, false).observed;
             owned = [observed];
             const out = gradPass(x, ys, weights, false);
             out.observed.dispose();
@@ -330,6 +365,16 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
 
 export type TfjsTrainer = ReturnType<typeof createTfjsTrainer>;
 
+/** The cotangents at a Dense layer's pre-activation, δₜ = gₜ ⊙ σ'(y), as [T, N, H], with h as [N, I]. */
+function denseDeltas(g: tf.Tensor, y: tf.Tensor, h: tf.Tensor, activation: DenseActivation): { delta: tf.Tensor3D; h2: tf.Tensor2D } {
+  const T = g.shape[0]!;
+  const H = y.shape[y.shape.length - 1]!;
+  const I = h.shape[h.shape.length - 1]!;
+  const d = activation === "linear" ? null : activation === "relu" ? tf.cast(tf.greater(y, 0), "float32") : activation === "tanh" ? tf.sub(1, tf.square(y)) : tf.mul(y, tf.sub(1, y));
+  const delta = tf.reshape(d ? tf.mul(g, d) : g, [T, -1, H]) as tf.Tensor3D;
+  return { delta, h2: tf.reshape(h, [delta.shape[1], I]) };
+}
+
 /**
  * Per-task gradients of a Dense layer's kernel W [I, H] whose output y = σ(h W + b) is the representation:
  * ∂Lₜ/∂W = hᵀ (gₜ ⊙ σ'(y)), for all T tasks in one product. g [T, …, H], y [N…, H], h [N…, I]; returns
@@ -337,13 +382,27 @@ export type TfjsTrainer = ReturnType<typeof createTfjsTrainer>;
  */
 export function denseKernelGrads(g: tf.Tensor, y: tf.Tensor, h: tf.Tensor, activation: DenseActivation): tf.Tensor2D {
   return tf.tidy(() => {
-    const T = g.shape[0]!;
-    const H = y.shape[y.shape.length - 1]!;
-    const I = h.shape[h.shape.length - 1]!;
-    const d = activation === "linear" ? null : activation === "relu" ? tf.cast(tf.greater(y, 0), "float32") : activation === "tanh" ? tf.sub(1, tf.square(y)) : tf.mul(y, tf.sub(1, y));
-    const delta = tf.reshape(d ? tf.mul(g, d) : g, [T, -1, H]); // [T, N, H]
-    const N = delta.shape[1]!;
-    const K = tf.matMul(tf.reshape(h, [N, I]), tf.reshape(tf.transpose(delta, [1, 0, 2]), [N, T * H]), true, false); // [I, T·H]
+    const { delta, h2 } = denseDeltas(g, y, h, activation);
+    const [T, N, H] = delta.shape;
+    const I = h2.shape[1];
+    const K = tf.matMul(h2, tf.reshape(tf.transpose(delta, [1, 0, 2]), [N, T * H]), true, false); // [I, T·H]
     return tf.reshape(tf.transpose(tf.reshape(K, [I, T, H]), [1, 0, 2]), [T, I * H]);
+  });
+}
+
+/**
+ * ‖∂Lₜ/∂W‖ of a Dense kernel for every task (see {@link denseKernelGrads}), by whichever form costs fewer
+ * multiply-adds: the gradients themselves (T·N·I·H), or ‖hᵀδₜ‖² = ⟨h hᵀ, δₜ δₜᵀ⟩ (N²·I + T·N²·H), the
+ * cheaper one when the batch N is small against the widths.
+ */
+export function denseKernelNorms(g: tf.Tensor, y: tf.Tensor, h: tf.Tensor, activation: DenseActivation): tf.Tensor1D {
+  return tf.tidy(() => {
+    const { delta, h2 } = denseDeltas(g, y, h, activation);
+    const [T, N, H] = delta.shape;
+    const I = h2.shape[1];
+    if (N * N * I + T * N * N * H >= T * N * I * H) return tf.sqrt(tf.sum(tf.square(denseKernelGrads(g, y, h, activation)), 1)) as tf.Tensor1D;
+    const M = tf.matMul(h2, h2, false, true); // [N, N]
+    const D = tf.matMul(delta, delta, false, true); // [T, N, N]
+    return tf.sqrt(tf.relu(tf.sum(tf.mul(D, M), [1, 2]))) as tf.Tensor1D;
   });
 }

@@ -5,7 +5,7 @@ import { createTfjsTrainer, TfjsModelError, TrainingError } from "../../src/tfjs
 import type { Balancer, BalancerState, GradStatistic, Observation, Timing } from "../../src/balancers/types.js";
 import { createBalancer } from "../../src/balancers/registry.js";
 import { signDropout } from "../../src/tfjs/signDropout.js";
-import { denseKernelGrads } from "../../src/tfjs/trainer.js";
+import { denseKernelGrads, denseKernelNorms } from "../../src/tfjs/trainer.js";
 import { denseActivations, type KernelInfo } from "../../src/tfjs/graph.js";
 
 await tf.setBackend("cpu");
@@ -107,6 +107,7 @@ test("the applied update is the gradient of Σ wᵢLᵢ (fused, two-pass and cur
     [createBalancer("gradnorm"), false],
     [createBalancer("gradnorm", { gradMode: "shared" }), true],
     [createBalancer("mgda"), false],
+    [createBalancer("mgda", { gradMode: "lastShared" }), true],
     [createBalancer("dwa"), false],
   ] as const) {
     const m = twoTask({ sharedHead });
@@ -303,5 +304,25 @@ test("a Dense kernel's per-task gradients in one product equal T tf.grads calls,
     });
     tf.dispose([h, g, y]);
     layer.dispose();
+  }
+});
+
+test("a Dense kernel's per-task gradient norms, directly and in the batch-squared form, equal the norms of T tf.grads calls", () => {
+  // [N, I, H]: the first shape takes the direct form (T·N·I·H is smaller), the second ⟨hhᵀ, δδᵀ⟩.
+  for (const [N, I, H] of [[6, 4, 5], [4, 50, 40]] as const) {
+    for (const activation of denseActivations) {
+      const layer = tf.layers.dense({ units: H, activation, kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }), biasInitializer: tf.initializers.constant({ value: 0.1 }) });
+      const h = tf.randomNormal([N, I], 0, 1, "float32", 4);
+      const g = tf.randomNormal([3, N, H], 0, 1, "float32", 5);
+      const y = layer.apply(h) as tf.Tensor;
+      const W = layer.trainableWeights[0]!.read() as tf.Variable;
+      const norms = denseKernelNorms(g, y, h, activation).arraySync();
+      tf.unstack(g).forEach((gt, t) => {
+        const want = tf.tidy(() => tf.norm(tf.variableGrads(() => tf.sum(tf.mul(layer.apply(h) as tf.Tensor, gt)) as tf.Scalar, [W]).grads[W.name]!).dataSync()[0]!);
+        close(norms[t]!, want, 1e-5, `${activation} [${N}, ${I}, ${H}]: task ${t}`);
+      });
+      tf.dispose([h, g, y]);
+      layer.dispose();
+    }
   }
 });
