@@ -41,8 +41,10 @@ export type TfjsInputs = tf.Tensor | readonly tf.Tensor[];
  *   task t's head reads copy t, and the one backward pass of Σ Lₜ leaves task t's cotangent on copy t;
  *   the body receives Σ wₜ gₜ and each head's gradient is scaled by its weight afterwards. Cost ≈ Tb plus
  *   the T×|rep| copy. Heads that share variables (not disjoint) use the two-pass path below instead.
- * - `lastShared` (GradNorm's W): as above, then T small backward passes through the chain of one-input
- *   layers that ends at the representation, each giving one task's ∂Lₜ/∂W. Cost ≈ Tb + T × (that layer).
+ * - `lastShared` (GradNorm's W): as above, then for a Dense layer (linear, relu, tanh or sigmoid) whose
+ *   output is the representation, ∂Lₜ/∂W = hᵀ(gₜ ⊙ σ'(y)) for every task in one product (the norms as
+ *   ⟨hhᵀ, δₜδₜᵀ⟩ when that is cheaper); for other layers, T small backward passes through the chain of
+ *   one-input layers that ends at the representation. Cost ≈ Tb + that product (or T × that chain).
  * - `shared` (every variable of the trunk): as above, then T backward passes through the trunk with
  *   cotangent gₜ (TF.js has no vmap; per-task gradients of shared weights need T passes). Cost ≈ (T + 1)·Tb
  *   at worst (plus the T trunk forward passes again: tf.grads re-runs its function).
