@@ -22,10 +22,11 @@ function leafPaths(t: Tree, prefix: string): string[] {
   return out;
 }
 
-/** The paths of the leaves of `grads` (consumed, read back) that are not all zero. */
-function nonzero(grads: Tree, prefix: string): string[] {
+/** The paths of the leaves of `grads` (consumed, read back asynchronously) that are not all zero. */
+async function nonzero(grads: Tree, prefix: string): Promise<string[]> {
   const paths = leafPaths(grads, prefix);
-  return (tree.leaves(grads) as np.Array[]).flatMap((a, i) => ((a.dataSync() as Float32Array).some((v) => v !== 0) ? [paths[i]!] : []));
+  const values = await Promise.all((tree.leaves(grads) as np.Array[]).map((a) => a.data() as Promise<Float32Array>));
+  return values.flatMap((v, i) => (v.some((x) => x !== 0) ? [paths[i]!] : []));
 }
 
 /** Runs `f` under jit once and frees the compiled function: what a model leaks while traced costs no device memory. */
@@ -47,9 +48,10 @@ function once<A extends unknown[], R>(f: (...args: A) => R, ...args: A): R {
  * - task t reads only copy t of the replicated representation (T pullbacks of the task part);
  * - the representation does not depend on task parameters, and the task part does not read shared
  *   parameters (otherwise per-task statistics and updates would miss terms).
- * The trainers run it on their first batch: a few compiled forward and backward passes, once.
+ * The trainers run it on their first batch: a few compiled forward and backward passes, once. Results are
+ * read back asynchronously (`await data()`), so it runs on every backend, WebGPU included.
  */
-export function checkModel<B extends Tree>(model: MultitaskModel<B>, params: ModelParams, batch: B): void {
+export async function checkModel<B extends Tree>(model: MultitaskModel<B>, params: ModelParams, batch: B): Promise<void> {
   checkModelShape(model as MultitaskModel<never>, params);
   const T = model.numTasks;
   // Task part: the losses' shape, and the cotangent of loss t in copy t only: [T (loss), T (copy), n].
@@ -89,7 +91,7 @@ export function checkModel<B extends Tree>(model: MultitaskModel<B>, params: Mod
     throw new ModelContractError(`the task part must return the ${T} task losses as one array of shape [${T}], got shape [${shape.join(", ")}]`);
   }
   const n = cross.shape[2]!;
-  const c = cross.dataSync() as Float32Array;
+  const c = (await cross.data()) as Float32Array;
   for (let t = 0; t < T; t++)
     for (let s = 0; s < T; s++) {
       if (s === t) continue;
@@ -118,8 +120,8 @@ export function checkModel<B extends Tree>(model: MultitaskModel<B>, params: Mod
     tree.dispose(b);
     return [dTask, dShared] as unknown as Tree;
   }, tree.ref(params), tree.ref(batch)) as unknown as [Tree, Tree];
-  const trunkReads = nonzero(fromTrunk, "task");
-  const taskReads = nonzero(fromTasks, "shared");
+  const trunkReads = await nonzero(fromTrunk, "task");
+  const taskReads = await nonzero(fromTasks, "shared");
   if (trunkReads.length > 0) throw new ModelContractError(`the representation depends on task parameters (${trunkReads.join(", ")}): the trunk must read params.shared only`);
   if (taskReads.length > 0) throw new ModelContractError(`the task part reads shared parameters (${taskReads.join(", ")}): shared layers belong in the trunk, so that per-task statistics see them`);
 }

@@ -84,7 +84,7 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
       try {
         if (!checked) {
           try {
-            checkModel(model, live(), batch);
+            await checkModel(model, live(), batch);
           } catch (e) {
             tree.dispose(batch);
             throw e;
