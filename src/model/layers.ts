@@ -76,8 +76,7 @@ export function dense(units: number): Layer<{ W: np.Array; b: np.Array }> {
     backwardT(p, res, dyT, kind, acc, kernelOnly, _inShape, needDx) {
       const { x } = res as { x: np.Array };
       const k = statKernels[kind];
-      let a = add(acc, k.linear(x.ref, dyT.ref));
-      if (!kernelOnly) a = a.add(k.bias(dyT.ref));
+      const a = add(acc, kernelOnly ? k.linear(x.ref, dyT.ref) : k.affine(x.ref, dyT.ref));
       return { dxT: passOn(dyT, needDx, (d) => np.einsum("tbk,jk->tbj", d, p.W.ref)), acc: a };
     },
   };

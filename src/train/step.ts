@@ -93,10 +93,10 @@ export function forwardWithStats(
     // All shared parameters, biases included: propagate the T cotangents through the trunk.
     dRepT.dispose();
     let d = dzT.ref;
-    value = k.linear(hs[L - 1]!.ref, d.ref).add(k.bias(d.ref));
+    value = k.affine(hs[L - 1]!.ref, d.ref);
     for (let l = L - 1; l > 0; l--) {
       d = np.einsum("tbk,jk->tbj", d, params.trunk.W[l]!.ref).mul(masks[l - 1]!.ref);
-      value = value.add(k.linear(hs[l - 1]!.ref, d.ref)).add(k.bias(d.ref));
+      value = value.add(k.affine(hs[l - 1]!.ref, d.ref));
     }
     d.dispose();
   }
