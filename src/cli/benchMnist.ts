@@ -1,5 +1,7 @@
 import { join } from "node:path";
-import { runPool } from "./pool.js";
+import { poolJobs, runPool } from "./pool.js";
+import { planThreads, threadsLine, multiFlopsPerStep } from "./threads.js";
+import { defaultHidden } from "../experiments/multiRun.js";
 import { prepareOutDir, saveOutput } from "./output.js";
 import { progressReporter } from "./progress.js";
 import { formatTable } from "./table.js";
@@ -87,19 +89,21 @@ export function summarizeBench(runs: readonly MultiRunOutcome[]) {
 export async function benchMnistCommand(o: BenchMnistOptions): Promise<void> {
   const outDir = prepareOutDir(o.out, ["bench-mnist.json"]);
   const specs = benchSpecs(o);
+  const plan = planThreads(o.threads, poolJobs(specs.length, o.workers), multiFlopsPerStep(o.encoder, o.hidden ?? defaultHidden[o.encoder], o.batchSize));
+  console.error(threadsLine(plan));
   const t0 = performance.now();
   const progress = progressReporter(specs.map((s) => `${s.dataset} seed ${s.train.seed} ${s.label ?? s.method}`), o.epochs, false);
   let runs: MultiRunOutcome[];
   try {
-    runs = await runPool(specs, "multi", { onProgress: progress, onResult: (i) => progress.finish(i), workers: o.workers });
+    runs = await runPool(specs, "multi", { onProgress: progress, onResult: (i) => progress.finish(i), workers: o.workers, threads: plan.threads });
   } finally {
     progress.stop();
   }
   const summary = summarizeBench(runs);
   const wallS = (performance.now() - t0) / 1000;
-  const file = saveOutput(join(outDir, "bench-mnist.json"), JSON.stringify({ settings: { ...o, wallSeconds: wallS }, summary, runs }));
+  const file = saveOutput(join(outDir, "bench-mnist.json"), JSON.stringify({ settings: { ...o, threadsPerRun: plan.threads, wallSeconds: wallS }, summary, runs }));
   if (o.json) {
-    process.stdout.write(JSON.stringify({ settings: { ...o, wallSeconds: wallS }, summary }) + "\n");
+    process.stdout.write(JSON.stringify({ settings: { ...o, threadsPerRun: plan.threads, wallSeconds: wallS }, summary }) + "\n");
     return;
   }
   const pct = ([m, s]: [number, number], n: number) => (Number.isNaN(m) ? "—" : n > 1 ? `${(100 * m).toFixed(2)} ± ${(100 * s).toFixed(2)}` : (100 * m).toFixed(2));

@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { runPool } from "./pool.js";
+import { poolJobs, runPool } from "./pool.js";
+import { planThreads, threadsLine, toyFlopsPerStep } from "./threads.js";
 import { prepareOutDir, saveOutput } from "./output.js";
 import { progressReporter } from "./progress.js";
 import { formatTable } from "./table.js";
@@ -25,6 +26,8 @@ export interface CompareOptions {
   dataSeed: number;
   out: string;
   workers?: number;
+  /** jax-js's threads per run (`auto`: see planThreads). */
+  threads: number | "auto";
   json?: boolean;
   command: string;
   /** Methods that need per-task statistics (MGDA, PCGrad, …), run on `extraTasks` with `extraSeeds`. */
@@ -123,11 +126,13 @@ export function summarize(runs: readonly ToyRunOutcome[]) {
 export async function compareCommand(o: CompareOptions): Promise<void> {
   const outDir = prepareOutDir(o.out, ["results.json", "report.html"]);
   const specs = compareSpecs(o);
+  const plan = planThreads(o.threads, poolJobs(specs.length, o.workers), Math.max(...o.tasks.map((T) => toyFlopsPerStep(T, o.batchSize))));
+  console.error(threadsLine(plan));
   const t0 = performance.now();
   const progress = progressReporter(specs.map((s) => `T=${s.data.numTasks} seed ${s.train.seed ?? 0} ${s.label ?? s.method}`), o.steps);
   let runs: ToyRunOutcome[];
   try {
-    runs = await runPool(specs, "toy", { onProgress: progress, onResult: (i) => progress.finish(i), workers: o.workers });
+    runs = await runPool(specs, "toy", { onProgress: progress, onResult: (i) => progress.finish(i), workers: o.workers, threads: plan.threads });
   } finally {
     progress.stop();
   }
@@ -159,6 +164,7 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
       trainSize: o.trainSize,
       testSize: o.testSize,
       dataSeed: o.dataSeed,
+      threadsPerRun: plan.threads,
       wallSeconds: Math.round(wallS),
     },
     experiments,

@@ -6,7 +6,8 @@ import { stemModeProblem } from "../models/conv.js";
 import { toyDefaults } from "../data/toy.js";
 import { toyTrainDefaults } from "../experiments/toyRun.js";
 import { defaultHidden, multiEncoders, multiKinds, multiTrainDefaults } from "../experiments/multiRun.js";
-import { datasetList, distinct, finiteNumber, intList, keyValue, nameList, nonNegativeInt, nonNegativeList, nonNegativeNumber, numberList, oneOf, outPath, positiveInt, positiveNumber } from "./options.js";
+import { datasetList, distinct, finiteNumber, intList, keyValue, nameList, nonNegativeInt, nonNegativeList, nonNegativeNumber, numberList, oneOf, outPath, positiveInt, positiveNumber, threadsArg } from "./options.js";
+import { defaultThreads } from "./threads.js";
 
 const [major] = process.versions.node.split(".").map(Number);
 if ((major ?? 0) < 22) {
@@ -26,6 +27,16 @@ export const experimentDefaults = {
 
 const program = new Command();
 program.name("lossbalance").description("Adaptive loss balancing for multitask networks (GradNorm and peers) on jax-js").showHelpAfterError(false);
+
+/** `--threads`, on every command. */
+function threadsOption(perRun: boolean): Option {
+  return new Option(
+    "--threads <n|auto>",
+    `threads for jax-js's wasm kernels${perRun ? " per run" : ""}: a number (> 1: a pool of worker threads), or auto (more than one only for big steps, and ${perRun ? "runs × threads ≤ cores" : "at most the cores"})`,
+  )
+    .argParser(threadsArg)
+    .default(defaultThreads);
+}
 
 function addDataOptions(cmd: Command): Command {
   return cmd
@@ -51,6 +62,7 @@ addDataOptions(
     .addOption(new Option("--opt <key=value>", "any method option, repeatable (e.g. --opt c=0.4 for cagrad)").argParser(keyValue))
     .addOption(new Option("--seed <n>", "seed of the initial network and the batch order").argParser(nonNegativeInt).default(0))
     .addOption(new Option("--out <dir>", "write the run (with its history) as JSON into this folder").argParser(outPath))
+    .addOption(threadsOption(false))
     .option("--json", "print one JSON object to stdout"),
 ).action(async (opts) => (await import("./toy.js")).toyCommand(opts));
 
@@ -67,6 +79,7 @@ addDataOptions(
     .addOption(new Option("--extra-seeds <list>", "seeds for the extra methods").argParser(distinct(intList)).default([0]))
     .addOption(new Option("--grad-mode <mode>", "gradient mode of the extra methods that take one").argParser(oneOf(gradModes)).default("representation"))
     .addOption(new Option("--out <dir>", "output folder").argParser(outPath).default("out"))
+    .addOption(threadsOption(true))
     .option("--json", "print a JSON summary to stdout"),
 ).action(async (opts, cmd: Command) => {
   const { compareCommand, comparedMethods, defaultExtraMethods } = await import("./compare.js");
@@ -99,6 +112,7 @@ function addMultiTrainOptions(cmd: Command): Command {
     .addOption(new Option("--hidden <list>", `fully connected widths of the encoder (default: ${defaultHidden.mlp.join(",")} for mlp, ${defaultHidden.lenet.join(",")} for lenet)`).argParser(intList))
     .addOption(new Option("--data-seed <n>", "seed of the pairing and the split").argParser(nonNegativeInt).default(0))
     .addOption(new Option("--workers <n>", "worker threads (default: one per core)").argParser(positiveInt))
+    .addOption(threadsOption(true))
     .option("--json", "print a JSON summary to stdout");
 }
 

@@ -8,6 +8,14 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+/** `--threads`: a positive integer or `auto`. */
+export function threadsArg(value: string): number | "auto" {
+  if (value.trim() === "auto") return "auto";
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError("must be a positive integer or auto");
+  return n;
+}
+
 export function nonNegativeInt(value: string): number {
   const n = Number(value);
   if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError("must be a non-negative integer");
@@ -125,5 +133,6 @@ export interface MultiTrainCliOptions {
   hidden?: number[];
   dataSeed: number;
   workers?: number;
+  threads: number | "auto";
   json?: boolean;
 }

@@ -10,17 +10,26 @@ export interface PoolOptions<R> {
   readonly onResult?: (index: number, result: R) => void;
   /** Worker threads; default one per core, at most one per run. */
   readonly workers?: number | undefined;
+  /** Threads of each worker's jax-js (configureThreads before its first jax-js use); default 1. */
+  readonly threads?: number | undefined;
+  /** Report a run's error as is (default: prefixed with the run's index and label). */
+  readonly bareErrors?: boolean;
+}
+
+/** Worker threads runPool starts for `runs` runs: `workers` (default one per core), at most one per run, at least one. */
+export function poolJobs(runs: number, workers?: number): number {
+  return Math.max(1, Math.min(workers ?? availableParallelism(), runs));
 }
 
 /**
- * Runs independent runs on a pool of worker threads (one jax-js wasm backend each,
- * single-threaded), so a 2-core machine runs two at once. Results come back in spec order.
+ * Runs independent runs on a pool of worker threads (one jax-js wasm backend each, on `threads`
+ * threads: single-threaded by default), so a 2-core machine runs two at once. Results come back in
+ * spec order.
  */
 export function runPool(specs: readonly ToyRunSpec[], kind: "toy", options?: PoolOptions<ToyRunOutcome>): Promise<ToyRunOutcome[]>;
 export function runPool(specs: readonly MultiRunSpec[], kind: "multi", options?: PoolOptions<MultiRunOutcome>): Promise<MultiRunOutcome[]>;
 export async function runPool(specs: readonly (ToyRunSpec | MultiRunSpec)[], kind: "toy" | "multi", options: PoolOptions<never> = {}): Promise<unknown[]> {
   const { onProgress, onResult } = options as PoolOptions<unknown>;
-  const workers = options.workers ?? Math.min(availableParallelism(), specs.length);
   const here = new URL(import.meta.url);
   const ext = here.pathname.endsWith(".ts") ? ".ts" : ".js";
   const workerUrl = new URL(`./worker${ext}`, here);
@@ -28,7 +37,8 @@ export async function runPool(specs: readonly (ToyRunSpec | MultiRunSpec)[], kin
   const results: unknown[] = new Array(specs.length);
   let next = 0;
   let failure: Error | null = null;
-  const pool = Array.from({ length: Math.max(1, Math.min(workers, specs.length)) }, () => new Worker(workerUrl, { execArgv }));
+  const workerData = { threads: options.threads ?? 1 };
+  const pool = Array.from({ length: poolJobs(specs.length, options.workers) }, () => new Worker(workerUrl, { execArgv, workerData }));
   try {
     await Promise.all(
       pool.map(
@@ -42,7 +52,7 @@ export async function runPool(specs: readonly (ToyRunSpec | MultiRunSpec)[], kin
             w.on("message", (m: { id: number; progress?: number; result?: unknown; error?: string }) => {
               if (m.progress !== undefined) onProgress?.(m.id, m.progress);
               else if (m.error !== undefined) {
-                failure = new Error(`run ${m.id} (${specs[m.id]!.label ?? specs[m.id]!.method}): ${m.error}`);
+                failure = new Error(options.bareErrors ? m.error : `run ${m.id} (${specs[m.id]!.label ?? specs[m.id]!.method}): ${m.error}`);
                 reject(failure);
               } else {
                 results[m.id] = m.result;

@@ -1,12 +1,13 @@
 import { appendFileSync, existsSync, readFileSync, truncateSync } from "node:fs";
 import { join } from "node:path";
-import { runPool } from "./pool.js";
+import { poolJobs, runPool } from "./pool.js";
+import { planThreads, threadsLine, multiFlopsPerStep } from "./threads.js";
 import { fallbackPath, prepareOutDir, reason, saveOutput } from "./output.js";
 import { progressReporter } from "./progress.js";
 import { formatTable } from "./table.js";
 import { summarizeSweep, sweepPoints, type SweepSettings } from "../experiments/sweep.js";
 import type { MultiRunOutcome } from "../experiments/multiExperiment.js";
-import { multiTitle, type MultiKind } from "../experiments/multiRun.js";
+import { defaultHidden, multiTitle, type MultiKind } from "../experiments/multiRun.js";
 import type { MultiTrainCliOptions } from "./options.js";
 
 export interface SweepOptions extends MultiTrainCliOptions {
@@ -102,6 +103,8 @@ export async function sweepCommand(o: SweepOptions): Promise<void> {
       `${outcomes.size} already in ${file}, ${todo.length} to run` +
       (saved.size > outcomes.size ? ` (${saved.size - outcomes.size} saved runs with other settings are kept but not used)` : ""),
   );
+  const plan = planThreads(o.threads, poolJobs(todo.length, o.workers), multiFlopsPerStep(o.encoder, o.hidden ?? defaultHidden[o.encoder], o.batchSize));
+  if (todo.length > 0) console.error(threadsLine(plan));
   const onInterrupt = () => {
     console.error(`\nsweep interrupted: ${outcomes.size} of ${points.length} runs are saved in ${sink.file}; run the same command again to resume.`);
     process.exit(130);
@@ -122,6 +125,7 @@ export async function sweepCommand(o: SweepOptions): Promise<void> {
           progress.finish(i);
         },
         workers: o.workers,
+        threads: plan.threads,
       },
     );
   } finally {
@@ -130,7 +134,7 @@ export async function sweepCommand(o: SweepOptions): Promise<void> {
   }
   const wallS = (performance.now() - t0) / 1000;
   const summary = summarizeSweep(points, outcomes);
-  const report = { settings: { ...o, wallSeconds: wallS, resumed: points.length - todo.length, ran: todo.length }, summary };
+  const report = { settings: { ...o, threadsPerRun: plan.threads, wallSeconds: wallS, resumed: points.length - todo.length, ran: todo.length }, summary };
   const summaryFile = saveOutput(join(outDir, "sweep.json"), JSON.stringify(report));
   if (o.json) {
     process.stdout.write(JSON.stringify(report) + "\n");

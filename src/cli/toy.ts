@@ -5,6 +5,9 @@ import { createBalancer } from "../balancers/registry.js";
 import type { GradStatistic } from "../balancers/types.js";
 import { executeToyRun, toyData } from "../experiments/toyExperiment.js";
 import { formatTable } from "./table.js";
+import { runPool } from "./pool.js";
+import { planThreads, threadsLine, toyFlopsPerStep } from "./threads.js";
+import { toyTrainDefaults } from "../experiments/toyRun.js";
 
 export interface ToyCommandOptions {
   tasks: number;
@@ -23,6 +26,8 @@ export interface ToyCommandOptions {
   trainSize: number;
   testSize: number;
   out?: string;
+  /** jax-js's threads for the run: 1 runs in this thread, more in a worker thread whose jax-js gets a pool of them. */
+  threads: number | "auto";
   json?: boolean;
 }
 
@@ -50,11 +55,14 @@ export async function toyCommand(o: ToyCommandOptions): Promise<void> {
   createBalancer(o.method, options).init(o.tasks); // validate method, options and T before any work
   const outFile = `toy-T${o.tasks}-${o.method}-seed${o.seed}.json`;
   const outDir = o.out === undefined ? undefined : prepareOutDir(o.out, [outFile]);
+  const plan = planThreads(o.threads, 1, toyFlopsPerStep(o.tasks, o.batchSize, toyTrainDefaults.hidden));
+  console.error(threadsLine(plan));
   await init("wasm");
   defaultDevice("wasm");
   const data = { numTasks: o.tasks, seed: o.dataSeed, inputScale: o.inputScale, trainSize: o.trainSize, testSize: o.testSize };
   const spec = { method: o.method, options, data, train: { steps: o.steps, seed: o.seed, batchSize: o.batchSize, lr: o.lr } };
-  const r = await executeToyRun(spec);
+  // jax-js here was built without a pool (main.ts imports it first): more threads run in a worker thread.
+  const r = plan.threads === 1 ? await executeToyRun(spec) : (await runPool([spec], "toy", { workers: 1, threads: plan.threads, bareErrors: true }))[0]!;
   const summary = {
     method: r.method,
     options: r.options,
@@ -69,6 +77,7 @@ export async function toyCommand(o: ToyCommandOptions): Promise<void> {
     wallMs: r.wallMs,
     steps: o.steps,
     seed: o.seed,
+    threads: plan.threads,
     saturation: toyData(data).saturation,
   };
   if (outDir !== undefined) {

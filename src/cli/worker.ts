@@ -1,12 +1,19 @@
-import { parentPort } from "node:worker_threads";
-import { init, defaultDevice } from "@jax-js/jax";
-import { executeToyRun, type ToyRunSpec } from "../experiments/toyExperiment.js";
-import { executeMultiRun, type MultiRunSpec } from "../experiments/multiExperiment.js";
-import { toyTrainDefaults } from "../experiments/toyRun.js";
+import { parentPort, workerData } from "node:worker_threads";
+import { configureThreads } from "../threads/node.js";
+import type { ToyRunSpec } from "../experiments/toyExperiment.js";
+import type { MultiRunSpec } from "../experiments/multiExperiment.js";
 
 export type PoolJob = { kind: "toy"; spec: ToyRunSpec } | { kind: "multi"; spec: MultiRunSpec };
 
-/** Worker side of the pool: runs jobs one at a time, reporting progress (toy: steps; multi: epochs). */
+/**
+ * Worker side of the pool: sets jax-js's threads (workerData.threads, from --threads) before jax-js is
+ * first imported here, then runs jobs one at a time, reporting progress (toy: steps; multi: epochs).
+ */
+configureThreads((workerData as { threads?: number } | null)?.threads ?? 1);
+const { init, defaultDevice } = await import("@jax-js/jax");
+const { executeToyRun } = await import("../experiments/toyExperiment.js");
+const { executeMultiRun } = await import("../experiments/multiExperiment.js");
+const { toyTrainDefaults } = await import("../experiments/toyRun.js");
 await init("wasm");
 defaultDevice("wasm");
 parentPort!.on("message", async (msg: { id: number; job: PoolJob }) => {

@@ -15,3 +15,10 @@ test("the package root bundles for browsers without TF.js; lossbalance/tfjs bund
   assert.deepEqual([...new Set(imports)].sort(), ["@tensorflow/tfjs-core", "@tensorflow/tfjs-layers"]);
   assert.ok(!Object.keys(sub.metafile!.inputs).some((p) => p.includes("@jax-js")), "lossbalance/tfjs does not pull jax-js in");
 });
+
+test("lossbalance/threads: the browser build bundles for browsers without Node built-ins and without jax-js", async () => {
+  const b = await bundle("src/threads/browser.ts");
+  const inputs = Object.keys(b.metafile!.inputs);
+  assert.ok(inputs.some((p) => p.endsWith("src/threads/browser.ts")));
+  assert.deepEqual(inputs.filter((p) => p.includes("@jax-js") || p.startsWith("node:")), []);
+});
