@@ -2,19 +2,20 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { SourceMap } from "node:module";
-import { join, relative, resolve } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { chromium } from "playwright-core";
 import * as jax from "@jax-js/jax";
 import * as lib from "../../src/index.js";
+import type { ThreadsInfo, ThreadsState } from "../../src/threads/browser.js";
 import { startTestServer } from "../helpers/server.js";
 
 /**
  * The library's jax-js training in a real browser: a page bundled by esbuild from the package root
  * (src/index.ts, platform browser: the root must bundle without Node built-ins) trains GradNorm on the
  * synthetic task (makeToy + runToy, seeded, small) in headless Chromium, served over HTTP from 127.0.0.1,
- * in three configurations, one page load each in one browser:
+ * in six configurations, one page load each in one browser:
  * - `wasm`: jax-js's wasm backend on one thread (the page is not cross-origin isolated: no
  *   SharedArrayBuffer, so no worker pool) — must equal the same training in Node to the bit;
  * - `pool`: the wasm backend with its worker pool (the page is cross-origin isolated, and every read of
@@ -22,6 +23,14 @@ import { startTestServer } from "../helpers/server.js";
  *   the kernels it posts to each; equal to Node within float tolerance;
  * - `webgpu`: jax-js's WebGPU backend (SwiftShader's Vulkan in headless Chromium) — the data are made on
  *   wasm (makeToy reads back synchronously), training runs on WebGPU; equal within float tolerance.
+ * - `threads1`, `threads3`, `threads2-nonisolated`: the wasm backend after `configureThreads` from
+ *   `lossbalance/threads` (src/threads/browser.ts), called by the page's first module before it imports the
+ *   training module (and with it lossbalance and jax-js: `await import(...)`, an esbuild split chunk) —
+ *   `configureThreads(1)` in a cross-origin-isolated page hides `Worker` from jax-js (no worker started),
+ *   `configureThreads(3)` there gives jax-js a pool of exactly 3 workers (not navigator.hardwareConcurrency's
+ *   count, which the page itself still reads) that all run kernels, and `configureThreads(2)` in a page that is not isolated answers 1 thread
+ *   with the reason; each must equal Node to the bit, and a call after jax-js is loaded must throw (in the
+ *   isolated pages).
  * In every run the page records each `dataSync()` (jax-js's sync read; item(), js() and scalar coercion
  * go through it) during training: none may read the device (with the pool it would throw or stall, and
  * on WebGPU it goes through a canvas and has been seen to return zeros). Allowed: the reads jax-js's jit
@@ -43,8 +52,14 @@ const FLAGS = [
   "--use-webgpu-adapter=swiftshader",
 ];
 const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const CONFIGS = ["wasm", "pool", "webgpu"] as const;
+const CONFIGS = ["wasm", "pool", "webgpu", "threads1", "threads3", "threads2-nonisolated"] as const;
 type Config = (typeof CONFIGS)[number];
+/** The configurations that call configureThreads(n) before the page loads jax-js, and whether their page is cross-origin isolated. */
+const THREADS = { threads1: { threads: 1, isolated: true }, threads3: { threads: 3, isolated: true }, "threads2-nonisolated": { threads: 2, isolated: false } } as const;
+type ThreadsConfig = keyof typeof THREADS;
+const isThreads = (c: Config): c is ThreadsConfig => Object.hasOwn(THREADS, c);
+/** Pages served cross-origin isolated (COOP/COEP: SharedArrayBuffer, hence jax-js's worker pool). */
+const ISOLATED = new Set<string>(["pool", ...Object.entries(THREADS).filter(([, v]) => v.isolated).map(([k]) => k)]);
 
 /**
  * The scenario, as module source shared by both sides (the page bundles it, Node imports it), given the
@@ -121,17 +136,46 @@ export async function train(lib, jax, data) {
 `;
 
 /**
- * The page: `?config=wasm|pool|webgpu`. It wraps the Worker constructor before any array op (jax-js's
- * pool starts its workers on its first dispatch) to count the workers and the messages posted to each,
- * and writes what it saw into #result as JSON, with data-done on <body> once finished.
+ * The page's first module (page.js, an ES module): for the threads configurations it imports
+ * lossbalance/threads (its own chunk) and calls configureThreads before anything has loaded jax-js, then
+ * it imports the training module (a chunk with lossbalance and jax-js) and runs it. The other
+ * configurations never load lossbalance/threads.
  */
-const PAGE_ENTRY = String.raw`
+const PAGE_BOOT = String.raw`
+const THREADS = ${JSON.stringify(Object.fromEntries(Object.entries(THREADS).map(([k, v]) => [k, v.threads])))};
+const config = new URLSearchParams(location.search).get("config");
+let stage = "boot";
+try {
+  let threads = null;
+  if (Object.hasOwn(THREADS, config)) {
+    stage = "configureThreads";
+    const module = await import("./src/threads/browser.ts");
+    const info = module.configureThreads(THREADS[config]);
+    threads = { module, requested: THREADS[config], info, before: module.threadsInfo() };
+  }
+  stage = "importing the training module";
+  const page = await import("page-train");
+  stage = "training module";
+  await page.main(config, threads);
+} catch (e) {
+  document.getElementById("result").textContent = JSON.stringify({ config, stage, fatal: String(e && e.stack || e), errors: [] });
+  document.body.dataset.done = "1";
+}
+`;
+
+/**
+ * The training module, `main(config, threads)` with `config` from `?config=`. It wraps the Worker
+ * constructor before any array op (jax-js's pool starts its workers on its first dispatch) to count the
+ * workers and the messages posted to each, and writes what it saw into #result as JSON, with data-done
+ * on <body> once finished.
+ */
+const PAGE_TRAIN = String.raw`
 import * as lib from "./src/index.ts";
 import * as jax from "@jax-js/jax";
 import { TOY, makeData, train } from "scenario";
 
-const config = new URLSearchParams(location.search).get("config");
-const out = { config, stage: "start", fatal: null, errors: [], env: null, gpu: null, pool: null, data: null, run: null };
+let config = null;
+const out = { config, stage: "start", fatal: null, errors: [], env: null, gpu: null, pool: null, data: null, run: null, threads: null };
 function publish(done) {
   if (done) out.stage = "done";
   document.getElementById("result").textContent = JSON.stringify(out);
@@ -172,7 +216,8 @@ async function startWebGPU() {
   if (!devices.includes("webgpu")) throw new Error("WebGPU unavailable: jax-js init('webgpu') did not start it (devices: " + devices.join(", ") + ")");
 }
 
-async function main() {
+async function run(threads) {
+  if (threads) out.threads = { requested: threads.requested, info: threads.info, before: threads.before };
   out.env = {
     crossOriginIsolated: globalThis.crossOriginIsolated === true,
     sharedArrayBuffer: typeof SharedArrayBuffer !== "undefined",
@@ -180,7 +225,7 @@ async function main() {
     hardwareConcurrency: navigator.hardwareConcurrency,
     userAgent: navigator.userAgent,
   };
-  if (!["wasm", "pool", "webgpu"].includes(config)) throw new Error("unknown config " + config);
+  if (!${JSON.stringify(CONFIGS)}.includes(config)) throw new Error("unknown config " + config);
   if (config === "webgpu") {
     out.stage = "starting webgpu";
     publish(false);
@@ -229,12 +274,24 @@ async function main() {
     }
     jax.defaultDevice("wasm");
   }
+  if (threads) {
+    out.threads.after = threads.module.threadsInfo();
+    // Too late now: jax-js's wasm backend exists.
+    try {
+      out.threads.late = { returned: threads.module.configureThreads(2) };
+    } catch (e) {
+      out.threads.late = { threw: String(e && e.message || e) };
+    }
+  }
 }
 
-main().then(
-  () => publish(true),
-  (e) => { out.fatal = String(e && e.stack || e); publish(true); },
-);
+export function main(c, threads) {
+  out.config = config = c;
+  return run(threads).then(
+    () => publish(true),
+    (e) => { out.fatal = String(e && e.stack || e); publish(true); },
+  );
+}
 `;
 
 interface SyncRead {
@@ -278,6 +335,16 @@ interface PageResult {
   };
   data: DataResult | null;
   run: TrainResult | null;
+  threads: null | {
+    requested: number;
+    /** What configureThreads returned. */
+    info: ThreadsInfo;
+    /** threadsInfo() right after, before jax-js was imported, and after training. */
+    before: ThreadsState | null;
+    after?: ThreadsState | null;
+    /** configureThreads(2) after training. */
+    late?: { threw: string } | { returned: ThreadsInfo };
+  };
 }
 interface Scenario {
   makeData(l: typeof lib, j: typeof jax): DataResult & { data: lib.ToyData };
@@ -315,13 +382,16 @@ function differences(a: TrainResult, b: TrainResult) {
  * 50× (losses) and 450× (weights), while a wrong kernel or a lost update moves the losses by 1e-3 or
  * more and the weights by about GradNorm's step (1e-2).
  */
-const TOLERANCE: Record<Exclude<Config, "wasm">, { weights: number; losses: number }> = {
+const TOLERANCE: Record<"pool" | "webgpu", { weights: number; losses: number }> = {
   pool: { weights: 1e-5, losses: 1e-4 },
   webgpu: { weights: 1e-5, losses: 1e-4 },
 };
 
-/** "file:line (function)" frames of a stack (below dataSync), mapped through the page's source map where given. */
-function frames(stack: string, map?: SourceMap): string[] {
+/** The page's source maps, by the name of the script they map (page.js and its chunks). */
+type Maps = ReadonlyMap<string, SourceMap>;
+
+/** "file:line (function)" frames of a stack (below dataSync), mapped through the page's source maps where given. */
+function frames(stack: string, maps?: Maps): string[] {
   const out: string[] = [];
   for (const line of stack.split("\n")) {
     const m = /at (?:(.*?) \()?(.*?):(\d+):(\d+)\)?\s*$/.exec(line);
@@ -329,7 +399,8 @@ function frames(stack: string, map?: SourceMap): string[] {
     const fn = m[1] ?? "<anonymous>";
     let file = m[2]!;
     let ln = Number(m[3]);
-    if (map && file.endsWith("/page.js")) {
+    const map = maps && /^https?:/.test(file) ? maps.get(basename(new URL(file).pathname)) : undefined;
+    if (map) {
       const e = map.findEntry(ln - 1, Number(m[4]) - 1) as { originalSource?: string; originalLine?: number };
       if (e.originalSource === undefined || e.originalLine === undefined) continue;
       file = e.originalSource;
@@ -343,7 +414,7 @@ function frames(stack: string, map?: SourceMap): string[] {
 }
 
 /** A sync read: where it was made in the library (or the scenario), and the jax-js function that made it. */
-function describe(r: SyncRead, map?: SourceMap): string {
+function describe(r: SyncRead, map?: Maps): string {
   const all = frames(r.stack, map);
   const own = all.filter((f) => f.startsWith("src/") || f.startsWith("scenario"));
   const via = all[0]?.startsWith("node_modules/@jax-js/") ? ` via jax-js ${/\((.*)\)$/.exec(all[0])?.[1] ?? all[0]}` : "";
@@ -351,26 +422,31 @@ function describe(r: SyncRead, map?: SourceMap): string {
 }
 
 /** Distinct descriptions with their counts. */
-function tally(reads: SyncRead[], map?: SourceMap): string {
+function tally(reads: SyncRead[], map?: Maps): string {
   const n = new Map<string, number>();
   for (const r of reads) n.set(describe(r, map), (n.get(describe(r, map)) ?? 0) + 1);
   return [...n].map(([d, k]) => `${k}× ${d}`).join("; ") || "none";
 }
 
-test("jax-js training (GradNorm on the toy task) in headless Chromium — wasm, wasm worker pool, WebGPU — matches Node", { timeout: 120_000 }, async (t) => {
+test("jax-js training (GradNorm on the toy task) in headless Chromium — wasm, wasm worker pool, WebGPU, configureThreads — matches Node", { timeout: 120_000 }, async (t) => {
   if (!existsSync(CHROMIUM)) {
     t.skip(`no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM)`);
     return;
   }
   const t0 = performance.now();
-  // The page, from the package root, for the browser; a source map to name the sync reads' call sites.
+  // The page, from the package root, for the browser, as ES modules: page.js (the boot module) and the
+  // chunks it imports (the training module; lossbalance/threads); source maps to name the sync reads' call sites.
+  const virtual: Record<string, string> = { "page-boot": PAGE_BOOT, "page-train": PAGE_TRAIN, scenario: SCENARIO };
   const bundle = await build({
-    stdin: { contents: PAGE_ENTRY, resolveDir: ROOT, loader: "js", sourcefile: "page-entry.js" },
+    entryPoints: { page: "page-boot" },
     bundle: true,
-    format: "iife",
+    splitting: true,
+    format: "esm",
     platform: "browser",
     target: "es2022",
-    outfile: join(ROOT, "page.js"),
+    outdir: ROOT,
+    entryNames: "[name]",
+    chunkNames: "[name]-[hash]",
     sourcemap: "external",
     sourcesContent: false,
     write: false,
@@ -378,27 +454,45 @@ test("jax-js training (GradNorm on the toy task) in headless Chromium — wasm, 
     metafile: true,
     plugins: [
       {
-        name: "scenario",
+        name: "page-modules",
         setup(b) {
-          b.onResolve({ filter: /^scenario$/ }, () => ({ path: "scenario", namespace: "scenario" }));
-          b.onLoad({ filter: /.*/, namespace: "scenario" }, () => ({ contents: SCENARIO, loader: "js" }));
+          b.onResolve({ filter: /^(page-boot|page-train|scenario)$/ }, (a) => ({ path: a.path, namespace: "page" }));
+          b.onLoad({ filter: /.*/, namespace: "page" }, (a) => ({ contents: virtual[a.path]!, loader: "js", resolveDir: ROOT }));
         },
       },
     ],
   });
-  const js = bundle.outputFiles.find((f) => f.path.endsWith("page.js"))!;
-  const map = new SourceMap(JSON.parse(bundle.outputFiles.find((f) => f.path.endsWith("page.js.map"))!.text));
+  const scripts = bundle.outputFiles.filter((f) => f.path.endsWith(".js"));
+  const maps: Maps = new Map(bundle.outputFiles.filter((f) => f.path.endsWith(".js.map")).map((f) => [basename(f.path, ".map"), new SourceMap(JSON.parse(f.text))]));
   const inputs = Object.keys(bundle.metafile.inputs);
   assert.ok(inputs.includes("src/index.ts"), "the page bundles the package root");
+  // Neither page.js nor lossbalance/threads' chunk may load jax-js (in itself or in a chunk it imports
+  // statically): configureThreads must run before jax-js is evaluated.
+  const outputs = bundle.metafile.outputs;
+  const outputKey = (name: string) => Object.keys(outputs).find((k) => basename(k) === name)!;
+  const loads = (key: string, seen = new Set<string>()): Set<string> => {
+    if (seen.has(key)) return seen;
+    seen.add(key);
+    for (const i of outputs[key]!.imports) if (i.kind === "import-statement") loads(outputKey(basename(i.path)), seen);
+    return seen;
+  };
+  const threadsChunks = Object.entries(outputs).filter(([, o]) => "src/threads/browser.ts" in o.inputs).map(([k]) => k);
+  assert.equal(threadsChunks.length, 1, "lossbalance/threads is in one chunk");
+  assert.ok(basename(threadsChunks[0]!) !== "page.js", "lossbalance/threads is not in page.js (only the threads configurations load it)");
+  for (const first of [outputKey("page.js"), threadsChunks[0]!]) {
+    const eager = [...loads(first)].flatMap((k) => Object.keys(outputs[k]!.inputs)).filter((i) => i.includes("@jax-js/") || i === "src/index.ts");
+    assert.deepEqual(eager, [], `${basename(first)} loads neither jax-js nor lossbalance (statically)`);
+  }
   const buildMs = performance.now() - t0;
 
   const server = await startTestServer({
     files: {
-      "/index.html": `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>lossbalance jax-js</title></head><body><pre id="result"></pre><script src="page.js"></script></body></html>`,
-      "/page.js": js.contents,
+      "/index.html": `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>lossbalance jax-js</title></head><body><pre id="result"></pre><script type="module" src="page.js"></script></body></html>`,
+      ...Object.fromEntries(bundle.outputFiles.map((f) => [`/${basename(f.path)}`, f.contents])),
     },
-    // Only the pool's page is cross-origin isolated (SharedArrayBuffer, hence jax-js's worker pool).
-    crossOriginIsolation: (url) => url.searchParams.get("config") === "pool",
+    // The pool's and the isolated threads pages are cross-origin isolated (SharedArrayBuffer, hence a
+    // possible worker pool); only the document's headers matter (the scripts are same-origin).
+    crossOriginIsolation: (url) => ISOLATED.has(url.searchParams.get("config") ?? ""),
   });
   const pages = {} as Record<Config, PageResult>;
   const pageMs = {} as Record<Config, number>;
@@ -455,8 +549,8 @@ test("jax-js training (GradNorm on the toy task) in headless Chromium — wasm, 
       assert.equal(page.data!.hash, nodeData.hash, `${config}: the same toy data as Node (bytes)`);
       // jax-js's jit inlines 0-d constants as literals when it traces (dataSync on expressions, answered
       // on the host); any other dataSync would read the device synchronously.
-      assert.deepEqual(run.syncReads.filter((r) => !r.inline).map((r) => describe(r, map)), [], `${config}: no sync read of the device (dataSync) while training`);
-      t.diagnostic(`${config}: sync reads while training: ${tally(run.syncReads, map)}`);
+      assert.deepEqual(run.syncReads.filter((r) => !r.inline).map((r) => describe(r, maps)), [], `${config}: no sync read of the device (dataSync) while training`);
+      t.diagnostic(`${config}: sync reads while training: ${tally(run.syncReads, maps)}`);
       assert.equal(run.history.weights.length, 40, "every step recorded");
       const d = differences(run, node);
       const fmt = (x: { abs: number; rel: number }) => `${x.abs.toExponential(2)} abs / ${x.rel.toExponential(2)} rel`;
@@ -464,15 +558,64 @@ test("jax-js training (GradNorm on the toy task) in headless Chromium — wasm, 
         `${config}: page ${pageMs[config].toFixed(0)} ms, training ${run.wallMs.toFixed(0)} ms (${run.msPerStep.toFixed(1)} ms/step) vs Node ${node.wallMs.toFixed(0)} ms (${node.msPerStep.toFixed(1)} ms/step); ` +
           `max diff vs Node: weights ${fmt(d.weightTrajectory)}, batch losses ${fmt(d.batchLosses)}, eval losses ${fmt(d.evalLosses)}, final weights ${fmt(d.finalWeights)}, final test loss ${fmt(d.finalTestLoss)}`,
       );
+      const kernels = pool.duringTraining.kernels;
+      const total = kernels.reduce((a, b) => a + b, 0);
+      const used = kernels.filter((k) => k > 0).length;
+      const equalsNode = () => {
+        assert.deepEqual(run.history, node.history, `${config}: weights and losses at every step equal Node's, to the bit`);
+        assert.deepEqual(run.weights, node.weights, `${config}: final weights equal Node's`);
+        assert.deepEqual(run.testLoss, node.testLoss, `${config}: final test losses equal Node's`);
+        assert.deepEqual(run.initialTestLoss, node.initialTestLoss);
+      };
       if (config === "wasm") {
         assert.equal(run.device, "wasm");
         assert.deepEqual(page.env.crossOriginIsolated, false, "wasm: the page is not cross-origin isolated");
         assert.equal(page.env.sharedArrayBuffer, false, "wasm: no SharedArrayBuffer, so jax-js's wasm backend has no worker pool");
         assert.equal(pool.created.length, 0, "wasm: no Worker started");
-        assert.deepEqual(run.history, node.history, "wasm: weights and losses at every step equal Node's, to the bit");
-        assert.deepEqual(run.weights, node.weights, "wasm: final weights equal Node's");
-        assert.deepEqual(run.testLoss, node.testLoss, "wasm: final test losses equal Node's");
-        assert.deepEqual(run.initialTestLoss, node.initialTestLoss);
+        assert.equal(page.threads, null, "wasm: lossbalance/threads not loaded");
+        equalsNode();
+        return;
+      }
+      if (isThreads(config)) {
+        const want = THREADS[config];
+        const th = page.threads!;
+        assert.ok(th, `${config}: the page called configureThreads`);
+        const { info } = th;
+        t.diagnostic(`${config}: configureThreads(${want.threads}) → ${JSON.stringify(info)}; threadsInfo() after training: ${JSON.stringify(th.after)}; a call after training: ${JSON.stringify(th.late)}`);
+        assert.equal(run.device, "wasm");
+        assert.equal(page.env.crossOriginIsolated, want.isolated, `${config}: the page is ${want.isolated ? "" : "not "}cross-origin isolated`);
+        assert.equal(page.env.sharedArrayBuffer, want.isolated, `${config}: SharedArrayBuffer ${want.isolated ? "exists" : "does not exist"}`);
+        assert.equal(info.requested, want.threads);
+        // The page's own reads of navigator.hardwareConcurrency still see the machine's (only jax-js's pool sizing is answered).
+        assert.equal(info.cores, page.env.hardwareConcurrency, `${config}: info.cores is navigator.hardwareConcurrency as the page sees it`);
+        assert.equal(th.before?.started, false, `${config}: configureThreads ran before jax-js's wasm backend existed`);
+        assert.ok(pool.created.every((w) => w.scheme === "blob" && w.type === "module"), `${config}: any worker is jax-js's (module, blob:) (${JSON.stringify(pool.created)})`);
+        if (config === "threads1") {
+          assert.equal(info.threads, 1);
+          assert.equal(info.pool, false);
+          assert.match(info.reason, /Worker is hidden from jax-js/, "threads1: the reason says jax-js does not see Worker");
+          assert.equal(pool.created.length, 0, `threads1: jax-js started no Worker though the page is isolated (${JSON.stringify(pool.created)})`);
+        } else if (config === "threads3") {
+          assert.equal(info.threads, 3);
+          assert.equal(info.pool, true);
+          assert.match(info.reason, /pool of 3 workers/, "threads3: the reason names the pool");
+          assert.equal(pool.created.length, 3, `threads3: jax-js started exactly 3 workers, not navigator.hardwareConcurrency = ${page.env.hardwareConcurrency} (${JSON.stringify(pool.created)})`);
+          assert.ok(total > 100, `threads3: training posted kernels to the workers (${total})`);
+          // The largest kernels (the test losses, 2×128×32 elements: ⌈8192 / 512⌉ = 16 chunks) reach all 3.
+          assert.equal(used, 3, `threads3: kernels ran on each of the 3 workers (per worker: ${kernels})`);
+          t.diagnostic(`threads3: 3 workers (blob:, module), ${used} used; during training ${total} kernel dispatches, per worker ${kernels.join("/")}, ${pool.duringTraining.routines.reduce((a, b) => a + b, 0)} routines; all messages ${JSON.stringify(pool.posted)}`);
+        } else {
+          assert.equal(info.threads, 1, "threads2-nonisolated: 1 thread where the page is not isolated");
+          assert.equal(info.pool, false);
+          assert.match(info.reason, /not cross-origin isolated/, "threads2-nonisolated: the reason names cross-origin isolation");
+          assert.equal(pool.created.length, 0, "threads2-nonisolated: no Worker started");
+        }
+        if (want.isolated) {
+          assert.equal(th.after?.started, true, `${config}: threadsInfo().started once jax-js has loaded`);
+          assert.ok(th.late && "threw" in th.late, `${config}: configureThreads after jax-js was loaded throws (${JSON.stringify(th.late)})`);
+          assert.match(th.late.threw, /after jax-js had built its wasm backend/);
+        }
+        equalsNode();
         return;
       }
       if (config === "pool") {
@@ -481,10 +624,8 @@ test("jax-js training (GradNorm on the toy task) in headless Chromium — wasm, 
         assert.equal(page.env.crossOriginIsolated, true, "pool: the page is cross-origin isolated");
         assert.equal(page.env.sharedArrayBuffer, true, "pool: SharedArrayBuffer exists");
         assert.equal(pool.created.length, n, `pool: jax-js started navigator.hardwareConcurrency = ${n} workers (${JSON.stringify(pool.created)})`);
+        assert.equal(page.threads, null, "pool: lossbalance/threads not loaded");
         assert.ok(pool.created.every((w) => w.scheme === "blob" && w.type === "module"), "pool: module workers from blob: URLs");
-        const kernels = pool.duringTraining.kernels;
-        const total = kernels.reduce((a, b) => a + b, 0);
-        const used = kernels.filter((k) => k > 0).length;
         assert.ok(total > 100, `pool: training posted kernels to the workers (${total})`);
         // jax-js splits a kernel over at most ⌈elements / 512⌉ workers: the largest here (the test losses,
         // 2×128×32) reaches 16 of them.
@@ -499,5 +640,5 @@ test("jax-js training (GradNorm on the toy task) in headless Chromium — wasm, 
       assert.ok(d.batchLosses.rel <= tol.losses && d.evalLosses.rel <= tol.losses && d.finalTestLoss.rel <= tol.losses, `${config}: losses within ${tol.losses} of Node's (batch ${fmt(d.batchLosses)}, eval ${fmt(d.evalLosses)})`);
     });
   }
-  t.diagnostic(`bundle ${(js.contents.byteLength / 1024).toFixed(0)} KiB from ${inputs.length} inputs in ${buildMs.toFixed(0)} ms; total ${(performance.now() - t0).toFixed(0)} ms; makeToy's sync reads (Node, wasm): ${tally(nodeData.syncReads)}`);
+  t.diagnostic(`bundle ${scripts.map((f) => `${basename(f.path)} ${(f.contents.byteLength / 1024).toFixed(0)} KiB`).join(", ")} from ${inputs.length} inputs in ${buildMs.toFixed(0)} ms; total ${(performance.now() - t0).toFixed(0)} ms; makeToy's sync reads (Node, wasm): ${tally(nodeData.syncReads)}`);
 });
