@@ -5,7 +5,7 @@ import { SourceMap } from "node:module";
 import { basename, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { chromium } from "playwright-core";
+import { CHROMIUM, launchChromium } from "../helpers/chromium.js";
 import * as jax from "@jax-js/jax";
 import * as lib from "../../src/index.js";
 import type { ThreadsInfo, ThreadsState } from "../../src/threads/browser.js";
@@ -37,20 +37,6 @@ import { startTestServer } from "../helpers/server.js";
  * makes of 0-d constants while tracing, which it answers on the host. The WebGPU page also reports what
  * makeToy's own sync reads give with WebGPU as the default device (not asserted).
  */
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const FLAGS = [
-  "--no-sandbox",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--use-angle=swiftshader",
-  "--enable-unsafe-swiftshader",
-  // WebGPU on SwiftShader's Vulkan (no GPU here); without --disable-gpu.
-  "--enable-unsafe-webgpu",
-  "--enable-features=Vulkan",
-  "--use-vulkan=swiftshader",
-  "--use-webgpu-adapter=swiftshader",
-];
 const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const CONFIGS = ["wasm", "pool", "webgpu", "threads1", "threads3", "threads2-nonisolated"] as const;
 type Config = (typeof CONFIGS)[number];
@@ -498,7 +484,7 @@ test("jax-js training (GradNorm on the toy task) in headless Chromium — wasm, 
   const pageMs = {} as Record<Config, number>;
   const consoleErrors = {} as Record<Config, string[]>;
   try {
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true, timeout: 30_000 });
+    const browser = await launchChromium();
     try {
       for (const config of CONFIGS) {
         const tab = await browser.newPage();

@@ -1,4 +1,6 @@
-import { init, defaultDevice, numpy as np } from "@jax-js/jax";
+import { init, defaultDevice, jit, tree, numpy as np } from "@jax-js/jax";
+import type { ModelParams, Tree } from "../../src/model/contract.js";
+import type { ModelStatRequest } from "../../src/model/generic.js";
 
 /** Initializes the wasm backend once per test file. */
 export async function setupJax(): Promise<void> {
@@ -16,4 +18,21 @@ export function maxRelErr(a: readonly number[], b: readonly number[]): number {
   const scale = Math.max(1e-12, ...b.map(Math.abs));
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / scale);
   return worst;
+}
+
+/** A model pass (generic or fast tier): losses and, when asked, the statistic. */
+type StatPass<B> = (p: ModelParams, b: B, o: { stat: ModelStatRequest }) => { losses: np.Array; stat?: np.Array | undefined };
+
+/** The statistic `pass` computes under jit for `stat`, read back (params and batch borrowed). */
+export function jitStat<B extends Tree>(pass: StatPass<B>, params: ModelParams, batch: B, stat: ModelStatRequest): number[] {
+  const f = jit((p: ModelParams, b: B) => {
+    const r = pass(p, b, { stat });
+    tree.dispose(p);
+    tree.dispose(b);
+    r.losses.dispose();
+    return r.stat!;
+  });
+  const got = toList((f as unknown as (p: ModelParams, b: B) => np.Array)(tree.ref(params), tree.ref(batch)));
+  f.dispose();
+  return got;
 }

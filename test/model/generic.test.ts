@@ -1,7 +1,7 @@
 import { test, before, describe } from "node:test";
 import assert from "node:assert/strict";
 import { numpy as np, grad, jit, tree } from "@jax-js/jax";
-import { setupJax, toList, maxRelErr } from "../helpers/jax.js";
+import { setupJax, toList, maxRelErr, jitStat } from "../helpers/jax.js";
 import { modelPass, type ModelStatRequest } from "../../src/model/generic.js";
 import { ModelContractError, type ModelParams, type MultitaskModel } from "../../src/model/contract.js";
 import { initTanhMlp, tanhMlp, type RegressionBatch } from "../../examples/models/tanhMlp.js";
@@ -137,15 +137,7 @@ for (const { label, model: m, params, batch, fastRefuses } of cases) {
               assert.throws(() => pass(tree.ref(params), tree.ref(batch), { stat }), /does not support a convolutional stem/);
               continue;
             }
-            const f = jit((p: ModelParams, b: RegressionBatch) => {
-              const r = pass(p, b, { stat });
-              tree.dispose(p);
-              tree.dispose(b);
-              r.losses.dispose();
-              return r.stat!;
-            });
-            const got = toList(f(tree.ref(params), tree.ref(batch)) as np.Array);
-            f.dispose();
+            const got = jitStat(pass, params, batch, stat);
             const want = kind === "norms" ? G.map((r, i) => r[i]!) : G.flat();
             assert.ok(maxRelErr(got, want) < 1e-5, `${tier} ${kind}: max rel err ${maxRelErr(got, want)}`);
           }

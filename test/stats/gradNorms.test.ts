@@ -1,7 +1,7 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { numpy as np, grad, jit, tree } from "@jax-js/jax";
-import { setupJax, toList, maxRelErr } from "../helpers/jax.js";
+import { setupJax, toList, maxRelErr, jitStat } from "../helpers/jax.js";
 import { liveBufferCounter } from "../helpers/liveBuffers.js";
 import {
   affineGradGramian,
@@ -130,15 +130,7 @@ test("the fast tier's shared and lastShared statistics with layers in both forms
   for (const mode of ["shared", "lastShared"] as const) {
     const rows = refs[mode];
     for (const kind of ["norms", "gramian"] as const) {
-      const f = jit((p: ModelParams, b: LayersBatch) => {
-        const r = m.fast!.pass(p, b, { stat: { mode, kind } });
-        tree.dispose(p);
-        tree.dispose(b);
-        r.losses.dispose();
-        return r.stat!;
-      });
-      const got = toList(f(tree.ref(params), tree.ref(batch)) as np.Array);
-      f.dispose();
+      const got = jitStat((p: ModelParams, b: LayersBatch, o) => m.fast!.pass(p, b, o), params, batch, { mode, kind });
       const want = kind === "norms" ? rows.map((a) => dot(a, a)) : rows.flatMap((a) => rows.map((b) => dot(a, b)));
       assert.ok(maxRelErr(got, want) < 1e-5, `${mode} ${kind}: max rel err ${maxRelErr(got, want)}`);
     }

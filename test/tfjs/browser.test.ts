@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { chromium } from "playwright-core";
+import { CHROMIUM, CHROMIUM_FLAGS, launchChromium } from "../helpers/chromium.js";
 import * as tf from "@tensorflow/tfjs";
 import { createTfjsTrainer } from "../../src/tfjs/index.js";
 import { gradNorm } from "../../src/balancers/gradNorm.js";
@@ -17,22 +17,6 @@ import { gradNorm } from "../../src/balancers/gradNorm.js";
  * back through playwright-core. The same scenario runs here in Node on the cpu backend: both must give the
  * same weights, losses and variables, to the bit.
  */
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-/** Known to work here (test/report/browser.test.ts), plus WebGL and WebGPU on SwiftShader for headless. */
-const FLAGS = [
-  "--headless=new",
-  "--no-sandbox",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--use-angle=swiftshader",
-  "--enable-unsafe-swiftshader",
-  // WebGPU on SwiftShader's Vulkan (no GPU here); without --disable-gpu.
-  "--enable-unsafe-webgpu",
-  "--enable-features=Vulkan",
-  "--use-vulkan=swiftshader",
-  "--use-webgpu-adapter=swiftshader",
-];
 const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
 /**
@@ -214,7 +198,7 @@ test("lossbalance/tfjs trains in headless Chromium (cpu, and webgl and webgpu wh
 
     // Chromium through playwright-core (the system's chromium; no download): the page is waited for until it
     // marks itself done, as GPU backends read back through promises that --dump-dom's virtual time skips.
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS.slice(1), headless: true, timeout: 30_000 });
+    const browser = await launchChromium();
     let page: PageResult;
     try {
       const tab = await browser.newPage();
@@ -254,7 +238,7 @@ test("lossbalance/tfjs trains in headless Chromium (cpu, and webgl and webgpu wh
         assert.ok(gap < 1e-3, `${name} weights ${run.weights} close to cpu's ${cpu.weights}`);
         t.diagnostic(`tfjs ${page.tfjs}; ${name} on ${gpu.renderer} ran: weights ${run.weights.map((w) => w.toFixed(6)).join(", ")} vs cpu ${cpu.weights.map((w) => w.toFixed(6)).join(", ")}`);
       } else {
-        t.diagnostic(`tfjs ${page.tfjs}; ${name} did not start in headless Chromium (flags ${FLAGS.slice(5).join(" ")}): ${gpu.reason}; not checked`);
+        t.diagnostic(`tfjs ${page.tfjs}; ${name} did not start in headless Chromium (flags ${CHROMIUM_FLAGS.slice(4).join(" ")}): ${gpu.reason}; not checked`);
       }
     }
     t.diagnostic(`cpu: weights ${cpu.weights.map((w) => w.toFixed(6)).join(", ")}, same in Node; tensors ${cpu.tensors.before} → ${cpu.tensors.during} → ${cpu.tensors.after}`);
