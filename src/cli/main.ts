@@ -8,6 +8,7 @@ import { toyTrainDefaults } from "../experiments/toyRun.js";
 import { defaultHidden, multiEncoders, multiKinds, multiTrainDefaults } from "../experiments/multiRun.js";
 import { datasetList, distinct, finiteNumber, intList, keyValue, nameList, nonNegativeInt, nonNegativeList, nonNegativeNumber, numberList, oneOf, outPath, positiveInt, positiveNumber, threadsArg } from "./options.js";
 import { defaultThreads } from "./threads.js";
+import { runsCommand } from "./runs.js";
 
 const [major] = process.versions.node.split(".").map(Number);
 if ((major ?? 0) < 22) {
@@ -142,6 +143,8 @@ addMultiTrainOptions(
     .addOption(new Option("--alpha <list>", "GradNorm's α values (empty: grid only)").argParser(distinct((v: string) => (v.trim() === "" ? [] : nonNegativeList(v)))).default([0.12, 0.5, 1, 1.5, 3]))
     .addOption(new Option("--out <dir>", "output folder; finished runs are saved in <out>/sweep.jsonl and reused on the next run").argParser(outPath).default("out/sweep")),
 ).action(async (opts) => (await import("./sweep.js")).sweepCommand(opts));
+
+program.addCommand(runsCommand());
 
 try {
   await program.parseAsync(process.argv);
