@@ -4,6 +4,7 @@ import { planThreads, threadsLine, multiFlopsPerStep } from "./threads.js";
 import { defaultHidden } from "../experiments/multiRun.js";
 import { prepareOutDir, saveOutput } from "./output.js";
 import { progressReporter } from "./progress.js";
+import { prepareStore } from "./record.js";
 import { formatTable } from "./table.js";
 import { mean, stdOrZero } from "../util/stats.js";
 import { deltaM } from "../metrics/deltaM.js";
@@ -86,16 +87,19 @@ export function summarizeBench(runs: readonly MultiRunOutcome[]) {
   return out;
 }
 
-export async function benchMnistCommand(o: BenchMnistOptions): Promise<void> {
+export async function benchMnistCommand(options: BenchMnistOptions): Promise<void> {
+  // `store` is where the runs are recorded, not a setting of the benchmark: kept out of the saved settings.
+  const { store: storeFlag, ...o } = options;
   const outDir = prepareOutDir(o.out, ["bench-mnist.json"]);
   const specs = benchSpecs(o);
+  const store = prepareStore(storeFlag);
   const plan = planThreads(o.threads, poolJobs(specs.length, o.workers), multiFlopsPerStep(o.encoder, o.hidden ?? defaultHidden[o.encoder], o.batchSize));
   console.error(threadsLine(plan));
   const t0 = performance.now();
   const progress = progressReporter(specs.map((s) => `${s.dataset} seed ${s.train.seed} ${s.label ?? s.method}`), o.epochs, false);
   let runs: MultiRunOutcome[];
   try {
-    runs = await runPool(specs, "multi", { onProgress: progress, onResult: (i) => progress.finish(i), workers: o.workers, threads: plan.threads });
+    runs = await runPool(specs, "multi", { onProgress: progress, onResult: (i) => progress.finish(i), workers: o.workers, threads: plan.threads, store });
   } finally {
     progress.stop();
   }

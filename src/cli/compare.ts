@@ -3,6 +3,7 @@ import { poolJobs, runPool } from "./pool.js";
 import { planThreads, threadsLine, toyFlopsPerStep } from "./threads.js";
 import { prepareOutDir, saveOutput } from "./output.js";
 import { progressReporter } from "./progress.js";
+import { prepareStore, type StoreFlag } from "./record.js";
 import { formatTable } from "./table.js";
 import { mean, stdOrZero } from "../util/stats.js";
 import { toySigmas } from "../data/toy.js";
@@ -29,6 +30,8 @@ export interface CompareOptions {
   /** jax-js's threads per run (`auto`: see planThreads). */
   threads: number | "auto";
   json?: boolean;
+  /** `--store <path>` (a path) or `--no-store` (false); undefined: the default store. Each worker records its runs there. */
+  store?: StoreFlag;
   command: string;
   /** Methods that need per-task statistics (MGDA, PCGrad, …), run on `extraTasks` with `extraSeeds`. */
   extraMethods?: string[];
@@ -126,13 +129,14 @@ export function summarize(runs: readonly ToyRunOutcome[]) {
 export async function compareCommand(o: CompareOptions): Promise<void> {
   const outDir = prepareOutDir(o.out, ["results.json", "report.html"]);
   const specs = compareSpecs(o);
+  const store = prepareStore(o.store);
   const plan = planThreads(o.threads, poolJobs(specs.length, o.workers), Math.max(...o.tasks.map((T) => toyFlopsPerStep(T, o.batchSize))));
   console.error(threadsLine(plan));
   const t0 = performance.now();
   const progress = progressReporter(specs.map((s) => `T=${s.data.numTasks} seed ${s.train.seed ?? 0} ${s.label ?? s.method}`), o.steps);
   let runs: ToyRunOutcome[];
   try {
-    runs = await runPool(specs, "toy", { onProgress: progress, onResult: (i) => progress.finish(i), workers: o.workers, threads: plan.threads });
+    runs = await runPool(specs, "toy", { onProgress: progress, onResult: (i) => progress.finish(i), workers: o.workers, threads: plan.threads, store });
   } finally {
     progress.stop();
   }

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from "commander";
+import { InvalidArgumentError, Option } from "commander";
 import { multiKinds, type MultiEncoder, type MultiKind } from "../experiments/multiRun.js";
 
 /** Commander argument parsers: each rejects bad values with a one-line message. */
@@ -135,4 +135,16 @@ export interface MultiTrainCliOptions {
   workers?: number;
   threads: number | "auto";
   json?: boolean;
+  /** `--store <path>` (a path) or `--no-store` (false); undefined: the default store. */
+  store?: string | boolean;
+}
+
+/** `--store <path>` of the training commands: the run store their runs are recorded in. */
+export function storeOption(): Option {
+  return new Option("--store <path>", "record the runs in this run store (default: LOSSBALANCE_STORE, else .lossbalance/runs.db)").argParser(outPath);
+}
+
+/** `--no-store`: record nothing. */
+export function noStoreOption(): Option {
+  return new Option("--no-store", "do not record the runs in the run store");
 }

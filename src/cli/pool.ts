@@ -12,6 +12,8 @@ export interface PoolOptions<R> {
   readonly workers?: number | undefined;
   /** Threads of each worker's jax-js (configureThreads before its first jax-js use); default 1. */
   readonly threads?: number | undefined;
+  /** Run store file each worker records its runs in (see record.ts); none (default): not recorded. */
+  readonly store?: string | null | undefined;
   /** Report a run's error as is (default: prefixed with the run's index and label). */
   readonly bareErrors?: boolean;
 }
@@ -37,7 +39,7 @@ export async function runPool(specs: readonly (ToyRunSpec | MultiRunSpec)[], kin
   const results: unknown[] = new Array(specs.length);
   let next = 0;
   let failure: Error | null = null;
-  const workerData = { threads: options.threads ?? 1 };
+  const workerData = { threads: options.threads ?? 1, store: options.store ?? null };
   const pool = Array.from({ length: poolJobs(specs.length, options.workers) }, () => new Worker(workerUrl, { execArgv, workerData }));
   try {
     await Promise.all(

@@ -4,6 +4,7 @@ import { poolJobs, runPool } from "./pool.js";
 import { planThreads, threadsLine, multiFlopsPerStep } from "./threads.js";
 import { fallbackPath, prepareOutDir, reason, saveOutput } from "./output.js";
 import { progressReporter } from "./progress.js";
+import { prepareStore } from "./record.js";
 import { formatTable } from "./table.js";
 import { summarizeSweep, sweepPoints, type SweepSettings } from "../experiments/sweep.js";
 import type { MultiRunOutcome } from "../experiments/multiExperiment.js";
@@ -81,7 +82,9 @@ export function recordSink(file: string): { append: (key: string, outcome: Multi
 
 const pct = (x: number) => (100 * x).toFixed(2);
 
-export async function sweepCommand(o: SweepOptions): Promise<void> {
+export async function sweepCommand(options: SweepOptions): Promise<void> {
+  // `store` is where the runs are recorded, not a setting of the sweep: kept out of the saved settings.
+  const { store: storeFlag, ...o } = options;
   const settings: SweepSettings = {
     dataset: o.dataset,
     grid: o.grid,
@@ -103,6 +106,7 @@ export async function sweepCommand(o: SweepOptions): Promise<void> {
       `${outcomes.size} already in ${file}, ${todo.length} to run` +
       (saved.size > outcomes.size ? ` (${saved.size - outcomes.size} saved runs with other settings are kept but not used)` : ""),
   );
+  const store = todo.length > 0 ? prepareStore(storeFlag) : null;
   const plan = planThreads(o.threads, poolJobs(todo.length, o.workers), multiFlopsPerStep(o.encoder, o.hidden ?? defaultHidden[o.encoder], o.batchSize));
   if (todo.length > 0) console.error(threadsLine(plan));
   const onInterrupt = () => {
@@ -126,6 +130,7 @@ export async function sweepCommand(o: SweepOptions): Promise<void> {
         },
         workers: o.workers,
         threads: plan.threads,
+        store,
       },
     );
   } finally {

@@ -3,11 +3,13 @@ import { prepareOutDir, saveOutput } from "./output.js";
 import { init, defaultDevice } from "@jax-js/jax";
 import { createBalancer } from "../balancers/registry.js";
 import type { GradStatistic } from "../balancers/types.js";
-import { executeToyRun, toyData } from "../experiments/toyExperiment.js";
+import { toyData } from "../experiments/toyExperiment.js";
 import { formatTable } from "./table.js";
 import { runPool } from "./pool.js";
 import { planThreads, threadsLine, toyFlopsPerStep } from "./threads.js";
 import { toyTrainDefaults } from "../experiments/toyRun.js";
+import { prepareStore, recordedToyRun, type StoreFlag } from "./record.js";
+import { openStore } from "../store/index.js";
 
 export interface ToyCommandOptions {
   tasks: number;
@@ -29,6 +31,8 @@ export interface ToyCommandOptions {
   /** jax-js's threads for the run: 1 runs in this thread, more in a worker thread whose jax-js gets a pool of them. */
   threads: number | "auto";
   json?: boolean;
+  /** `--store <path>` (a path) or `--no-store` (false); undefined: the default store. */
+  store?: StoreFlag;
 }
 
 /** Method options from CLI flags; flags that a method does not take are an error. */
@@ -62,7 +66,16 @@ export async function toyCommand(o: ToyCommandOptions): Promise<void> {
   const data = { numTasks: o.tasks, seed: o.dataSeed, inputScale: o.inputScale, trainSize: o.trainSize, testSize: o.testSize };
   const spec = { method: o.method, options, data, train: { steps: o.steps, seed: o.seed, batchSize: o.batchSize, lr: o.lr } };
   // jax-js here was built without a pool (main.ts imports it first): more threads run in a worker thread.
-  const r = plan.threads === 1 ? await executeToyRun(spec) : (await runPool([spec], "toy", { workers: 1, threads: plan.threads, bareErrors: true }))[0]!;
+  const storePath = prepareStore(o.store);
+  let r;
+  if (plan.threads === 1) {
+    const store = storePath === null ? null : openStore(storePath);
+    try {
+      r = await recordedToyRun(store, spec);
+    } finally {
+      store?.close();
+    }
+  } else r = (await runPool([spec], "toy", { workers: 1, threads: plan.threads, bareErrors: true, store: storePath }))[0]!;
   const summary = {
     method: r.method,
     options: r.options,

@@ -8,24 +8,29 @@ export type PoolJob = { kind: "toy"; spec: ToyRunSpec } | { kind: "multi"; spec:
 /**
  * Worker side of the pool: sets jax-js's threads (workerData.threads, from --threads) before jax-js is
  * first imported here, then runs jobs one at a time, reporting progress (toy: steps; multi: epochs).
+ * With workerData.store (a path), it records each run there itself (see record.ts), opening the store
+ * at its first job.
  */
-configureThreads((workerData as { threads?: number } | null)?.threads ?? 1);
+const data = (workerData ?? {}) as { threads?: number; store?: string | null };
+configureThreads(data.threads ?? 1);
 const { init, defaultDevice } = await import("@jax-js/jax");
-const { executeToyRun } = await import("../experiments/toyExperiment.js");
-const { executeMultiRun } = await import("../experiments/multiExperiment.js");
 const { toyTrainDefaults } = await import("../experiments/toyRun.js");
+const { recordedToyRun, recordedMultiRun } = await import("./record.js");
+const { openStore } = await import("../store/index.js");
+let store: import("../store/index.js").RunStore | null = null;
 await init("wasm");
 defaultDevice("wasm");
 parentPort!.on("message", async (msg: { id: number; job: PoolJob }) => {
   try {
     const { job } = msg;
+    if (data.store && !store) store = openStore(data.store);
     let result: unknown;
     if (job.kind === "multi") {
-      result = await executeMultiRun(job.spec, (e) => parentPort!.postMessage({ id: msg.id, progress: e }));
+      result = await recordedMultiRun(store, job.spec, (e) => parentPort!.postMessage({ id: msg.id, progress: e }));
     } else {
       const steps = job.spec.train.steps ?? toyTrainDefaults.steps;
       const every = Math.max(1, Math.floor(steps / 100));
-      result = await executeToyRun(job.spec, (t) => {
+      result = await recordedToyRun(store, job.spec, (t) => {
         if ((t + 1) % every === 0 || t + 1 === steps) parentPort!.postMessage({ id: msg.id, progress: t + 1 });
       });
     }

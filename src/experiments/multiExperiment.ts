@@ -1,4 +1,5 @@
 import { createBalancer } from "../balancers/registry.js";
+import type { RunHooks } from "./hooks.js";
 import { multiData, runMulti, type MultiData, type MultiKind, type MultiRunResult, type MultiTrainConfig } from "./multiRun.js";
 
 /** A fully specified multi-image run: plain data, so it can cross a worker boundary. */
@@ -15,7 +16,7 @@ export type MultiRunOutcome = MultiRunResult & { label: string; seed: number; da
 
 const cache = new Map<string, MultiData>();
 
-export async function executeMultiRun(spec: MultiRunSpec, onEpoch?: (epoch: number) => void): Promise<MultiRunOutcome> {
+export async function executeMultiRun(spec: MultiRunSpec, onEpoch?: (epoch: number) => void, hooks?: RunHooks): Promise<MultiRunOutcome> {
   const key = `${spec.dataset}:${spec.dataSeed}`;
   let md = cache.get(key);
   if (!md) {
@@ -23,6 +24,6 @@ export async function executeMultiRun(spec: MultiRunSpec, onEpoch?: (epoch: numb
     cache.set(key, md);
   }
   const options = spec.options ?? {};
-  const r = await runMulti(md, spec.method, createBalancer(spec.method, options), spec.train, onEpoch);
+  const r = await runMulti(md, spec.method, createBalancer(spec.method, options), spec.train, onEpoch, hooks);
   return { ...r, label: spec.label ?? spec.method, seed: spec.train.seed ?? 0, dataset: spec.dataset, options };
 }

@@ -8,6 +8,7 @@ import { fromModelParams, mlpModel, toModelParams } from "../models/mlpModel.js"
 import { adam } from "../optim/adam.js";
 import { Rng, deriveSeed } from "../util/rng.js";
 import { loadImages } from "../data/images.js";
+import type { RunHooks } from "./hooks.js";
 import { CANVAS, buildMulti, splitIndices, type MultiDataset, type Splits } from "../data/multiMnist.js";
 
 /** The multi-image datasets, by CLI name. */
@@ -137,7 +138,9 @@ export interface MultiRunResult {
  * Trains the MLP encoder (optionally behind the LeNet stem) with two classification heads on a
  * multi-image dataset with one balancer — the built-in model in the contract (its fast tier), on the
  * async trainer; evaluates validation accuracy after every epoch and reports the test accuracy of the
- * best validation epoch (early stopping with `patience`).
+ * best validation epoch (early stopping with `patience`). `hooks` see every step's record (t counts
+ * steps over epochs) and, after each epoch, the validation accuracy (split `validation`) and, when it
+ * is the best so far, the test accuracy (split `test`), at the steps done.
  */
 export async function runMulti(
   md: MultiData,
@@ -145,6 +148,7 @@ export async function runMulti(
   balancer: Balancer<BalancerState>,
   cfg: Partial<MultiTrainConfig> = {},
   onEpoch?: (epoch: number) => void,
+  hooks?: RunHooks,
 ): Promise<MultiRunResult> {
   const c = resolveTrainConfig(cfg);
   const stem = c.encoder === "lenet" ? lenetStem([CANVAS, CANVAS, 1]) : undefined;
@@ -164,16 +168,21 @@ export async function runMulti(
       for (let s = 0; s < stepsPerEpoch; s++) {
         const idx = Array.from(perm.subarray(s * c.batchSize, (s + 1) * c.batchSize), (k) => train[k]!);
         const ts = performance.now();
-        await trainer.step(gatherMultiArrays(md.data, idx));
-        stepMs += performance.now() - ts;
+        const rec = await trainer.step(gatherMultiArrays(md.data, idx));
+        const ms = performance.now() - ts;
+        stepMs += ms;
+        hooks?.onStep?.((e - 1) * stepsPerEpoch + s, rec, ms);
       }
       epochs = e;
       const params = fromModelParams(trainer.params);
       const val = await accuracy(params, md.data, validation, correct);
       const mean = (val[0]! + val[1]!) / 2;
       onEpoch?.(e);
-      if (mean > best.mean) best = { mean, epoch: e, val, test: await accuracy(params, md.data, test, correct) };
-      else if (e - best.epoch >= c.patience) break;
+      hooks?.onEval?.(e * stepsPerEpoch, { epoch: e, accuracy: val }, "validation");
+      if (mean > best.mean) {
+        best = { mean, epoch: e, val, test: await accuracy(params, md.data, test, correct) };
+        hooks?.onEval?.(e * stepsPerEpoch, { epoch: e, accuracy: best.test }, "test");
+      } else if (e - best.epoch >= c.patience) break;
     }
   } finally {
     correct.dispose();

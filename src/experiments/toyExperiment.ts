@@ -1,6 +1,7 @@
 import { createBalancer } from "../balancers/registry.js";
 import { makeToy, type ToyConfig, type ToyData } from "../data/toy.js";
 import { runToy, type ToyRunResult, type ToyTrainConfig } from "./toyRun.js";
+import type { RunHooks } from "./hooks.js";
 
 /** A fully specified toy run: plain data, so it can cross a worker boundary. */
 export interface ToyRunSpec {
@@ -27,10 +28,10 @@ export function toyData(config: ToyConfig): ToyData {
   return d;
 }
 
-export async function executeToyRun(spec: ToyRunSpec, onStep?: (t: number) => void): Promise<ToyRunOutcome> {
+export async function executeToyRun(spec: ToyRunSpec, onStep?: (t: number) => void, hooks?: RunHooks): Promise<ToyRunOutcome> {
   const data = toyData(spec.data);
   const options = spec.options ?? {};
   const balancer = createBalancer(spec.method, options);
-  const r = await runToy(data, spec.method, balancer, spec.train, onStep);
+  const r = await runToy(data, spec.method, balancer, spec.train, onStep, hooks);
   return { ...r, label: spec.label ?? spec.method, seed: spec.train.seed ?? 0, options };
 }

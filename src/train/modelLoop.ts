@@ -1,6 +1,6 @@
 import type { Balancer, BalancerState } from "../balancers/types.js";
 import type { ModelParams, MultitaskModel, Tree } from "../model/contract.js";
-import { loopSchedule, type LoopResult } from "./loop.js";
+import { loopSchedule, type LoopResult, type StepRecord } from "./loop.js";
 import { createModelTrainer } from "./modelTrainer.js";
 import type { StepOptimizer } from "./modelStep.js";
 
@@ -18,7 +18,10 @@ export interface ModelLoopOptions<B extends Tree> {
   readonly evalEvery?: number;
   /** Record weights and losses every `recordEvery` steps (and at the last step). */
   readonly recordEvery?: number;
-  readonly onStep?: (t: number) => void;
+  /** Called after step t (and its evaluation, if one was due) with what the step observed and its wall time (ms, evaluation excluded). */
+  readonly onStep?: (t: number, record: StepRecord, ms: number) => void;
+  /** Called after each evaluation with the steps done and the checked per-task losses `evaluate` returned. */
+  readonly onEval?: (step: number, losses: readonly number[]) => void;
 }
 
 export type ModelLoopResult = LoopResult<ModelParams>;
@@ -34,7 +37,9 @@ export async function trainModelLoop<B extends Tree>(opts: ModelLoopOptions<B>):
   const T = opts.model.numTasks;
   const trainer = createModelTrainer(opts);
   const evaluate = async (t: number) => {
-    if (opts.evaluate) schedule.evaluated(t, await opts.evaluate(trainer.params), T);
+    if (!opts.evaluate) return;
+    schedule.evaluated(t, await opts.evaluate(trainer.params), T);
+    opts.onEval?.(t, history.evalLosses[history.evalLosses.length - 1]!);
   };
   let stepMs = 0;
   try {
@@ -43,10 +48,11 @@ export async function trainModelLoop<B extends Tree>(opts: ModelLoopOptions<B>):
       const batch = opts.batch(t);
       const t0 = performance.now();
       const rec = await trainer.step(batch);
-      stepMs += performance.now() - t0;
+      const ms = performance.now() - t0;
+      stepMs += ms;
       schedule.record(t, rec);
       if (schedule.evaluateAfter(t)) await evaluate(t + 1);
-      opts.onStep?.(t);
+      opts.onStep?.(t, rec, ms);
     }
   } catch (e) {
     trainer.dispose();

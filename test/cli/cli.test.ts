@@ -7,6 +7,9 @@ import { join } from "node:path";
 import { weightExponent, staticGrid } from "../../src/cli/compare.js";
 import { gradModeFor } from "../../src/cli/benchMnist.js";
 
+// The training commands record their runs in the run store: a temporary one, not the working directory's.
+process.env.LOSSBALANCE_STORE ??= join(mkdtempSync(join(tmpdir(), "lb-store-")), "runs.db");
+
 const cli = (...args: string[]) =>
   spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8", timeout: 120_000 });
 

@@ -5,6 +5,9 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+// The training commands record their runs in the run store: a temporary one, not the working directory's.
+process.env.LOSSBALANCE_STORE ??= join(mkdtempSync(join(tmpdir(), "lb-store-")), "runs.db");
+
 const args = (out: string) => ["--import", "tsx", "src/cli/main.ts", "sweep", "--grid", "2", "--alpha", "", "--seeds", "0", "--epochs", "1", "--hidden", "16", "--workers", "1", "--out", out];
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l !== "") : []);
 

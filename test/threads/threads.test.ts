@@ -2,6 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { AUTO_MIN_FLOPS, chooseThreads, configureThreads, threadsInfo } from "../../src/threads/node.js";
 
 /**
@@ -12,6 +15,8 @@ import { AUTO_MIN_FLOPS, chooseThreads, configureThreads, threadsInfo } from "..
  * and SIGINT ends it promptly mid-training. This process checks the values and the too-late errors.
  */
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+// The training commands record their runs in the run store: a temporary one, not the working directory's.
+process.env.LOSSBALANCE_STORE ??= join(mkdtempSync(join(tmpdir(), "lb-store-")), "runs.db");
 const src = (p: string) => JSON.stringify(new URL(`../../src/${p}`, import.meta.url).href);
 
 /** A child that configures `threads`, then trains the toy task and prints one JSON line. */

@@ -1,0 +1,113 @@
+import { resolve } from "node:path";
+import { defaultStorePath, openStore, type Recorder, type RunInfo, type RunStore } from "../store/index.js";
+import type { RunHooks } from "../experiments/hooks.js";
+import { executeToyRun, type ToyRunOutcome, type ToyRunSpec } from "../experiments/toyExperiment.js";
+import { executeMultiRun, type MultiRunOutcome, type MultiRunSpec } from "../experiments/multiExperiment.js";
+import { resolveTrainConfig } from "../experiments/multiRun.js";
+import { toyTrainDefaults } from "../experiments/toyRun.js";
+
+/**
+ * Recording the training commands' runs in the run store (`--store <path>`, `--no-store`).
+ *
+ * Each run is recorded by the thread that trains it: a pool worker opens the store itself (one
+ * connection per worker; WAL mode and the busy timeout let them write at once), and `toy` on one
+ * thread records in the main thread. The step records never cross a thread boundary, and a run that
+ * throws is marked failed where the error is caught. Recording only observes: the printed numbers are
+ * the same with `--no-store`. A store that fails while a run is being recorded (disk full, lock held
+ * past the busy timeout) stops that run's recording with one line on stderr; the training goes on.
+ */
+
+/** Commander's value of `--store <path>` / `--no-store`: a path, false, or undefined (neither flag). */
+export type StoreFlag = string | boolean | undefined;
+
+/** The store file a command records to (absolute), or null with `--no-store`. */
+export function storePathFor(flag: StoreFlag): string | null {
+  if (flag === false) return null;
+  return resolve(typeof flag === "string" ? flag : defaultStorePath());
+}
+
+/**
+ * Opens the store once before any training (creating and migrating it), so that a path that cannot
+ * hold a store fails the command at once, not each worker after it trained. Returns the path.
+ */
+export function prepareStore(flag: StoreFlag): string | null {
+  const path = storePathFor(flag);
+  if (path !== null) openStore(path).close();
+  return path;
+}
+
+/** A recorder whose writes never throw into the training: the first failure ends the run's recording with one warning. */
+function guarded(rec: Recorder, label: string) {
+  let broken = false;
+  const attempt = (what: string, fn: () => void): void => {
+    if (broken) return;
+    try {
+      fn();
+    } catch (e) {
+      broken = true;
+      console.error(`lossbalance: run store: stopped recording run ${rec.id} (${label}) at ${what}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+  const hooks: RunHooks = {
+    onStep: (t, record, ms) => attempt(`step ${t}`, () => rec.step(t, { ...record, ms })),
+    onEval: (step, metrics, split) => attempt(`eval ${step}`, () => rec.eval(step, metrics, split)),
+  };
+  return {
+    hooks,
+    finish: (final: unknown) => attempt("finish", () => rec.finish(final)),
+    fail: (err: unknown) => attempt("fail", () => rec.fail(err)),
+  };
+}
+
+async function recorded<R>(store: RunStore | null, info: RunInfo, run: (hooks?: RunHooks) => Promise<R>, final: (r: R) => unknown): Promise<R> {
+  if (!store) return run();
+  const rec = guarded(store.startRun(info), info.name ?? info.method ?? "run");
+  let result: R;
+  try {
+    result = await run(rec.hooks);
+  } catch (e) {
+    rec.fail(e);
+    throw e;
+  }
+  rec.finish(final(result));
+  return result;
+}
+
+/** What a toy run is recorded with: its label, method, and every setting (method options, data, training). */
+export function toyRunInfo(spec: ToyRunSpec): RunInfo {
+  const train = { ...toyTrainDefaults, ...spec.train };
+  return {
+    name: spec.label ?? spec.method,
+    method: spec.method,
+    seed: train.seed,
+    tasks: spec.data.numTasks,
+    config: { kind: "toy", label: spec.label ?? spec.method, options: spec.options ?? {}, data: spec.data, train },
+  };
+}
+
+/** What a multi-image run (bench mnist, sweep) is recorded with. */
+export function multiRunInfo(spec: MultiRunSpec): RunInfo {
+  const train = resolveTrainConfig(spec.train);
+  return {
+    name: spec.label ?? spec.method,
+    method: spec.method,
+    seed: train.seed,
+    tasks: 2,
+    config: { kind: "multi", label: spec.label ?? spec.method, options: spec.options ?? {}, dataset: spec.dataset, dataSeed: spec.dataSeed, train },
+  };
+}
+
+/** executeToyRun, recorded in `store` (none: not recorded). Final metrics: the result without its history. */
+export function recordedToyRun(store: RunStore | null, spec: ToyRunSpec, onStep?: (t: number) => void): Promise<ToyRunOutcome> {
+  return recorded(
+    store,
+    toyRunInfo(spec),
+    (hooks) => executeToyRun(spec, onStep, hooks),
+    ({ history: _history, ...rest }) => rest,
+  );
+}
+
+/** executeMultiRun, recorded in `store` (none: not recorded). Final metrics: the run's result. */
+export function recordedMultiRun(store: RunStore | null, spec: MultiRunSpec, onEpoch?: (epoch: number) => void): Promise<MultiRunOutcome> {
+  return recorded(store, multiRunInfo(spec), (hooks) => executeMultiRun(spec, onEpoch, hooks), (r) => r);
+}
