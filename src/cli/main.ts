@@ -9,6 +9,7 @@ import { defaultHidden, multiEncoders, multiKinds, multiTrainDefaults } from "..
 import { datasetList, distinct, finiteNumber, intList, keyValue, nameList, nonNegativeInt, nonNegativeList, nonNegativeNumber, numberList, oneOf, outPath, positiveInt, positiveNumber, threadsArg } from "./options.js";
 import { defaultThreads } from "./threads.js";
 import { runsCommand } from "./runs.js";
+import { noStoreOption, storeOption } from "./options.js";
 
 const [major] = process.versions.node.split(".").map(Number);
 if ((major ?? 0) < 22) {
@@ -63,6 +64,8 @@ addDataOptions(
     .addOption(new Option("--opt <key=value>", "any method option, repeatable (e.g. --opt c=0.4 for cagrad)").argParser(keyValue))
     .addOption(new Option("--seed <n>", "seed of the initial network and the batch order").argParser(nonNegativeInt).default(0))
     .addOption(new Option("--out <dir>", "write the run (with its history) as JSON into this folder").argParser(outPath))
+    .addOption(storeOption())
+    .addOption(noStoreOption())
     .addOption(threadsOption(false))
     .option("--json", "print one JSON object to stdout"),
 ).action(async (opts) => (await import("./toy.js")).toyCommand(opts));
@@ -80,6 +83,8 @@ addDataOptions(
     .addOption(new Option("--extra-seeds <list>", "seeds for the extra methods").argParser(distinct(intList)).default([0]))
     .addOption(new Option("--grad-mode <mode>", "gradient mode of the extra methods that take one").argParser(oneOf(gradModes)).default("representation"))
     .addOption(new Option("--out <dir>", "output folder").argParser(outPath).default("out"))
+    .addOption(storeOption())
+    .addOption(noStoreOption())
     .addOption(threadsOption(true))
     .option("--json", "print a JSON summary to stdout"),
 ).action(async (opts, cmd: Command) => {
@@ -113,6 +118,8 @@ function addMultiTrainOptions(cmd: Command): Command {
     .addOption(new Option("--hidden <list>", `fully connected widths of the encoder (default: ${defaultHidden.mlp.join(",")} for mlp, ${defaultHidden.lenet.join(",")} for lenet)`).argParser(intList))
     .addOption(new Option("--data-seed <n>", "seed of the pairing and the split").argParser(nonNegativeInt).default(0))
     .addOption(new Option("--workers <n>", "worker threads (default: one per core)").argParser(positiveInt))
+    .addOption(storeOption())
+    .addOption(noStoreOption())
     .addOption(threadsOption(true))
     .option("--json", "print a JSON summary to stdout");
 }
@@ -143,6 +150,15 @@ addMultiTrainOptions(
     .addOption(new Option("--alpha <list>", "GradNorm's α values (empty: grid only)").argParser(distinct((v: string) => (v.trim() === "" ? [] : nonNegativeList(v)))).default([0.12, 0.5, 1, 1.5, 3]))
     .addOption(new Option("--out <dir>", "output folder; finished runs are saved in <out>/sweep.jsonl and reused on the next run").argParser(outPath).default("out/sweep")),
 ).action(async (opts) => (await import("./sweep.js")).sweepCommand(opts));
+
+program
+  .command("playground")
+  .description("build and serve the in-browser playground: GradNorm's synthetic task trained in a Web Worker, weights and losses plotted live")
+  .addOption(new Option("--port <n>", "port (0: any free one)").argParser(nonNegativeInt).default(8080))
+  .addOption(new Option("--host <address>", "address to listen on").default("127.0.0.1"))
+  .addOption(new Option("--out <dir>", "folder of the built page (static files; default: dist/playground in the package)").argParser(outPath))
+  .option("--build-only", "build the folder and exit")
+  .action(async (opts) => (await import("./playground.js")).playgroundCommand(opts));
 
 program.addCommand(runsCommand());
 

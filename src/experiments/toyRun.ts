@@ -9,6 +9,7 @@ import { adam } from "../optim/adam.js";
 import { buildEvalLosses } from "../train/step.js";
 import { Rng, deriveSeed } from "../util/rng.js";
 import { gatherBatch, toyArrays, type Split, type ToyData } from "../data/toy.js";
+import type { RunHooks } from "./hooks.js";
 
 /** Training settings of the synthetic experiment (the paper gives none; see README). */
 export interface ToyTrainConfig {
@@ -62,8 +63,32 @@ export async function splitLosses(params: Params, split: Split, data: ToyData, e
 }
 
 /**
+ * The toy runs' batch order: successive slices of permutations of the training set drawn from the seed's
+ * "batches" stream (a new permutation when the rest is shorter than a batch). Each call gives the next
+ * batch as device arrays.
+ */
+export function toyBatches(data: ToyData, batchSize: number, seed: number) {
+  const { numTasks: T, inputDim: D, outputDim: O } = data.config;
+  const rng = new Rng(deriveSeed(seed, "batches"));
+  const N = data.train.size;
+  if (batchSize > N) throw new Error(`batch size ${batchSize} exceeds the ${N} training points`);
+  let perm = rng.permutation(N);
+  let pos = 0;
+  return () => {
+    if (pos + batchSize > N) {
+      perm = rng.permutation(N);
+      pos = 0;
+    }
+    const idx = perm.subarray(pos, pos + batchSize);
+    pos += batchSize;
+    return toyArrays(gatherBatch(data.train, idx, T, D, O), data.config);
+  };
+}
+
+/**
  * Trains one network on the toy data with one balancer and reports the paper's metrics: the built-in
- * MLP as a model in the contract (its fast tier), on the async trainer.
+ * MLP as a model in the contract (its fast tier), on the async trainer. `hooks` see every step's
+ * record and the per-task test losses at each evaluation (split `test`).
  */
 export async function runToy(
   data: ToyData,
@@ -71,24 +96,13 @@ export async function runToy(
   balancer: Balancer<BalancerState>,
   cfg: Partial<ToyTrainConfig> = {},
   onStep?: (t: number) => void,
+  hooks?: RunHooks,
 ): Promise<ToyRunResult> {
   const c = { ...toyTrainDefaults, ...cfg };
   const { numTasks: T, inputDim: D, outputDim: O } = data.config;
   const model: MultiHeadMlpConfig = { inputDim: D, hidden: c.hidden, outputDim: O, numTasks: T };
   const evalLosses = buildEvalLosses(meanSquaredError);
-  const rng = new Rng(deriveSeed(c.seed, "batches"));
-  const N = data.train.size;
-  let perm = rng.permutation(N);
-  let pos = 0;
-  const batch = () => {
-    if (pos + c.batchSize > N) {
-      perm = rng.permutation(N);
-      pos = 0;
-    }
-    const idx = perm.subarray(pos, pos + c.batchSize);
-    pos += c.batchSize;
-    return toyArrays(gatherBatch(data.train, idx, T, D, O), data.config);
-  };
+  const batch = toyBatches(data, c.batchSize, c.seed);
   const t0 = performance.now();
   const result = await trainModelLoop({
     model: mlpModel(model, meanSquaredError),
@@ -99,7 +113,15 @@ export async function runToy(
     batch,
     evaluate: (p) => splitLosses(fromModelParams(p), data.test, data, evalLosses),
     evalEvery: c.evalEvery ?? Math.max(1, Math.floor(c.steps / 25)),
-    ...(onStep ? { onStep } : {}),
+    ...(onStep || hooks?.onStep
+      ? {
+          onStep: (t, rec, ms) => {
+            hooks?.onStep?.(t, rec, ms);
+            onStep?.(t);
+          },
+        }
+      : {}),
+    ...(hooks?.onEval ? { onEval: (t, losses) => hooks.onEval!(t, { losses: [...losses] }, "test") } : {}),
   });
   const wallMs = performance.now() - t0;
   tree.dispose(result.params);
