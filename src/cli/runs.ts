@@ -6,6 +6,9 @@ import { exportCsv, exportJson } from "../store/export.js";
 import { defaultStorePath, openStore, runStatuses, type RunStore, type RunSummary } from "../store/store.js";
 import { oneOf, outPath, positiveInt } from "./options.js";
 import { formatTable } from "./table.js";
+import { saveOutput } from "./output.js";
+import { renderReport } from "../report/html.js";
+import { reportFromStore } from "../report/fromStore.js";
 
 /**
  * `lossbalance runs …`: list, show, compare, export and remove the runs of a run store
@@ -223,6 +226,18 @@ export function runsCommand(): Command {
     .addOption(new Option("--format <f>", "csv or json").argParser(oneOf(["csv", "json"] as const)).default("csv"))
     .addOption(new Option("--out <file>", "write to this file instead of stdout").argParser(outPath))
     .action(async (id: string, opts) => exportRun(id, opts));
+  runs
+    .command("report")
+    .description("the HTML report (weights and losses over the steps, test losses) of recorded synthetic-task runs, from the store")
+    .argument("<id...>", "run ids")
+    .addOption(storeOption())
+    .addOption(new Option("--out <file>", "the page to write").argParser(outPath).default("out/runs-report.html"))
+    .action((ids: string[], opts: { store?: string; out: string }) =>
+      withStore(opts, (store) => {
+        const html = renderReport(reportFromStore(store, runIds(ids), { command: `lossbalance runs report ${ids.join(" ")}` }));
+        console.log(`Report: ${saveOutput(opts.out, html)}`);
+      }),
+    );
   runs
     .command("rm")
     .description("remove runs with their steps and evals")

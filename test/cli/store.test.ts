@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "../../src/store/index.js";
@@ -50,6 +50,13 @@ test("compare --store records every run from its worker: method, config, each st
       assert.equal(final.history, undefined, "the history is in steps/evals, not repeated in final");
       assert.equal(final.normalizedTestLoss, summary.find((s) => s.label === run.name)!.mean);
     }
+    // The HTML report of these runs, from the store.
+    const ids = runs.map((r) => String(r.id));
+    const rep = cli(join(dir, "default.db"), "runs", "report", ...ids, "--store", path, "--out", join(dir, "stored.html"));
+    assert.equal(rep.status, 0, rep.stderr);
+    const html = readFileSync(join(dir, "stored.html"), "utf8");
+    assert.match(html, /T = 2 tasks/);
+    for (const r of runs) assert.ok(html.includes(r.name!), `the report shows ${r.name}`);
   } finally {
     store.close();
   }
