@@ -9,6 +9,7 @@ import { defaultHidden, multiEncoders, multiKinds, multiTrainDefaults } from "..
 import { datasetList, distinct, finiteNumber, intList, keyValue, nameList, nonNegativeInt, nonNegativeList, nonNegativeNumber, numberList, oneOf, outPath, positiveInt, positiveNumber, threadsArg } from "./options.js";
 import { defaultThreads } from "./threads.js";
 import { runsCommand } from "./runs.js";
+import { uiCommand } from "./ui.js";
 import { noStoreOption, storeOption } from "./options.js";
 
 const [major] = process.versions.node.split(".").map(Number);
@@ -161,6 +162,7 @@ program
   .action(async (opts) => (await import("./playground.js")).playgroundCommand(opts));
 
 program.addCommand(runsCommand());
+program.addCommand(uiCommand());
 
 try {
   await program.parseAsync(process.argv);
