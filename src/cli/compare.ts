@@ -11,7 +11,9 @@ import type { ToyRunOutcome, ToyRunSpec } from "../experiments/toyExperiment.js"
 import type { GradStatistic } from "../balancers/types.js";
 import { createBalancer, methodNames } from "../balancers/registry.js";
 import { renderReport } from "../report/html.js";
-import type { ComparisonReport, Experiment } from "../report/types.js";
+import type { ComparisonReport, Experiment, RunSummary } from "../report/types.js";
+import { storedRunSummary } from "../report/fromStore.js";
+import { openStore } from "../store/store.js";
 
 export interface CompareOptions {
   tasks: number[];
@@ -174,7 +176,7 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
     experiments,
   };
   const jsonPath = saveOutput(join(outDir, "results.json"), JSON.stringify(report));
-  const htmlPath = saveOutput(join(outDir, "report.html"), renderReport(report));
+  const htmlPath = saveOutput(join(outDir, "report.html"), renderReport(store ? reportRunsFromStore(report, store) : report));
   if (o.json) {
     process.stdout.write(JSON.stringify({ settings: report.settings, experiments: experiments.map((e) => ({ tasks: e.tasks, sigma: e.sigma, summary: summarize(runs.filter((r) => r.tasks === e.tasks)) })) }) + "\n");
     return;
@@ -200,4 +202,22 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
     for (const n of e.notes ?? []) console.log(n);
   }
   console.log(`\n${runs.length} runs in ${wallS.toFixed(0)} s. Report: ${htmlPath}\nData: ${jsonPath}`);
+}
+
+/**
+ * The report with every run read back from the run store at `path` (its histories as recorded: float32,
+ * thinned to 200 steps), when every run was recorded completely; otherwise the report as it is.
+ */
+export function reportRunsFromStore(report: ComparisonReport, path: string): ComparisonReport {
+  const runs = report.experiments.flatMap((e) => e.runs as (RunSummary & { storeId?: number })[]);
+  if (!runs.every((r) => r.storeId !== undefined)) return report;
+  const store = openStore(path);
+  try {
+    return {
+      ...report,
+      experiments: report.experiments.map((e) => ({ ...e, runs: e.runs.map((r) => ({ ...storedRunSummary(store, (r as RunSummary & { storeId: number }).storeId), label: r.label ?? r.method })) })),
+    };
+  } finally {
+    store.close();
+  }
 }

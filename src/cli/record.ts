@@ -53,13 +53,17 @@ function guarded(rec: Recorder, label: string) {
     onEval: (step, metrics, split) => attempt(`eval ${step}`, () => rec.eval(step, metrics, split)),
   };
   return {
+    id: rec.id,
     hooks,
+    /** Whether every write so far went through (a broken recording is not a complete record of the run). */
+    intact: () => !broken,
     finish: (final: unknown) => attempt("finish", () => rec.finish(final)),
     fail: (err: unknown) => attempt("fail", () => rec.fail(err)),
   };
 }
 
-async function recorded<R>(store: RunStore | null, info: RunInfo, run: (hooks?: RunHooks) => Promise<R>, final: (r: R) => unknown): Promise<R> {
+/** Runs `run` recorded in `store` (none: not recorded); the result carries the run's `storeId` when its record is complete. */
+async function recorded<R extends object>(store: RunStore | null, info: RunInfo, run: (hooks?: RunHooks) => Promise<R>, final: (r: R) => unknown): Promise<R & { storeId?: number }> {
   if (!store) return run();
   const rec = guarded(store.startRun(info), info.name ?? info.method ?? "run");
   let result: R;
@@ -70,7 +74,7 @@ async function recorded<R>(store: RunStore | null, info: RunInfo, run: (hooks?: 
     throw e;
   }
   rec.finish(final(result));
-  return result;
+  return rec.intact() ? { ...result, storeId: rec.id } : result;
 }
 
 /** What a toy run is recorded with: its label, method, and every setting (method options, data, training). */

@@ -13,7 +13,8 @@ export interface ToyRunSpec {
   readonly train: Partial<ToyTrainConfig>;
 }
 
-export type ToyRunOutcome = ToyRunResult & { label: string; seed: number; options: Record<string, unknown> };
+/** A toy run's result with its label, seed and options; `storeId`: its id in the run store, when recorded. */
+export type ToyRunOutcome = ToyRunResult & { label: string; seed: number; options: Record<string, unknown>; storeId?: number };
 
 const cache = new Map<string, ToyData>();
 

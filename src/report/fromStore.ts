@@ -44,27 +44,7 @@ function historyOf(store: RunStore, id: number, maxPoints: number): LoopHistory 
  * finished, are refused by id.
  */
 export function reportFromStore(store: RunStore, ids: readonly number[], o: { command: string; title?: string; maxPoints?: number }): ComparisonReport {
-  const runs: RunSummary[] = ids.map((id) => {
-    const row = store.getRun(id);
-    if (!row) throw new Error(`no run ${id} in the store`);
-    if (row.status !== "finished") throw new Error(`run ${id} is ${row.status}: a report needs finished runs`);
-    const f = row.final;
-    if (!isToyFinal(f)) throw new Error(`run ${id} (${row.name ?? row.method}) is not a synthetic-task run (toy, compare): the report draws those`);
-    return {
-      method: row.method ?? f.method,
-      ...(row.name ? { label: row.name } : {}),
-      tasks: f.sigma.length,
-      sigma: f.sigma,
-      seed: row.seed ?? 0,
-      testLoss: f.testLoss,
-      initialTestLoss: f.initialTestLoss,
-      normalizedTestLoss: f.normalizedTestLoss,
-      weights: f.weights,
-      msPerStep: f.msPerStep,
-      wallMs: f.wallMs,
-      history: historyOf(store, id, o.maxPoints ?? 200),
-    };
-  });
+  const runs = ids.map((id) => storedRunSummary(store, id, o.maxPoints ?? 200));
   const experiments: Experiment[] = [...new Set(runs.map((r) => r.tasks))].sort((a, b) => a - b).map((T) => {
     const rs = runs.filter((r) => r.tasks === T);
     return { title: `T = ${T} tasks`, tasks: T, sigma: rs[0]!.sigma, runs: rs, notes: [`Runs ${ids.filter((_, i) => runs[i]!.tasks === T).join(", ")} of the run store.`] };
@@ -75,5 +55,28 @@ export function reportFromStore(store: RunStore, ids: readonly number[], o: { co
     command: o.command,
     settings: { runs: [...ids] },
     experiments,
+  };
+}
+
+/** One finished synthetic-task run of the store as the report's {@link RunSummary} (its history thinned to `maxPoints` steps). */
+export function storedRunSummary(store: RunStore, id: number, maxPoints = 200): RunSummary {
+  const row = store.getRun(id);
+  if (!row) throw new Error(`no run ${id} in the store`);
+  if (row.status !== "finished") throw new Error(`run ${id} is ${row.status}: a report needs finished runs`);
+  const f = row.final;
+  if (!isToyFinal(f)) throw new Error(`run ${id} (${row.name ?? row.method}) is not a synthetic-task run (toy, compare): the report draws those`);
+  return {
+    method: row.method ?? f.method,
+    ...(row.name ? { label: row.name } : {}),
+    tasks: f.sigma.length,
+    sigma: f.sigma,
+    seed: row.seed ?? 0,
+    testLoss: f.testLoss,
+    initialTestLoss: f.initialTestLoss,
+    normalizedTestLoss: f.normalizedTestLoss,
+    weights: f.weights,
+    msPerStep: f.msPerStep,
+    wallMs: f.wallMs,
+    history: historyOf(store, id, maxPoints),
   };
 }

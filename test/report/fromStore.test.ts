@@ -43,3 +43,29 @@ test("the report from the store: stored toy runs by task count, their steps thin
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("compare's page reads its runs back from the store when every run was recorded, and keeps its own runs otherwise", async () => {
+  const { reportRunsFromStore } = await import("../../src/cli/compare.js");
+  const dir = mkdtempSync(join(tmpdir(), "lossbalance-report-"));
+  try {
+    const path = join(dir, "runs.db");
+    const store = openStore(path);
+    const rec = store.startRun({ name: "gradnorm α=0.12", method: "gradnorm", seed: 0, tasks: 2 });
+    for (let t = 0; t < 5; t++) rec.step(t, { losses: [1 / (t + 1), 2 / (t + 1)], weights: [1 + 0.1 * t, 1 - 0.1 * t] });
+    rec.eval(4, { losses: [0.5, 0.7] }, "test");
+    const final = { method: "gradnorm", tasks: 2, sigma: [1, 100], testLoss: [0.5, 0.7], initialTestLoss: [1, 1], normalizedTestLoss: 1.2, weights: [1.4, 0.6], msPerStep: 1, wallMs: 5 };
+    rec.finish(final);
+    store.close();
+    const inMemory = { ...final, label: "gradnorm α=0.12", seed: 0, history: { steps: [0], weights: [[1, 1]], losses: [[1, 2]], evalSteps: [], evalLosses: [] } };
+    const report = { title: "t", generatedAt: "", command: "c", settings: {}, experiments: [{ title: "T = 2 tasks", tasks: 2, sigma: [1, 100], runs: [{ ...inMemory, storeId: rec.id }] }] };
+    const read = reportRunsFromStore(report, path);
+    const run = read.experiments[0]!.runs[0]!;
+    assert.deepEqual(run.history.steps, [0, 1, 2, 3, 4], "the history is the store's");
+    assert.deepEqual(run.history.evalLosses.map((l) => l.map((v) => Math.round(v * 1e6) / 1e6)), [[0.5, 0.7]]);
+    assert.equal(run.label, "gradnorm α=0.12");
+    const unrecorded = { ...report, experiments: [{ ...report.experiments[0]!, runs: [inMemory] }] };
+    assert.equal(reportRunsFromStore(unrecorded, path), unrecorded, "a run without a storeId: the report as it is");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
