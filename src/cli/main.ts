@@ -10,7 +10,8 @@ import { datasetList, distinct, finiteNumber, intList, keyValue, nameList, nonNe
 import { defaultThreads } from "./threads.js";
 import { runsCommand } from "./runs.js";
 import { uiCommand } from "./ui.js";
-import { noStoreOption, storeOption } from "./options.js";
+import { noStoreOption, recordEveryOption, storeOption } from "./options.js";
+import { setRecordEvery } from "./record.js";
 
 const [major] = process.versions.node.split(".").map(Number);
 if ((major ?? 0) < 22) {
@@ -30,6 +31,11 @@ export const experimentDefaults = {
 
 const program = new Command();
 program.name("lossbalance").description("Adaptive loss balancing for multitask networks (GradNorm and peers) on jax-js").showHelpAfterError(false);
+// --record-every applies to every run the command records, in this thread and in the pool's workers.
+program.hook("preAction", (_program, command) => {
+  const k = (command.opts() as { recordEvery?: number }).recordEvery;
+  if (k !== undefined) setRecordEvery(k);
+});
 
 /** `--threads`, on every command. */
 function threadsOption(perRun: boolean): Option {
@@ -67,6 +73,7 @@ addDataOptions(
     .addOption(new Option("--out <dir>", "write the run (with its history) as JSON into this folder").argParser(outPath))
     .addOption(storeOption())
     .addOption(noStoreOption())
+    .addOption(recordEveryOption())
     .addOption(threadsOption(false))
     .option("--json", "print one JSON object to stdout"),
 ).action(async (opts) => (await import("./toy.js")).toyCommand(opts));
@@ -86,6 +93,7 @@ addDataOptions(
     .addOption(new Option("--out <dir>", "output folder").argParser(outPath).default("out"))
     .addOption(storeOption())
     .addOption(noStoreOption())
+    .addOption(recordEveryOption())
     .addOption(threadsOption(true))
     .option("--json", "print a JSON summary to stdout"),
 ).action(async (opts, cmd: Command) => {
@@ -121,6 +129,7 @@ function addMultiTrainOptions(cmd: Command): Command {
     .addOption(new Option("--workers <n>", "worker threads (default: one per core)").argParser(positiveInt))
     .addOption(storeOption())
     .addOption(noStoreOption())
+    .addOption(recordEveryOption())
     .addOption(threadsOption(true))
     .option("--json", "print a JSON summary to stdout");
 }

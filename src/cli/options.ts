@@ -144,6 +144,11 @@ export function storeOption(): Option {
   return new Option("--store <path>", "record the runs in this run store (default: LOSSBALANCE_STORE, else .lossbalance/runs.db)").argParser(outPath);
 }
 
+/** `--record-every <k>`: record only every k-th step of each run (the evaluations and final metrics always). */
+export function recordEveryOption(): Option {
+  return new Option("--record-every <k>", "record every k-th training step in the run store (default 1: every step)").argParser(positiveInt);
+}
+
 /** `--no-store`: record nothing. */
 export function noStoreOption(): Option {
   return new Option("--no-store", "do not record the runs in the run store");

@@ -1,3 +1,4 @@
+import { getRecordEvery } from "./record.js";
 import { Worker } from "node:worker_threads";
 import { availableParallelism } from "node:os";
 import type { ToyRunOutcome, ToyRunSpec } from "../experiments/toyExperiment.js";
@@ -39,7 +40,7 @@ export async function runPool(specs: readonly (ToyRunSpec | MultiRunSpec)[], kin
   const results: unknown[] = new Array(specs.length);
   let next = 0;
   let failure: Error | null = null;
-  const workerData = { threads: options.threads ?? 1, store: options.store ?? null };
+  const workerData = { threads: options.threads ?? 1, store: options.store ?? null, recordEvery: getRecordEvery() };
   const pool = Array.from({ length: poolJobs(specs.length, options.workers) }, () => new Worker(workerUrl, { execArgv, workerData }));
   try {
     await Promise.all(

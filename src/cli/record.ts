@@ -36,6 +36,18 @@ export function prepareStore(flag: StoreFlag): string | null {
   return path;
 }
 
+let recordEvery = 1;
+
+/** Record only every k-th step of every run of this process (`--record-every`; default 1, every step). */
+export function setRecordEvery(k: number): void {
+  recordEvery = k;
+}
+
+/** The step interval runs are recorded at (see {@link setRecordEvery}). */
+export function getRecordEvery(): number {
+  return recordEvery;
+}
+
 /** A recorder whose writes never throw into the training: the first failure ends the run's recording with one warning. */
 function guarded(rec: Recorder, label: string) {
   let broken = false;
@@ -65,7 +77,7 @@ function guarded(rec: Recorder, label: string) {
 /** Runs `run` recorded in `store` (none: not recorded); the result carries the run's `storeId` when its record is complete. */
 async function recorded<R extends object>(store: RunStore | null, info: RunInfo, run: (hooks?: RunHooks) => Promise<R>, final: (r: R) => unknown): Promise<R & { storeId?: number }> {
   if (!store) return run();
-  const rec = guarded(store.startRun(info), info.name ?? info.method ?? "run");
+  const rec = guarded(store.startRun(info, { every: recordEvery }), info.name ?? info.method ?? "run");
   let result: R;
   try {
     result = await run(rec.hooks);

@@ -11,11 +11,12 @@ export type PoolJob = { kind: "toy"; spec: ToyRunSpec } | { kind: "multi"; spec:
  * With workerData.store (a path), it records each run there itself (see record.ts), opening the store
  * at its first job.
  */
-const data = (workerData ?? {}) as { threads?: number; store?: string | null };
+const data = (workerData ?? {}) as { threads?: number; store?: string | null; recordEvery?: number };
 configureThreads(data.threads ?? 1);
 const { init, defaultDevice } = await import("@jax-js/jax");
 const { toyTrainDefaults } = await import("../experiments/toyRun.js");
-const { recordedToyRun, recordedMultiRun } = await import("./record.js");
+const { recordedToyRun, recordedMultiRun, setRecordEvery } = await import("./record.js");
+setRecordEvery(data.recordEvery ?? 1);
 const { openStore } = await import("../store/index.js");
 let store: import("../store/index.js").RunStore | null = null;
 await init("wasm");

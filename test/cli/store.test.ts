@@ -105,3 +105,22 @@ test("a run that throws is recorded as failed, with its error (in a worker: comp
     store.close();
   }
 });
+
+test("--record-every k records every k-th step, in the main thread (toy) and in the pool's workers (compare)", () => {
+  const dir = tmp();
+  const path = join(dir, "runs.db");
+  const t = cli(join(dir, "default.db"), "toy", "--method", "equal", ...tiny, "--json", "--store", path, "--record-every", "3");
+  assert.equal(t.status, 0, t.stderr);
+  const c = cli(join(dir, "default.db"), ...compareArgs, "--store", path, "--record-every", "4", "--out", join(dir, "out"));
+  assert.equal(c.status, 0, c.stderr);
+  assert.match(cli(join(dir, "default.db"), "toy", ...tiny, "--record-every", "0").stderr, /--record-every/);
+  const store = openStore(path, { create: false });
+  try {
+    const [toy, ...pool] = store.listRuns().reverse();
+    assert.deepEqual(store.steps(toy!.id).map((s) => s.step), [0, 3, 6]);
+    assert.ok(pool.length > 0);
+    for (const r of pool) assert.deepEqual(store.steps(r.id).map((s) => s.step), [0, 4], r.name ?? "");
+  } finally {
+    store.close();
+  }
+});
