@@ -53,15 +53,25 @@ function solve(method: string, P: PreparedGramian, normalization: MgdaNormalizat
   let Q: PreparedGramian = P;
   if (normalization !== "none") {
     let inv = new Array<number>(T).fill(1);
+    let L: readonly number[] | undefined;
     if (normalization === "loss" || normalization === "loss+") {
-      const L = checkFiniteVector(method, "losses", losses, T);
+      L = checkFiniteVector(method, "losses", losses, T);
       L.forEach((l, i) => {
         if (!(l > 0)) throw new BalancerInputError(method, `normalization '${normalization}' divides by the losses; loss of task ${i} is ${l} (must be > 0)`);
       });
       inv = L.map((l) => 1 / l);
     }
     // In the cosine (unit-gradient) coordinates: gᵢ/sᵢ has norm ‖gᵢ‖/sᵢ.
-    const norms = P.norms.map((n, i) => (normalization === "l2" || normalization === "loss+" ? (n > 0 ? 1 : 0) : n) * inv[i]!);
+    const unitNorms = normalization === "l2" || normalization === "loss+";
+    let norms = P.norms.map((n, i) => (unitNorms ? (n > 0 ? 1 : 0) : n) * inv[i]!);
+    const top = Math.max(...norms);
+    if (!Number.isFinite(top) || top > 1e150 || (top > 0 && top < 1e-150)) {
+      // normᵢ·normⱼ would over/underflow (losses or gradients near the ends of the double range): α does
+      // not depend on a common factor of the norms, so divide them by the largest, in logs.
+      const logs = P.norms.map((n, i) => (n > 0 ? (unitNorms ? 0 : Math.log(n)) - (L ? Math.log(L[i]!) : 0) : -Infinity));
+      const maxLog = Math.max(...logs);
+      norms = logs.map((l) => Math.exp(l - maxLog));
+    }
     const C = P.cosineFlat;
     const scaled = Array.from({ length: T }, (_, i) => Array.from({ length: T }, (_, j) => norms[i]! * norms[j]! * C[i * T + j]!));
     Q = prepareGramian(scaled);

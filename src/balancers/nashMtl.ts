@@ -141,11 +141,21 @@ function solve(G: Gramian, P: PreparedGramian, maxIters: number, tol: number, ri
   let prepared = P;
   let result = P.norms.every((n) => n > 0) ? newton(P.cosineFlat, T, maxIters, tol) : null;
   let ridged = false;
+  /** α is divided by this (1 unless the ridge was applied to G/maxᵢGᵢᵢ). */
+  let unscale = 1;
   if (result === null) {
     ridged = true;
     const trace = P.norms.reduce((s, n) => s + n * n, 0);
     const eps = (ridge * trace) / T;
-    const Gr = G.map((row, i) => row.map((v, j) => (i === j ? v + eps : 0.5 * (v + G[j]![i]!))));
+    let Gr = G.map((row, i) => row.map((v, j) => (i === j ? v + eps : 0.5 * (v + G[j]![i]!))));
+    if (!Gr.every((row) => row.every(Number.isFinite))) {
+      // The trace or the ridged diagonal overflowed (entries near the double range's end): ridge
+      // G/maxᵢGᵢᵢ instead (the same ε relative to trace/T) and scale α back below (G → kG: α → α/√k).
+      const Q = P.normalizedFlat;
+      const epsQ = (ridge * P.norms.reduce((s, n) => s + (n / P.maxNorm) ** 2, 0)) / T;
+      Gr = Array.from({ length: T }, (_, i) => Array.from({ length: T }, (_, j) => Q[i * T + j]! + (i === j ? epsQ : 0)));
+      unscale = P.maxNorm;
+    }
     prepared = prepareGramian(Gr);
     result = prepared.norms.every((n) => n > 0) ? newton(prepared.cosineFlat, T, 4 * maxIters, tol) : null;
     if (result === null) {
@@ -153,7 +163,7 @@ function solve(G: Gramian, P: PreparedGramian, maxIters: number, tol: number, ri
       return { weights: new Array<number>(T).fill(1), residual: Infinity, iterations: 4 * maxIters, ridged, fallback: "none" };
     }
   }
-  const alpha = result.beta.map((b, i) => b / prepared.norms[i]!);
+  const alpha = result.beta.map((b, i) => b / prepared.norms[i]! / unscale);
   let weights = alpha;
   if (maxNorm > 0) {
     // ‖Σαᵢgᵢ‖² = αᵀGα (= T at the solution), computed on the unit gradients: Σ βᵢβⱼCᵢⱼ.

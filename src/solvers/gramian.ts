@@ -64,7 +64,8 @@ export function checkGramian(G: Matrix, T?: number): string | null {
     return null;
   }
   const eps = GRAMIAN_ENTRY_TOLERANCE;
-  const s = G.map((row, i) => Math.sqrt(Math.max(row[i]!, SCALE_FLOOR * maxDiag)));
+  // Number.MIN_VALUE: for max Gᵢᵢ below ~5e-300 the floor underflows to 0, and a zero gradient's sᵢ = 0 made 0/0 = NaN.
+  const s = G.map((row, i) => Math.sqrt(Math.max(row[i]!, SCALE_FLOOR * maxDiag, Number.MIN_VALUE)));
   const tau = gramianEigenTolerance(n);
   const C = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
@@ -72,7 +73,8 @@ export function checkGramian(G: Matrix, T?: number): string | null {
       const a = G[i]![j]! / s[i]! / s[j]!;
       const b = G[j]![i]! / s[i]! / s[j]!;
       if (Math.abs(a - b) > eps) return `Gramian is not symmetric at (${i}, ${j}): ${G[i]![j]} vs ${G[j]![i]}`;
-      const root = Math.sqrt(G[i]![i]! * G[j]![j]!);
+      // √Gᵢᵢ·√Gⱼⱼ, not √(GᵢᵢGⱼⱼ): the product under/overflows for Gramians beyond 1e±154 (G×1e-300 was rejected).
+      const root = Math.sqrt(G[i]![i]!) * Math.sqrt(G[j]![j]!);
       if (Math.abs(G[i]![j]!) > (1 + tau) * root + eps * s[i]! * s[j]!) {
         return `the Gramian is not positive semidefinite: entry (${i}, ${j}) is ${G[i]![j]}, beyond √(G${i}${i}·G${j}${j}) = ${root.toPrecision(3)} (G = J Jᵀ has |Gᵢⱼ| ≤ √(GᵢᵢGⱼⱼ); rounding allows ${(1 + tau).toPrecision(6)} times that)`;
       }
