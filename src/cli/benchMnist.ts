@@ -9,7 +9,7 @@ import { formatTable } from "./table.js";
 import { mean, stdOrZero } from "../util/stats.js";
 import { deltaM } from "../metrics/deltaM.js";
 import { multiTitle, type MultiKind } from "../experiments/multiRun.js";
-import type { MultiTrainCliOptions } from "./options.js";
+import { nonFiniteSetting, reportSkipped, type MultiTrainCliOptions } from "./options.js";
 import type { GradStatistic } from "../balancers/types.js";
 import { createBalancer } from "../balancers/registry.js";
 import { stemModeProblem } from "../models/conv.js";
@@ -29,7 +29,7 @@ export function benchSpecs(o: BenchMnistOptions): MultiRunSpec[] {
   const specs: MultiRunSpec[] = [];
   for (const dataset of o.datasets)
     for (const seed of o.seeds) {
-      const train = { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, encoder: o.encoder, hidden: o.hidden, seed };
+      const train = { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, encoder: o.encoder, hidden: o.hidden, seed, ...nonFiniteSetting(o.onNonfinite) };
       specs.push({ method: "static", label: SINGLE[0], options: { weights: [1, 0] }, dataset, dataSeed: o.dataSeed, train });
       specs.push({ method: "static", label: SINGLE[1], options: { weights: [0, 1] }, dataset, dataSeed: o.dataSeed, train });
       for (const m of o.methods) {
@@ -103,6 +103,7 @@ export async function benchMnistCommand(options: BenchMnistOptions): Promise<voi
   } finally {
     progress.stop();
   }
+  reportSkipped(runs);
   const summary = summarizeBench(runs);
   const wallS = (performance.now() - t0) / 1000;
   const file = saveOutput(join(outDir, "bench-mnist.json"), JSON.stringify({ settings: { ...o, threadsPerRun: plan.threads, wallSeconds: wallS }, summary, runs }));

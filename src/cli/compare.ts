@@ -14,6 +14,8 @@ import { renderReport } from "../report/html.js";
 import type { ComparisonReport, Experiment, RunSummary } from "../report/types.js";
 import { storedRunSummary } from "../report/fromStore.js";
 import { openStore } from "../store/store.js";
+import { nonFiniteSetting, reportSkipped } from "./options.js";
+import type { NonFinitePolicy } from "../train/modelLoop.js";
 
 export interface CompareOptions {
   tasks: number[];
@@ -41,6 +43,8 @@ export interface CompareOptions {
   extraSeeds?: number[];
   /** Gradient mode for the extra methods (default: each method's own). */
   gradMode?: GradStatistic;
+  /** `--on-nonfinite` (commander's attribute name): stop (default) or skip steps with non-finite values. */
+  onNonfinite?: NonFinitePolicy;
 }
 
 /** The static grid: T = 2 → weight ratios w₁:w₂ of 10, 100, 1000; T > 2 → w ∝ σ^(−p), p ∈ {0.5, 1, 2}; normalized to Σw = T. */
@@ -69,7 +73,7 @@ export function compareSpecs(o: CompareOptions): ToyRunSpec[] {
     const data = { numTasks: T, seed: o.dataSeed, inputScale: o.inputScale, trainSize: o.trainSize, testSize: o.testSize };
     const sigmas = toySigmas(T, o.dataSeed);
     for (const seed of o.seeds) {
-      const train = { steps: o.steps, batchSize: o.batchSize, lr: o.lr, seed };
+      const train = { steps: o.steps, batchSize: o.batchSize, lr: o.lr, seed, ...nonFiniteSetting(o.onNonfinite) };
       for (const alpha of o.alpha) specs.push({ method: "gradnorm", label: `gradnorm α=${alpha}`, options: { alpha }, data, train });
       specs.push({ method: "equal", data, train });
       specs.push({ method: "uncertainty", data, train });
@@ -77,7 +81,7 @@ export function compareSpecs(o: CompareOptions): ToyRunSpec[] {
     }
     if ((o.extraTasks ?? []).includes(T)) {
       for (const seed of o.extraSeeds ?? [0]) {
-        const train = { steps: o.steps, batchSize: o.batchSize, lr: o.lr, seed };
+        const train = { steps: o.steps, batchSize: o.batchSize, lr: o.lr, seed, ...nonFiniteSetting(o.onNonfinite) };
         for (const m of o.extraMethods ?? []) {
           const takesMode = o.gradMode !== undefined && createBalancer(m).needs.gramian !== undefined;
           specs.push({ method: m, ...(takesMode ? { label: `${m} (${o.gradMode})`, options: { gradMode: o.gradMode } } : {}), data, train });
@@ -143,6 +147,7 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
     progress.stop();
   }
   const wallS = (performance.now() - t0) / 1000;
+  reportSkipped(runs);
   const experiments: Experiment[] = o.tasks.map((T) => {
     const rs = runs.filter((r) => r.tasks === T);
     const summary = summarize(rs);

@@ -10,7 +10,7 @@ import { datasetList, distinct, finiteNumber, intList, keyValue, nameList, nonNe
 import { defaultThreads } from "./threads.js";
 import { runsCommand } from "./runs.js";
 import { uiCommand } from "./ui.js";
-import { noStoreOption, recordEveryOption, storeOption } from "./options.js";
+import { noStoreOption, onNonFiniteOption, recordEveryOption, storeOption } from "./options.js";
 import { setRecordEvery } from "./record.js";
 
 const [major] = process.versions.node.split(".").map(Number);
@@ -74,6 +74,7 @@ addDataOptions(
     .addOption(storeOption())
     .addOption(noStoreOption())
     .addOption(recordEveryOption())
+    .addOption(onNonFiniteOption())
     .addOption(threadsOption(false))
     .option("--json", "print one JSON object to stdout"),
 ).action(async (opts) => (await import("./toy.js")).toyCommand(opts));
@@ -94,6 +95,7 @@ addDataOptions(
     .addOption(storeOption())
     .addOption(noStoreOption())
     .addOption(recordEveryOption())
+    .addOption(onNonFiniteOption())
     .addOption(threadsOption(true))
     .option("--json", "print a JSON summary to stdout"),
 ).action(async (opts, cmd: Command) => {
@@ -130,6 +132,7 @@ function addMultiTrainOptions(cmd: Command): Command {
     .addOption(storeOption())
     .addOption(noStoreOption())
     .addOption(recordEveryOption())
+    .addOption(onNonFiniteOption())
     .addOption(threadsOption(true))
     .option("--json", "print a JSON summary to stdout");
 }

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option } from "commander";
 import { multiKinds, type MultiEncoder, type MultiKind } from "../experiments/multiRun.js";
+import { nonFinitePolicies, type NonFinitePolicy, type SkippedStep } from "../train/modelLoop.js";
 
 /** Commander argument parsers: each rejects bad values with a one-line message. */
 export function positiveInt(value: string): number {
@@ -137,6 +138,8 @@ export interface MultiTrainCliOptions {
   json?: boolean;
   /** `--store <path>` (a path) or `--no-store` (false); undefined: the default store. */
   store?: string | boolean;
+  /** `--on-nonfinite` (commander's attribute name): stop (default) or skip steps with non-finite values. */
+  onNonfinite?: NonFinitePolicy;
 }
 
 /** `--store <path>` of the training commands: the run store their runs are recorded in. */
@@ -152,4 +155,29 @@ export function recordEveryOption(): Option {
 /** `--no-store`: record nothing. */
 export function noStoreOption(): Option {
   return new Option("--no-store", "do not record the runs in the run store");
+}
+
+/** `--on-nonfinite stop|skip`: what a training step with non-finite losses, statistics or weights does. */
+export function onNonFiniteOption(): Option {
+  return new Option(
+    "--on-nonfinite <policy>",
+    "a training step whose losses, gradient statistics or weights are NaN/Infinity: stop (end the run with an error naming the step, task and value) or skip (drop the step and go on with the next batch; the run stops once more than max(10, 1 % of its steps) are skipped, or more than 10 in a row)",
+  )
+    .argParser(oneOf(nonFinitePolicies))
+    .default("stop");
+}
+
+/** The training setting for `--on-nonfinite`: nothing for the default (so run settings and sweep keys stay as they were), else the policy. */
+export function nonFiniteSetting(policy: NonFinitePolicy | undefined): { onNonFinite?: NonFinitePolicy } {
+  return policy === undefined || policy === "stop" ? {} : { onNonFinite: policy };
+}
+
+/** One stderr line per run that skipped steps (under --on-nonfinite skip): how many and which. */
+export function reportSkipped(runs: readonly { readonly label?: string; readonly method: string; readonly seed?: number; readonly skipped?: readonly SkippedStep[] }[]): void {
+  for (const r of runs) {
+    const n = r.skipped?.length ?? 0;
+    if (n === 0) continue;
+    const steps = r.skipped!.slice(0, 20).map((s) => s.step).join(", ") + (n > 20 ? `, … (${n - 20} more)` : "");
+    console.error(`${r.label ?? r.method}${r.seed === undefined ? "" : ` seed ${r.seed}`}: skipped ${n} step${n === 1 ? "" : "s"} with non-finite values (--on-nonfinite skip): ${steps}`);
+  }
 }

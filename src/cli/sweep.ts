@@ -9,7 +9,7 @@ import { formatTable } from "./table.js";
 import { summarizeSweep, sweepPoints, type SweepSettings } from "../experiments/sweep.js";
 import type { MultiRunOutcome } from "../experiments/multiExperiment.js";
 import { defaultHidden, multiTitle, type MultiKind } from "../experiments/multiRun.js";
-import type { MultiTrainCliOptions } from "./options.js";
+import { nonFiniteSetting, reportSkipped, type MultiTrainCliOptions } from "./options.js";
 
 export interface SweepOptions extends MultiTrainCliOptions {
   dataset: MultiKind;
@@ -91,7 +91,7 @@ export async function sweepCommand(options: SweepOptions): Promise<void> {
     alphas: o.alpha,
     seeds: o.seeds,
     dataSeed: o.dataSeed,
-    train: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, encoder: o.encoder, hidden: o.hidden },
+    train: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, encoder: o.encoder, hidden: o.hidden, ...nonFiniteSetting(o.onNonfinite) },
   };
   const points = sweepPoints(settings);
   const outDir = prepareOutDir(o.out, ["sweep.jsonl", "sweep.json"]);
@@ -138,6 +138,7 @@ export async function sweepCommand(options: SweepOptions): Promise<void> {
     process.removeListener("SIGINT", onInterrupt);
   }
   const wallS = (performance.now() - t0) / 1000;
+  reportSkipped([...outcomes.values()]);
   const summary = summarizeSweep(points, outcomes);
   const report = { settings: { ...o, threadsPerRun: plan.threads, wallSeconds: wallS, resumed: points.length - todo.length, ran: todo.length }, summary };
   const summaryFile = saveOutput(join(outDir, "sweep.json"), JSON.stringify(report));

@@ -10,6 +10,8 @@ import { planThreads, threadsLine, toyFlopsPerStep } from "./threads.js";
 import { toyTrainDefaults } from "../experiments/toyRun.js";
 import { prepareStore, recordedToyRun, type StoreFlag } from "./record.js";
 import { openStore } from "../store/index.js";
+import { nonFiniteSetting, reportSkipped } from "./options.js";
+import type { NonFinitePolicy } from "../train/modelLoop.js";
 
 export interface ToyCommandOptions {
   tasks: number;
@@ -33,6 +35,8 @@ export interface ToyCommandOptions {
   json?: boolean;
   /** `--store <path>` (a path) or `--no-store` (false); undefined: the default store. */
   store?: StoreFlag;
+  /** `--on-nonfinite` (commander's attribute name): stop (default) or skip steps with non-finite values. */
+  onNonfinite?: NonFinitePolicy;
 }
 
 /** Method options from CLI flags; flags that a method does not take are an error. */
@@ -64,7 +68,7 @@ export async function toyCommand(o: ToyCommandOptions): Promise<void> {
   await init("wasm");
   defaultDevice("wasm");
   const data = { numTasks: o.tasks, seed: o.dataSeed, inputScale: o.inputScale, trainSize: o.trainSize, testSize: o.testSize };
-  const spec = { method: o.method, options, data, train: { steps: o.steps, seed: o.seed, batchSize: o.batchSize, lr: o.lr } };
+  const spec = { method: o.method, options, data, train: { steps: o.steps, seed: o.seed, batchSize: o.batchSize, lr: o.lr, ...nonFiniteSetting(o.onNonfinite) } };
   // jax-js here was built without a pool (main.ts imports it first): more threads run in a worker thread.
   const storePath = prepareStore(o.store);
   let r;
@@ -92,6 +96,10 @@ export async function toyCommand(o: ToyCommandOptions): Promise<void> {
     seed: o.seed,
     threads: plan.threads,
     saturation: toyData(data).saturation,
+    onNonFinite: o.onNonfinite ?? "stop",
+    /** Steps skipped under --on-nonfinite skip: how many, and which. */
+    skipped: r.skipped.length,
+    skippedSteps: r.skipped.map((s) => s.step),
   };
   if (outDir !== undefined) {
     const file = saveOutput(join(outDir, outFile), JSON.stringify({ ...summary, history: r.history }, null, 1));
@@ -101,6 +109,7 @@ export async function toyCommand(o: ToyCommandOptions): Promise<void> {
     process.stdout.write(JSON.stringify(summary) + "\n");
     return;
   }
+  reportSkipped([r]);
   console.log(`toy T=${o.tasks} method=${o.method} ${JSON.stringify(options)} steps=${o.steps} seed=${o.seed}`);
   console.log(
     formatTable(

@@ -4,6 +4,7 @@ import { forward, initParams, type MultiHeadMlpConfig, type Params } from "../mo
 import { lenetStem, type ConvStemConfig } from "../models/conv.js";
 import { crossEntropy } from "../train/losses.js";
 import { createModelTrainer } from "../train/modelTrainer.js";
+import { nonFiniteGuard, type NonFiniteOptions, type SkippedStep } from "../train/modelLoop.js";
 import { fromModelParams, mlpModel, toModelParams } from "../models/mlpModel.js";
 import { adam } from "../optim/adam.js";
 import { Rng, deriveSeed } from "../util/rng.js";
@@ -98,7 +99,7 @@ export async function accuracy<P extends JsTree<np.Array>>(params: P, d: MultiDa
   return (await correctCounts(params, d, idx, correct, chunk)).map((h) => h / idx.length);
 }
 
-export interface MultiTrainConfig {
+export interface MultiTrainConfig extends NonFiniteOptions {
   readonly encoder: MultiEncoder;
   /** Widths of the encoder's fully connected layers (after the convolutions with `lenet`). */
   readonly hidden: readonly number[];
@@ -132,6 +133,8 @@ export interface MultiRunResult {
   readonly weights: number[];
   readonly msPerStep: number;
   readonly secondsPerEpoch: number;
+  /** Steps skipped under onNonFinite "skip" (t counts steps over epochs; empty otherwise; absent in sweep records saved before it existed). */
+  readonly skipped?: readonly SkippedStep[];
 }
 
 /**
@@ -140,7 +143,8 @@ export interface MultiRunResult {
  * async trainer; evaluates validation accuracy after every epoch and reports the test accuracy of the
  * best validation epoch (early stopping with `patience`). `hooks` see every step's record (t counts
  * steps over epochs) and, after each epoch, the validation accuracy (split `validation`) and, when it
- * is the best so far, the test accuracy (split `test`), at the steps done.
+ * is the best so far, the test accuracy (split `test`), at the steps done. Non-finite steps stop the
+ * run or are skipped as `onNonFinite` says (its limits count the steps of all `epochs`).
  */
 export async function runMulti(
   md: MultiData,
@@ -153,6 +157,7 @@ export async function runMulti(
   const c = resolveTrainConfig(cfg);
   const stem = c.encoder === "lenet" ? lenetStem([CANVAS, CANVAS, 1]) : undefined;
   const model: MultiHeadMlpConfig = { inputDim: PIXELS, hidden: c.hidden, outputDim: CLASSES, numTasks: 2, stem };
+  const guard = nonFiniteGuard(c, c.epochs * Math.floor(md.splits.train.length / c.batchSize));
   const trainer = createModelTrainer({ model: mlpModel(model, crossEntropy), optimizer: adam({ lr: c.lr }), balancer, params: toModelParams(initParams(model, deriveSeed(c.seed, "init"))) });
   const correct = buildCorrect(stem);
   const rng = new Rng(deriveSeed(c.seed, "batches"));
@@ -168,10 +173,12 @@ export async function runMulti(
       for (let s = 0; s < stepsPerEpoch; s++) {
         const idx = Array.from(perm.subarray(s * c.batchSize, (s + 1) * c.batchSize), (k) => train[k]!);
         const ts = performance.now();
-        const rec = await trainer.step(gatherMultiArrays(md.data, idx));
+        const t = (e - 1) * stepsPerEpoch + s;
+        const rec = await guard.run(t, trainer.stepCount, () => trainer.step(gatherMultiArrays(md.data, idx)));
         const ms = performance.now() - ts;
+        if (rec === undefined) continue;
         stepMs += ms;
-        hooks?.onStep?.((e - 1) * stepsPerEpoch + s, rec, ms);
+        hooks?.onStep?.(t, rec, ms);
       }
       epochs = e;
       const params = fromModelParams(trainer.params);
@@ -184,6 +191,9 @@ export async function runMulti(
         hooks?.onEval?.(e * stepsPerEpoch, { epoch: e, accuracy: best.test }, "test");
       } else if (e - best.epoch >= c.patience) break;
     }
+  } catch (e) {
+    trainer.dispose();
+    throw e;
   } finally {
     correct.dispose();
   }
@@ -196,7 +206,8 @@ export async function runMulti(
     bestEpoch: best.epoch,
     epochsRun: epochs,
     weights,
-    msPerStep: stepMs / Math.max(1, epochs * stepsPerEpoch),
+    msPerStep: stepMs / Math.max(1, epochs * stepsPerEpoch - guard.skipped.length),
     secondsPerEpoch: (performance.now() - t0) / 1000 / Math.max(1, epochs),
+    skipped: [...guard.skipped],
   };
 }

@@ -3,7 +3,7 @@ import type { Balancer, BalancerState } from "../balancers/types.js";
 import { initParams, type MultiHeadMlpConfig, type Params } from "../models/mlp.js";
 import { meanSquaredError } from "../train/losses.js";
 import type { LoopHistory } from "../train/loop.js";
-import { trainModelLoop } from "../train/modelLoop.js";
+import { trainModelLoop, type NonFiniteOptions, type SkippedStep } from "../train/modelLoop.js";
 import { fromModelParams, mlpModel, toModelParams } from "../models/mlpModel.js";
 import { adam } from "../optim/adam.js";
 import { buildEvalLosses } from "../train/step.js";
@@ -12,7 +12,7 @@ import { gatherBatch, toyArrays, type Split, type ToyData } from "../data/toy.js
 import type { RunHooks } from "./hooks.js";
 
 /** Training settings of the synthetic experiment (the paper gives none; see README). */
-export interface ToyTrainConfig {
+export interface ToyTrainConfig extends NonFiniteOptions {
   readonly steps: number;
   readonly batchSize: number;
   readonly lr: number;
@@ -46,6 +46,8 @@ export interface ToyRunResult {
   readonly msPerStep: number;
   readonly wallMs: number;
   readonly history: LoopHistory;
+  /** Steps skipped under onNonFinite "skip" (empty otherwise). */
+  readonly skipped: readonly SkippedStep[];
 }
 
 /** Per-task test losses of `params` (borrowed) on a split, in chunks; results read back asynchronously. */
@@ -111,6 +113,9 @@ export async function runToy(
     params: toModelParams(initParams(model, deriveSeed(c.seed, "init"))),
     steps: c.steps,
     batch,
+    onNonFinite: c.onNonFinite,
+    maxSkipped: c.maxSkipped,
+    maxSkippedInARow: c.maxSkippedInARow,
     evaluate: (p) => splitLosses(fromModelParams(p), data.test, data, evalLosses),
     evalEvery: c.evalEvery ?? Math.max(1, Math.floor(c.steps / 25)),
     ...(onStep || hooks?.onStep
@@ -140,5 +145,6 @@ export async function runToy(
     msPerStep: result.msPerStep,
     wallMs,
     history: h,
+    skipped: result.skipped,
   };
 }

@@ -3,8 +3,95 @@ import type { ModelParams, MultitaskModel, Tree } from "../model/contract.js";
 import { loopSchedule, type LoopResult, type StepRecord } from "./loop.js";
 import { createModelTrainer } from "./modelTrainer.js";
 import type { StepOptimizer } from "./modelStep.js";
+import { checkCount, TrainingError } from "./checks.js";
 
-export interface ModelLoopOptions<B extends Tree> {
+/** What a run does with a step whose losses, statistics or weights are not finite (NaN/±Infinity). */
+export const nonFinitePolicies = ["stop", "skip"] as const;
+export type NonFinitePolicy = (typeof nonFinitePolicies)[number];
+
+/** The policy for non-finite steps of a training run (trainModelLoop, runToy, runMulti). */
+export interface NonFiniteOptions {
+  /**
+   * `"stop"` (default): the step's TrainingError (naming the step, the task and the value) ends the run.
+   * `"skip"`: the step is dropped — the trainer is left as it was before it, so the run goes on as if
+   * it had never seen that batch — counted, and the run goes on with the next batch; past
+   * `maxSkipped` skipped steps in all or `maxSkippedInARow` in a row it stops with a TrainingError
+   * saying how many were skipped. Other errors (bad shapes, a bad `evaluate`, …) always stop the run.
+   */
+  readonly onNonFinite?: NonFinitePolicy | undefined;
+  /** `"skip"`: the most steps a run may skip (default max(10, 1 % of its steps)). */
+  readonly maxSkipped?: number | undefined;
+  /** `"skip"`: the most consecutive steps a run may skip (default 10). */
+  readonly maxSkippedInARow?: number | undefined;
+}
+
+/** A step skipped under `onNonFinite: "skip"`: its index (the batch it was given) and why. */
+export interface SkippedStep {
+  readonly step: number;
+  readonly reason: string;
+}
+
+/**
+ * Whether `e` is the TrainingError a trainer step throws for a non-finite loss, gradient norm,
+ * Gramian entry or balancer weight (see checkObservation, checkWeights) — not for a bad shape, a
+ * wrong weight count, a bad evaluation or anything else.
+ */
+export function isNonFiniteError(e: unknown): e is TrainingError {
+  return e instanceof TrainingError && /\b(?:is|returned weight) (?:NaN|-?Infinity) (?:at step|for task)\b/.test(e.message);
+}
+
+const listSteps = (steps: readonly SkippedStep[], max = 20) =>
+  steps.length <= max ? steps.map((s) => s.step).join(", ") : `${steps.slice(0, max).map((s) => s.step).join(", ")}, … (${steps.length - max} more)`;
+
+/**
+ * The non-finite policy of a run of `steps` steps. `run(t, applied, step)` runs step t (the trainer
+ * having applied `applied` steps so far) and returns its record, or undefined when the step was
+ * skipped; it throws what the policy says to. The trainer's messages count applied steps; the errors
+ * and `skipped` here count the run's steps (batches), which differ once a step was skipped.
+ */
+export function nonFiniteGuard(opts: NonFiniteOptions, steps: number) {
+  const policy = opts.onNonFinite ?? "stop";
+  if (!(nonFinitePolicies as readonly string[]).includes(policy)) throw new TrainingError(`onNonFinite must be one of ${nonFinitePolicies.map((p) => `"${p}"`).join(", ")}, got ${JSON.stringify(policy)}`);
+  const maxSkipped = opts.maxSkipped === undefined ? Math.max(10, Math.floor(steps / 100)) : checkCount("maxSkipped", opts.maxSkipped, 0);
+  const maxInARow = opts.maxSkippedInARow === undefined ? 10 : checkCount("maxSkippedInARow", opts.maxSkippedInARow, 1);
+  const skipped: SkippedStep[] = [];
+  let inARow = 0;
+  return {
+    policy,
+    maxSkipped,
+    maxSkippedInARow: maxInARow,
+    /** The steps skipped so far, in order. */
+    skipped: skipped as readonly SkippedStep[],
+    async run<R>(t: number, applied: number, step: () => Promise<R>): Promise<R | undefined> {
+      try {
+        const r = await step();
+        inARow = 0;
+        return r;
+      } catch (e) {
+        if (!isNonFiniteError(e)) throw e;
+        const reason = t === applied ? e.message : e.message.replace(new RegExp(`\\bat step ${applied}\\b`, "g"), `at step ${t}`);
+        if (policy === "stop") {
+          throw Object.assign(new TrainingError(`${reason}; the run stopped (onNonFinite: "stop"; onNonFinite: "skip", on the CLI --on-nonfinite skip, skips such steps and goes on)`), { cause: e });
+        }
+        skipped.push({ step: t, reason });
+        inARow++;
+        if (skipped.length > maxSkipped || inARow > maxInARow) {
+          const limit = inARow > maxInARow ? `more than the ${maxInARow} allowed in a row` : `more than the ${maxSkipped} allowed in all`;
+          throw Object.assign(
+            new TrainingError(
+              `${skipped.length} steps skipped with non-finite values, ${inARow} of them in a row: ${limit} (onNonFinite: "skip"; limits maxSkipped ${maxSkipped}, maxSkippedInARow ${maxInARow}); the run stopped at step ${t}. ` +
+                `Skipped steps: ${listSteps(skipped)}. Last: ${reason}`,
+            ),
+            { cause: e, skipped: [...skipped] },
+          );
+        }
+        return undefined;
+      }
+    },
+  };
+}
+
+export interface ModelLoopOptions<B extends Tree> extends NonFiniteOptions {
   readonly model: MultitaskModel<B>;
   /** Initial parameters; consumed. */
   readonly params: ModelParams;
@@ -20,21 +107,30 @@ export interface ModelLoopOptions<B extends Tree> {
   readonly recordEvery?: number;
   /** Called after step t (and its evaluation, if one was due) with what the step observed and its wall time (ms, evaluation excluded). */
   readonly onStep?: (t: number, record: StepRecord, ms: number) => void;
+  /** Called after step t was skipped (onNonFinite: "skip"), with why. */
+  readonly onSkip?: (t: number, reason: string) => void;
   /** Called after each evaluation with the steps done and the checked per-task losses `evaluate` returned. */
   readonly onEval?: (step: number, losses: readonly number[]) => void;
 }
 
-export type ModelLoopResult = LoopResult<ModelParams>;
+export interface ModelLoopResult extends LoopResult<ModelParams> {
+  /** The steps skipped under onNonFinite "skip" (empty under "stop"): their count is its length. */
+  readonly skipped: readonly SkippedStep[];
+}
 
 /**
  * Runs `steps` training steps of a model in the contract with evaluation and recording (the async
  * counterpart of `trainLoop`, on {@link createModelTrainer}); each step's results are awaited before
- * the next. The counts and what `evaluate` returns are checked (TrainingError naming them).
+ * the next. The counts and what `evaluate` returns are checked (TrainingError naming them). A step
+ * with non-finite losses, statistics or weights stops the run or is skipped, as `onNonFinite` says
+ * ({@link NonFiniteOptions}); a skipped step is not recorded and `onStep` does not see it, but the
+ * evaluations stay on the schedule of the run's steps. `msPerStep` is over the steps applied.
  */
 export async function trainModelLoop<B extends Tree>(opts: ModelLoopOptions<B>): Promise<ModelLoopResult> {
   const schedule = loopSchedule(opts);
   const { steps, history } = schedule;
   const T = opts.model.numTasks;
+  const guard = nonFiniteGuard(opts, steps);
   const trainer = createModelTrainer(opts);
   const evaluate = async (t: number) => {
     if (!opts.evaluate) return;
@@ -47,8 +143,13 @@ export async function trainModelLoop<B extends Tree>(opts: ModelLoopOptions<B>):
     for (let t = 0; t < steps; t++) {
       const batch = opts.batch(t);
       const t0 = performance.now();
-      const rec = await trainer.step(batch);
+      const rec = await guard.run(t, trainer.stepCount, () => trainer.step(batch));
       const ms = performance.now() - t0;
+      if (rec === undefined) {
+        opts.onSkip?.(t, guard.skipped[guard.skipped.length - 1]!.reason);
+        if (schedule.evaluateAfter(t)) await evaluate(t + 1);
+        continue;
+      }
       stepMs += ms;
       schedule.record(t, rec);
       if (schedule.evaluateAfter(t)) await evaluate(t + 1);
@@ -60,5 +161,5 @@ export async function trainModelLoop<B extends Tree>(opts: ModelLoopOptions<B>):
   }
   const finalWeights = [...trainer.weights];
   const params = trainer.finish();
-  return { params, finalWeights, history, msPerStep: stepMs / Math.max(1, steps) };
+  return { params, finalWeights, history, msPerStep: stepMs / Math.max(1, steps - guard.skipped.length), skipped: [...guard.skipped] };
 }
