@@ -5,6 +5,7 @@ import { defaultHidden } from "../experiments/multiRun.js";
 import { prepareOutDir, saveOutput } from "./output.js";
 import { progressReporter } from "./progress.js";
 import { prepareStore } from "./record.js";
+import { provenance } from "../store/configHash.js";
 import { formatTable } from "./table.js";
 import { mean, stdOrZero } from "../util/stats.js";
 import { deltaM } from "../metrics/deltaM.js";
@@ -106,9 +107,11 @@ export async function benchMnistCommand(options: BenchMnistOptions): Promise<voi
   reportSkipped(runs);
   const summary = summarizeBench(runs);
   const wallS = (performance.now() - t0) / 1000;
-  const file = saveOutput(join(outDir, "bench-mnist.json"), JSON.stringify({ settings: { ...o, threadsPerRun: plan.threads, wallSeconds: wallS }, summary, runs }));
+  const base = { ...o, threadsPerRun: plan.threads };
+  const settings = { ...base, wallSeconds: wallS, ...provenance(base) };
+  const file = saveOutput(join(outDir, "bench-mnist.json"), JSON.stringify({ settings, summary, runs }));
   if (o.json) {
-    process.stdout.write(JSON.stringify({ settings: { ...o, threadsPerRun: plan.threads, wallSeconds: wallS }, summary }) + "\n");
+    process.stdout.write(JSON.stringify({ settings, summary }) + "\n");
     return;
   }
   const pct = ([m, s]: [number, number], n: number) => (Number.isNaN(m) ? "—" : n > 1 ? `${(100 * m).toFixed(2)} ± ${(100 * s).toFixed(2)}` : (100 * m).toFixed(2));

@@ -14,6 +14,7 @@ import { renderReport } from "../report/html.js";
 import type { ComparisonReport, Experiment, RunSummary } from "../report/types.js";
 import { storedRunSummary } from "../report/fromStore.js";
 import { openStore } from "../store/store.js";
+import { provenance } from "../store/configHash.js";
 import { nonFiniteSetting, reportSkipped } from "./options.js";
 import type { NonFinitePolicy } from "../train/modelLoop.js";
 
@@ -177,6 +178,7 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
       dataSeed: o.dataSeed,
       threadsPerRun: plan.threads,
       wallSeconds: Math.round(wallS),
+      ...compareProvenance(o, plan.threads),
     },
     experiments,
   };
@@ -207,6 +209,31 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
     for (const n of e.notes ?? []) console.log(n);
   }
   console.log(`\n${runs.length} runs in ${wallS.toFixed(0)} s. Report: ${htmlPath}\nData: ${jsonPath}`);
+}
+
+/**
+ * The version and config hash of a comparison: its settings as in results.json (timings aside) and
+ * the ones that pick the runs (task counts, extra methods, their tasks, seeds and gradient mode).
+ */
+export function compareProvenance(o: CompareOptions, threadsPerRun: number): { version: string; configHash: string } {
+  return provenance({
+    seeds: o.seeds,
+    steps: o.steps,
+    batchSize: o.batchSize,
+    lr: o.lr,
+    alpha: o.alpha,
+    inputScale: o.inputScale,
+    trainSize: o.trainSize,
+    testSize: o.testSize,
+    dataSeed: o.dataSeed,
+    threadsPerRun,
+    tasks: o.tasks,
+    extraMethods: o.extraMethods ?? [],
+    extraTasks: o.extraTasks ?? [],
+    extraSeeds: o.extraSeeds ?? [],
+    gradMode: o.gradMode,
+    onNonFinite: o.onNonfinite ?? "stop",
+  });
 }
 
 /**

@@ -100,6 +100,7 @@ function show(id: string, opts: { store?: string; json?: boolean }): void {
       `  seed      ${run.seed ?? ""}`,
       `  tasks     ${run.tasks ?? ""}`,
       `  version   lossbalance ${run.version ?? "?"}`,
+      `  config #  ${run.configHash ?? "?"}`,
       `  started   ${time(run.started)}  (pid ${run.pid ?? "?"} on ${run.host ?? "?"})`,
       `  ended     ${time(run.ended)}  (${duration(run)})`,
       `  steps     ${run.steps}${run.lastStep == null ? "" : ` recorded, last ${run.lastStep}`}`,

@@ -5,6 +5,7 @@ import { planThreads, threadsLine, multiFlopsPerStep } from "./threads.js";
 import { fallbackPath, prepareOutDir, reason, saveOutput } from "./output.js";
 import { progressReporter } from "./progress.js";
 import { prepareStore } from "./record.js";
+import { provenance } from "../store/configHash.js";
 import { formatTable } from "./table.js";
 import { summarizeSweep, sweepPoints, type SweepSettings } from "../experiments/sweep.js";
 import type { MultiRunOutcome } from "../experiments/multiExperiment.js";
@@ -140,7 +141,8 @@ export async function sweepCommand(options: SweepOptions): Promise<void> {
   const wallS = (performance.now() - t0) / 1000;
   reportSkipped([...outcomes.values()]);
   const summary = summarizeSweep(points, outcomes);
-  const report = { settings: { ...o, threadsPerRun: plan.threads, wallSeconds: wallS, resumed: points.length - todo.length, ran: todo.length }, summary };
+  const base = { ...o, threadsPerRun: plan.threads };
+  const report = { settings: { ...base, wallSeconds: wallS, resumed: points.length - todo.length, ran: todo.length, ...provenance(base) }, summary };
   const summaryFile = saveOutput(join(outDir, "sweep.json"), JSON.stringify(report));
   if (o.json) {
     process.stdout.write(JSON.stringify(report) + "\n");

@@ -8,8 +8,8 @@ import { formatTable } from "./table.js";
 import { runPool } from "./pool.js";
 import { planThreads, threadsLine, toyFlopsPerStep } from "./threads.js";
 import { toyTrainDefaults } from "../experiments/toyRun.js";
-import { prepareStore, recordedToyRun, type StoreFlag } from "./record.js";
-import { openStore } from "../store/index.js";
+import { prepareStore, recordedToyRun, toyRunInfo, type StoreFlag } from "./record.js";
+import { configHash, openStore, packageVersion } from "../store/index.js";
 import { nonFiniteSetting, reportSkipped } from "./options.js";
 import type { NonFinitePolicy } from "../train/modelLoop.js";
 
@@ -94,6 +94,9 @@ export async function toyCommand(o: ToyCommandOptions): Promise<void> {
     wallMs: r.wallMs,
     steps: o.steps,
     seed: o.seed,
+    /** lossbalance's version, and the hash of the run's config (the same as its run store row's). */
+    version: packageVersion() ?? "unknown",
+    configHash: configHash(toyRunInfo(spec).config),
     threads: plan.threads,
     saturation: toyData(data).saturation,
     onNonFinite: o.onNonfinite ?? "stop",

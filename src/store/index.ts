@@ -3,3 +3,4 @@ export { openStore, defaultStorePath, runStatuses, RunStore, type StoreOptions, 
 export { SCHEMA_VERSION, migrations } from "./schema.js";
 export { encodeF32, decodeF32, shortF32, gramianSummary, cosinePairs } from "./codec.js";
 export { exportCsv, exportJson, parseCsv } from "./export.js";
+export { configHash, canonicalJson, packageVersion, provenance } from "./configHash.js";

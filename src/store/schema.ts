@@ -1,4 +1,5 @@
 import type { DatabaseSync } from "./sqlite.js";
+import { configHash } from "./configHash.js";
 
 /**
  * The store's layout, versioned by SQLite's `user_version`. `migrations[v]` takes a store from
@@ -8,6 +9,7 @@ import type { DatabaseSync } from "./sqlite.js";
  * - v1: runs, steps, evals.
  * - v2: crash detection — `host` and `heartbeat` on runs (a run's heartbeat is backfilled from its
  *   end or start time), and an index on status for the interrupted-run check at open.
+ * - v3: `config_hash` on runs (see configHash), backfilled from each run's stored config.
  */
 export const migrations: readonly ((db: DatabaseSync) => void)[] = [
   // 0 → 1
@@ -55,6 +57,20 @@ export const migrations: readonly ((db: DatabaseSync) => void)[] = [
       UPDATE runs SET heartbeat = COALESCE(ended, started);
       CREATE INDEX runs_status ON runs(status);
     `),
+  // 2 → 3
+  (db) => {
+    db.exec("ALTER TABLE runs ADD COLUMN config_hash TEXT");
+    const update = db.prepare("UPDATE runs SET config_hash = ? WHERE id = ?");
+    for (const r of db.prepare("SELECT id, config FROM runs").all() as { id: number; config: string }[]) {
+      let config: unknown;
+      try {
+        config = JSON.parse(r.config);
+      } catch {
+        continue; // unreadable config: no hash
+      }
+      update.run(configHash(config), r.id);
+    }
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.length;

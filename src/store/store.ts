@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import { configHash, packageVersion } from "./configHash.js";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { decodeF32, encodeF32, gramianSummary } from "./codec.js";
@@ -80,6 +81,8 @@ export interface RunRow {
   config: unknown;
   seed: number | null;
   version: string | null;
+  /** SHA-256 (16 hex) of the run's config in canonical JSON: runs with equal settings share it. */
+  configHash: string | null;
   tasks: number | null;
   started: number;
   ended: number | null;
@@ -122,18 +125,6 @@ export interface Recorder {
   fail(err: unknown, final?: unknown): void;
 }
 
-let libraryVersion: string | null | undefined;
-function packageVersion(): string | null {
-  if (libraryVersion === undefined) {
-    try {
-      libraryVersion = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string }).version ?? null;
-    } catch {
-      libraryVersion = null;
-    }
-  }
-  return libraryVersion;
-}
-
 function pidAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
@@ -156,6 +147,7 @@ function runRow(r: Record<string, unknown>): RunRow {
     config: parse(r.config),
     seed: num(r.seed),
     version: (r.version as string | null) ?? null,
+    configHash: (r.config_hash as string | null) ?? null,
     tasks: num(r.tasks),
     started: Number(r.started),
     ended: num(r.ended),
@@ -186,6 +178,21 @@ function errorText(err: unknown): string {
 
 type Row = [step: number, ms: number | null, losses: Uint8Array, weights: Uint8Array, gradNorms: Uint8Array | null, cosines: Uint8Array | null];
 
+
+/** Runs `f`, retrying every 10 ms while SQLite reports the database locked, for at most `ms`. */
+function retryWhileLocked(f: () => void, ms: number): void {
+  const until = Date.now() + ms;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      return f();
+    } catch (e) {
+      if (!(e instanceof Error && /database is locked|SQLITE_BUSY/i.test(e.message)) || Date.now() >= until) throw e;
+      Atomics.wait(pause, 0, 0, 10);
+    }
+  }
+}
+
 export class RunStore {
   readonly path: string;
   /** Runs this open marked interrupted. */
@@ -210,8 +217,11 @@ export class RunStore {
     this.#db = new DatabaseSync(this.path);
     try {
       // busy_timeout first: the pragmas and the migration below may wait on another writer.
-      this.#db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.round(opts.busyTimeoutMs ?? 10_000))}`);
-      this.#db.exec("PRAGMA journal_mode = WAL");
+      const busyMs = Math.max(0, Math.round(opts.busyTimeoutMs ?? 10_000));
+      this.#db.exec(`PRAGMA busy_timeout = ${busyMs}`);
+      // Switching a new file to WAL can return SQLITE_BUSY without calling the busy handler while another
+      // process is doing the same (seen with two writers opening a new store at once): retry it here.
+      retryWhileLocked(() => this.#db.exec("PRAGMA journal_mode = WAL"), busyMs);
       // In WAL mode NORMAL keeps the database consistent across crashes; only an OS crash or power
       // loss can drop the last commits. No fsync per commit, which is what makes frequent flushes cheap.
       this.#db.exec("PRAGMA synchronous = NORMAL");
@@ -271,9 +281,10 @@ export class RunStore {
 
   startRun(info: RunInfo = {}, opts: RecorderOptions = {}): Recorder {
     const now = Date.now();
+    const config = info.config ?? {};
     const res = this.stmt(
-      "INSERT INTO runs (name, method, config, seed, version, tasks, started, status, pid, host, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
-    ).run(info.name ?? null, info.method ?? null, json(info.config ?? {}), info.seed ?? null, packageVersion(), info.tasks ?? null, now, process.pid, hostname(), now);
+      "INSERT INTO runs (name, method, config, config_hash, seed, version, tasks, started, status, pid, host, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+    ).run(info.name ?? null, info.method ?? null, json(config), configHash(config), info.seed ?? null, packageVersion(), info.tasks ?? null, now, process.pid, hostname(), now);
     const rec = new RecorderImpl(this, Number(res.lastInsertRowid), info.tasks ?? null, opts);
     this.#open.add(rec);
     return rec;

@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openStore } from "../../src/store/index.js";
+import { configHash, openStore } from "../../src/store/index.js";
 
 /** The training commands record their runs in the run store (`--store`, `--no-store`). */
 
@@ -21,7 +21,14 @@ test("compare --store records every run from its worker: method, config, each st
   const r = cli(join(dir, "default.db"), ...compareArgs, "--store", path, "--out", join(dir, "out"));
   assert.equal(r.status, 0, r.stderr);
   assert.ok(!existsSync(join(dir, "default.db")), "--store replaces the default store");
-  const summary = (JSON.parse(r.stdout) as { experiments: { summary: { label: string; mean: number }[] }[] }).experiments[0]!.summary;
+  const output = JSON.parse(r.stdout) as { settings: Record<string, unknown>; experiments: { summary: { label: string; mean: number }[] }[] };
+  const summary = output.experiments[0]!.summary;
+  // Every result records its seed(s), the library version and a hash of its settings.
+  const version = (JSON.parse(readFileSync("package.json", "utf8")) as { version: string }).version;
+  assert.deepEqual(output.settings.seeds, [0]);
+  assert.equal(output.settings.version, version);
+  assert.match(String(output.settings.configHash), /^[0-9a-f]{16}$/);
+  assert.deepEqual(JSON.parse(readFileSync(join(dir, "out", "results.json"), "utf8")).settings, output.settings, "results.json has the same settings");
   const store = openStore(path, { create: false });
   try {
     const runs = store.listRuns();
@@ -34,6 +41,8 @@ test("compare --store records every run from its worker: method, config, each st
       assert.equal(run.lastStep, 7);
       assert.equal(run.tasks, 2);
       assert.equal(run.seed, 0);
+      assert.equal(run.version, version);
+      assert.equal(run.configHash, configHash(run.config), "each run row carries its config's hash");
       const config = run.config as { kind: string; data: { numTasks: number; trainSize: number }; train: { steps: number; seed: number }; options: Record<string, unknown> };
       assert.equal(config.kind, "toy");
       assert.deepEqual([config.data.numTasks, config.data.trainSize, config.train.steps, config.train.seed], [2, 64, 8, 0]);
@@ -77,6 +86,7 @@ test("--no-store records nothing and creates no store; without either flag the d
     const runs = store.listRuns();
     assert.equal(runs.length, 1);
     assert.deepEqual([runs[0]!.method, runs[0]!.status, runs[0]!.steps], ["equal", "finished", 8]);
+    assert.equal(JSON.parse(d.stdout).configHash, runs[0]!.configHash, "toy --json reports its run's config hash, as stored");
   } finally {
     store.close();
   }

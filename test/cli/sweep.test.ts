@@ -33,6 +33,9 @@ test("a two-point sweep killed after its first point resumes without re-running 
   const report = JSON.parse(r.stdout);
   assert.equal(report.settings.resumed, 1);
   assert.equal(report.settings.ran, 1);
+  assert.deepEqual(report.settings.seeds, [0]);
+  assert.equal(report.settings.version, JSON.parse(readFileSync("package.json", "utf8")).version);
+  assert.match(report.settings.configHash, /^[0-9a-f]{16}$/);
   const after = lines(file);
   assert.equal(after.length, 2, "one new record, the first not re-run");
   assert.equal(after[0], first[0], "the saved point is untouched");
@@ -46,6 +49,7 @@ test("a two-point sweep killed after its first point resumes without re-running 
   const again = spawnSync(process.execPath, [...args(out), "--json"], { encoding: "utf8", timeout: 60_000 });
   assert.equal(again.status, 0, again.stderr);
   assert.equal(JSON.parse(again.stdout).settings.ran, 0);
+  assert.equal(JSON.parse(again.stdout).settings.configHash, report.settings.configHash, "a resumed sweep has the same config hash");
   assert.equal(lines(file).length, 2);
 });
 

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, existsSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
-import { openStore, exportCsv, exportJson, parseCsv, SCHEMA_VERSION, type StepRow } from "../../src/store/index.js";
+import { openStore, exportCsv, exportJson, parseCsv, SCHEMA_VERSION, configHash, canonicalJson, type StepRow } from "../../src/store/index.js";
 import { sqlite } from "../../src/store/sqlite.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "lb-store-"));
@@ -233,25 +233,29 @@ test("an older store (schema v1, written by hand) migrates to the current versio
       metrics TEXT NOT NULL, PRIMARY KEY (run_id, step, split)) WITHOUT ROWID;
     PRAGMA user_version = 1;
   `);
-  db.prepare("INSERT INTO runs (name, method, started, ended, status, pid, final) VALUES ('old', 'equal', ?, ?, 'finished', 1, '{\"loss\":0.5}')").run(now - 7_200_000, now - 3_600_000);
+  db.prepare("INSERT INTO runs (name, method, config, started, ended, status, pid, final) VALUES ('old', 'equal', '{\"b\":[1,2],\"a\":{\"y\":1,\"x\":0}}', ?, ?, 'finished', 1, '{\"loss\":0.5}')").run(now - 7_200_000, now - 3_600_000);
   db.prepare("INSERT INTO runs (name, started, status, pid) VALUES ('old-running', ?, 'running', 1)").run(now - 7_200_000);
   db.prepare("INSERT INTO steps (run_id, step, losses, weights) VALUES (1, 0, ?, ?)").run(new Uint8Array(new Float32Array([0.25, 0.5]).buffer), new Uint8Array(new Float32Array([1, 1]).buffer));
   db.close();
 
   const store = openStore(path, { staleMs: 60_000 });
-  assert.equal(SCHEMA_VERSION, 2);
-  assert.equal((store.db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version, 2);
+  assert.equal(SCHEMA_VERSION, 3);
+  assert.equal((store.db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version, 3);
   const cols = (store.db.prepare("PRAGMA table_info(runs)").all() as { name: string }[]).map((c) => c.name);
-  assert.ok(cols.includes("host") && cols.includes("heartbeat"));
+  assert.ok(cols.includes("host") && cols.includes("heartbeat") && cols.includes("config_hash"));
   const old = store.getRun(1)!;
+  assert.equal(old.configHash, configHash({ a: { x: 0, y: 1 }, b: [1, 2] }), "config hash backfilled (v3) from the stored config, key order aside");
+  assert.equal(store.getRun(2)!.configHash, configHash({}));
   assert.equal(old.status, "finished");
   assert.equal(old.heartbeat, now - 3_600_000, "heartbeat backfilled from the end time");
   assert.deepEqual(old.final, { loss: 0.5 });
   assert.deepEqual(store.steps(1)[0]!.losses, [0.25, 0.5]);
   assert.deepEqual(store.interrupted, [2], "the v1 run left running hours ago is stale");
   // New runs go in after the old ones.
-  const rec = store.startRun({ name: "new" });
+  const rec = store.startRun({ name: "new", config: { lr: 0.1, seed: 3 } });
   assert.equal(rec.id, 3);
+  assert.equal(store.getRun(3)!.configHash, configHash({ seed: 3, lr: 0.1 }));
+  assert.match(store.getRun(3)!.configHash!, /^[0-9a-f]{16}$/);
   rec.finish();
   store.close();
 
@@ -259,7 +263,7 @@ test("an older store (schema v1, written by hand) migrates to the current versio
   const newer = new DatabaseSync(path);
   newer.exec("PRAGMA user_version = 99");
   newer.close();
-  assert.throws(() => openStore(path), /schema version 99, newer than this lossbalance understands \(2\)/);
+  assert.throws(() => openStore(path), /schema version 99, newer than this lossbalance understands \(3\)/);
 });
 
 test("the package root does not bundle the store (Node-only)", async () => {
@@ -294,6 +298,8 @@ test("CLI: runs list, show, compare, export and rm", () => {
   assert.equal(show.status, 0, show.stderr);
   assert.match(show.stdout, /status\s+finished/);
   assert.match(show.stdout, /"alpha": 0.12/);
+  assert.match(show.stdout, /version\s+lossbalance \d+\.\d+\.\d+/);
+  assert.match(show.stdout, new RegExp(`config #\\s+${configHash({ alpha: 0.12 })}`));
   assert.match(show.stdout, /last step \(4/);
   assert.match(show.stdout, /^\s*0\s+0\.2\s+0\.25\s+0\.5$/m);
   assert.match(show.stdout, /deltaM\s+-0\.5/);
@@ -328,4 +334,11 @@ test("CLI: runs list, show, compare, export and rm", () => {
   assert.equal(none.status, 0);
   assert.match(none.stdout, /no runs \(no store at/);
   assert.ok(!existsSync(join(dir, "nope.db")), "list does not create a store");
+});
+
+test("configHash: SHA-256 of canonical JSON (keys sorted recursively), 16 hex; key order and undefined members do not matter", () => {
+  assert.equal(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: undefined } }), '{"a":{"d":[3,{"y":2,"z":1}]},"b":1}');
+  assert.equal(configHash({ b: 1, a: 2 }), configHash({ a: 2, b: 1 }));
+  assert.notEqual(configHash({ a: 1 }), configHash({ a: 2 }));
+  assert.equal(configHash({ a: 1 }), "015abd7f5cc57a2d"); // sha256('{"a":1}'), pinned: a changed canonical form would change every stored hash
 });
