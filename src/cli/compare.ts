@@ -167,16 +167,7 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
     generatedAt: new Date().toISOString(),
     command: o.command,
     settings: {
-      seeds: o.seeds,
-      steps: o.steps,
-      batchSize: o.batchSize,
-      lr: o.lr,
-      alpha: o.alpha,
-      inputScale: o.inputScale,
-      trainSize: o.trainSize,
-      testSize: o.testSize,
-      dataSeed: o.dataSeed,
-      threadsPerRun: plan.threads,
+      ...compareSettings(o, plan.threads),
       wallSeconds: Math.round(wallS),
       ...compareProvenance(o, plan.threads),
     },
@@ -211,12 +202,9 @@ export async function compareCommand(o: CompareOptions): Promise<void> {
   console.log(`\n${runs.length} runs in ${wallS.toFixed(0)} s. Report: ${htmlPath}\nData: ${jsonPath}`);
 }
 
-/**
- * The version and config hash of a comparison: its settings as in results.json (timings aside) and
- * the ones that pick the runs (task counts, extra methods, their tasks, seeds and gradient mode).
- */
-export function compareProvenance(o: CompareOptions, threadsPerRun: number): { version: string; configHash: string } {
-  return provenance({
+/** A comparison's settings as results.json shows them (timings and provenance aside). */
+function compareSettings(o: CompareOptions, threadsPerRun: number) {
+  return {
     seeds: o.seeds,
     steps: o.steps,
     batchSize: o.batchSize,
@@ -227,6 +215,16 @@ export function compareProvenance(o: CompareOptions, threadsPerRun: number): { v
     testSize: o.testSize,
     dataSeed: o.dataSeed,
     threadsPerRun,
+  };
+}
+
+/**
+ * The version and config hash of a comparison: its settings as in results.json (timings aside) and
+ * the ones that pick the runs (task counts, extra methods, their tasks, seeds and gradient mode).
+ */
+export function compareProvenance(o: CompareOptions, threadsPerRun: number): { version: string; configHash: string } {
+  return provenance({
+    ...compareSettings(o, threadsPerRun),
     tasks: o.tasks,
     extraMethods: o.extraMethods ?? [],
     extraTasks: o.extraTasks ?? [],

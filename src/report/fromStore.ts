@@ -2,17 +2,7 @@ import type { RunStore } from "../store/store.js";
 import type { ComparisonReport, Experiment, LoopHistory, RunSummary } from "./types.js";
 
 /** What a recorded synthetic-task run (`toy`, `compare`) keeps as its final metrics: its result without the history. */
-interface ToyFinal {
-  method: string;
-  tasks: number;
-  sigma: number[];
-  testLoss: number[];
-  initialTestLoss: number[];
-  normalizedTestLoss: number;
-  weights: number[];
-  msPerStep: number;
-  wallMs: number;
-}
+type ToyFinal = Pick<RunSummary, "method" | "tasks" | "sigma" | "testLoss" | "initialTestLoss" | "normalizedTestLoss" | "weights" | "msPerStep" | "wallMs">;
 
 function isToyFinal(f: unknown): f is ToyFinal {
   const o = f as Partial<ToyFinal> | null;

@@ -1,6 +1,7 @@
 import { test, before, describe } from "node:test";
 import assert from "node:assert/strict";
 import { numpy as np, tree } from "@jax-js/jax";
+import { tanhTask } from "../helpers/tanhTask.js";
 import { setupJax, toList, maxRelErr } from "../helpers/jax.js";
 import { liveBufferCounter } from "../helpers/liveBuffers.js";
 import { createModelTrainer } from "../../src/train/modelTrainer.js";
@@ -10,8 +11,7 @@ import { createBalancer } from "../../src/balancers/registry.js";
 import { staticWeights } from "../../src/balancers/staticWeights.js";
 import type { Balancer, BalancerState, Gramian } from "../../src/balancers/types.js";
 import { adam } from "../../src/optim/adam.js";
-import { initTanhMlp, tanhMlp, type RegressionBatch } from "../../examples/models/tanhMlp.js";
-import { Rng } from "../../src/util/rng.js";
+import { initTanhMlp, type RegressionBatch } from "../../examples/models/tanhMlp.js";
 
 let counter: { live(): number };
 before(async () => {
@@ -19,12 +19,7 @@ before(async () => {
   counter = await liveBufferCounter();
 });
 
-const T = 3;
-const config = { inputDim: 6, hidden: [8, 7], outputDim: 2, numTasks: T };
-const model = tanhMlp(config);
-const B = 5;
-const rng = new Rng(4);
-const data = Array.from({ length: 6 }, () => ({ x: rng.normals(B * 6), y: rng.normals(T * B * 2) }));
+const { T, B, config, model, data } = tanhTask(4, 6);
 const batch = (k: number): RegressionBatch => ({ x: np.array(data[k % data.length]!.x).reshape([B, 6]), y: np.array(data[k % data.length]!.y).reshape([T, B, 2]) });
 const flat = (p: ModelParams) => (tree.leaves(p) as np.Array[]).flatMap((a) => toList(a));
 

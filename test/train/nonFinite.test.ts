@@ -1,6 +1,7 @@
 import { test, before, describe } from "node:test";
 import assert from "node:assert/strict";
 import { numpy as np, tree } from "@jax-js/jax";
+import { tanhTask } from "../helpers/tanhTask.js";
 import { setupJax, toList } from "../helpers/jax.js";
 import { liveBufferCounter } from "../helpers/liveBuffers.js";
 import { isNonFiniteError, nonFiniteGuard, trainModelLoop, type ModelLoopOptions, type SkippedStep } from "../../src/train/modelLoop.js";
@@ -9,9 +10,8 @@ import type { ModelParams } from "../../src/model/contract.js";
 import { createBalancer } from "../../src/balancers/registry.js";
 import type { Balancer, BalancerState } from "../../src/balancers/types.js";
 import { adam } from "../../src/optim/adam.js";
-import { initTanhMlp, tanhMlp, type RegressionBatch } from "../../examples/models/tanhMlp.js";
+import { initTanhMlp, type RegressionBatch } from "../../examples/models/tanhMlp.js";
 import type { StepRecord } from "../../src/train/loop.js";
-import { Rng } from "../../src/util/rng.js";
 
 let counter: { live(): number };
 before(async () => {
@@ -19,12 +19,7 @@ before(async () => {
   counter = await liveBufferCounter();
 });
 
-const T = 3;
-const config = { inputDim: 6, hidden: [8, 7], outputDim: 2, numTasks: T };
-const model = tanhMlp(config);
-const B = 5;
-const rng = new Rng(11);
-const data = Array.from({ length: 40 }, () => ({ x: rng.normals(B * 6), y: rng.normals(T * B * 2) }));
+const { T, B, config, model, data } = tanhTask(11, 40);
 
 /**
  * How batch k is spoiled: NaN in one target of task 1, +Infinity in one target of task 2, NaN in an input
