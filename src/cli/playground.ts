@@ -10,13 +10,12 @@
  * host serves it (without COOP/COEP it runs on one thread).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { dirname, extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { methodNames, methodOptions } from "../balancers/registry.js";
+import { closeServer, listenLocal, untilSignal, uplotDist } from "../util/localServer.js";
 
 /** The package root (this file is src/cli/playground.ts or dist/cli/playground.js). */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -73,8 +72,8 @@ export async function buildPlayground(outDir = DEFAULT_PLAYGROUND_OUT, source = 
     metafile: true,
   });
   copyFileSync(join(source, "index.html"), join(out, "index.html"));
-  const uplotDist = join(dirname(createRequire(import.meta.url).resolve("uplot/package.json")), "dist");
-  copyFileSync(join(uplotDist, "uPlot.min.css"), join(out, "uPlot.min.css"));
+  const uplot = uplotDist();
+  copyFileSync(join(uplot, "uPlot.min.css"), join(out, "uPlot.min.css"));
   // Static hosts that honour _headers (Netlify, Cloudflare Pages) get cross-origin isolation too.
   writeFileSync(join(out, "_headers"), "/*\n  Cross-Origin-Opener-Policy: same-origin\n  Cross-Origin-Embedder-Policy: require-corp\n");
   const files = [...Object.keys(r.metafile.outputs).map((f) => resolve(f)), join(out, "index.html"), join(out, "uPlot.min.css")];
@@ -139,24 +138,7 @@ export async function servePlayground(root: string, opts: { host?: string; port?
       res.end(String(e));
     });
   });
-  await new Promise<void>((ok, fail) => {
-    server.once("error", fail);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off("error", fail);
-      ok();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const shown = host.includes(":") ? `[${host}]` : host;
-  return {
-    url: `http://${shown}:${port}/`,
-    server,
-    close: () =>
-      new Promise<void>((ok, fail) => {
-        server.close((e) => (e ? fail(e) : ok()));
-        server.closeAllConnections();
-      }),
-  };
+  return { url: await listenLocal(server, host, opts.port ?? 0), server, close: () => closeServer(server) };
 }
 
 export interface PlaygroundCommandOptions {
@@ -180,13 +162,5 @@ export async function playgroundCommand(o: PlaygroundCommandOptions): Promise<vo
   if (o.buildOnly) return;
   const s = await servePlayground(out, { host: o.host, port: o.port });
   console.log(`playground: ${s.url}  (cross-origin isolated; Ctrl+C stops)`);
-  await new Promise<void>((ok) => {
-    const stop = () => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      void s.close().then(ok, ok);
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  await untilSignal(s.close);
 }

@@ -1,3 +1,4 @@
+import { untilSignal } from "../util/localServer.js";
 import { Command, Option } from "commander";
 import { nonNegativeInt, outPath } from "./options.js";
 
@@ -15,14 +16,6 @@ export function uiCommand(): Command {
       const { startDashboard } = await import("../ui/server.js");
       const d = await startDashboard({ store: opts.store, port: opts.port, host: opts.host });
       console.log(`dashboard: ${d.url}  (store ${d.store.path}; Ctrl+C stops)`);
-      await new Promise<void>((ok) => {
-        const stop = () => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          void d.close().then(ok, ok);
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
+      await untilSignal(d.close);
     });
 }

@@ -15,12 +15,11 @@
  * every open of the store does), at most every 5 s.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
-import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openStore, runStatuses, type RunStatus, type RunStore } from "../store/store.js";
+import { closeServer, listenLocal, uplotDist } from "../util/localServer.js";
 import { finalMetric, readColumns, seriesResponse, short, type StepColumns } from "./series.js";
 
 export interface DashboardOptions {
@@ -136,7 +135,7 @@ async function pageScripts(): Promise<{ kind: "bundled" | "modules"; files: Map<
 }
 
 function uplotFile(name: string): string {
-  return readFileSync(join(dirname(createRequire(import.meta.url).resolve("uplot/package.json")), "dist", name), "utf8");
+  return readFileSync(join(uplotDist(), name), "utf8");
 }
 
 class HttpError extends Error {
@@ -352,32 +351,21 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
   };
 
   const server = createServer(handle);
-  const host = opts.host ?? "127.0.0.1";
+  let url: string;
   try {
-    await new Promise<void>((ok, fail) => {
-      server.once("error", fail);
-      server.listen(opts.port ?? 8080, host, () => {
-        server.off("error", fail);
-        ok();
-      });
-    });
+    url = await listenLocal(server, opts.host ?? "127.0.0.1", opts.port ?? 8080);
   } catch (e) {
     store.close();
     throw e;
   }
-  const { port } = server.address() as AddressInfo;
-  const shown = host.includes(":") ? `[${host}]` : host;
   return {
-    url: `http://${shown}:${port}/`,
+    url,
     server,
     store,
     page: page.kind,
     close: async () => {
       for (const stop of [...streams]) stop();
-      await new Promise<void>((ok, fail) => {
-        server.close((e) => (e ? fail(e) : ok()));
-        server.closeAllConnections();
-      });
+      await closeServer(server);
       store.close();
     },
   };

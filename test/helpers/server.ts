@@ -1,5 +1,5 @@
+import { closeServer, listenLocal } from "../../src/util/localServer.js";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { readFile, stat } from "node:fs/promises";
 import { extname, resolve, sep } from "node:path";
 
@@ -109,21 +109,6 @@ export async function startTestServer(opts: TestServerOptions): Promise<TestServ
       res.end(String(e));
     });
   });
-  await new Promise<void>((ok, fail) => {
-    server.once("error", fail);
-    server.listen(opts.port ?? 0, "127.0.0.1", () => {
-      server.off("error", fail);
-      ok();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () =>
-      new Promise<void>((ok, fail) => {
-        server.close((e) => (e ? fail(e) : ok()));
-        server.closeAllConnections();
-      }),
-  };
+  const url = await listenLocal(server, "127.0.0.1", opts.port ?? 0);
+  return { url: url.slice(0, -1), requests, close: () => closeServer(server) };
 }
