@@ -44,3 +44,4 @@ export { makeToy, toySigmas, type ToyConfig, type ToyData } from "./data/toy.js"
 export { runToy, type ToyRunResult, type ToyTrainConfig } from "./experiments/toyRun.js";
 export { symmetricEigen, pinvSym, type Matrix, type Vector } from "./solvers/linalg.js";
 export { checkGramian, gramianEigenTolerance, GRAMIAN_ENTRY_TOLERANCE, prepareGramian, type PreparedGramian } from "./solvers/gramian.js";
+export { NonFiniteError } from "./train/observation.js";

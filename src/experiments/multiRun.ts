@@ -174,7 +174,7 @@ export async function runMulti(
         const idx = Array.from(perm.subarray(s * c.batchSize, (s + 1) * c.batchSize), (k) => train[k]!);
         const ts = performance.now();
         const t = (e - 1) * stepsPerEpoch + s;
-        const rec = await guard.run(t, trainer.stepCount, () => trainer.step(gatherMultiArrays(md.data, idx)));
+        const rec = await guard.run(t, () => trainer.step(gatherMultiArrays(md.data, idx)));
         const ms = performance.now() - ts;
         if (rec === undefined) continue;
         stepMs += ms;

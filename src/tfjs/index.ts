@@ -7,4 +7,4 @@ export { createTfjsTrainer, type TfjsTrainer, type TfjsTrainerOptions, type Tfjs
 export { fit, evaluateInBatches, type FitOptions, type FitCallbacks, type FitHistory, type FitLogs } from "./fit.js";
 export { analyseModel, TfjsModelError, type ModelGraph } from "./graph.js";
 export { tfjsLossNames, type TfjsLossName, type TfjsLossFn } from "./losses.js";
-export { TrainingError } from "../train/observation.js";
+export { NonFiniteError, TrainingError } from "../train/observation.js";

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import type { Balancer, BalancerState } from "../balancers/types.js";
 import type { StepRecord } from "../train/loop.js";
-import { checkObservation, nextState, parseObserved, statRequest, TrainingError } from "../train/observation.js";
+import { checkObservation, nextState, NonFiniteError, parseObserved, statRequest, TrainingError } from "../train/observation.js";
 import { analyseModel, evaluate, TfjsModelError, type DenseActivation, type KernelInfo, type ModelGraph } from "./graph.js";
 import { lossFor, scalarLoss, type TfjsLossFn, type TfjsLossName } from "./losses.js";
 import { checkBackend, explainKernelError } from "./backend.js";
@@ -275,7 +275,7 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
     const data = (await observed.data()) as Float32Array;
     const obs = parseObserved(data, T, request, wantNorms);
     obs.losses.forEach((l, i) => {
-      if (!Number.isFinite(l)) throw new TrainingError(`loss of output '${names[i]}' (task ${i}) is ${l} at step ${t} (training diverged or the batch holds NaN/Inf)`);
+      if (!Number.isFinite(l)) throw new NonFiniteError(`loss of output '${names[i]}' (task ${i}) is ${l}`, t, " (training diverged or the batch holds NaN/Inf)");
     });
     return checkObservation(obs, t);
   };

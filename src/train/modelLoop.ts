@@ -3,7 +3,7 @@ import type { ModelParams, MultitaskModel, Tree } from "../model/contract.js";
 import { loopSchedule, type LoopResult, type StepRecord } from "./loop.js";
 import { createModelTrainer } from "./modelTrainer.js";
 import type { StepOptimizer } from "./modelStep.js";
-import { checkCount, TrainingError } from "./checks.js";
+import { checkCount, NonFiniteError, TrainingError } from "./checks.js";
 
 /** What a run does with a step whose losses, statistics or weights are not finite (NaN/±Infinity). */
 export const nonFinitePolicies = ["stop", "skip"] as const;
@@ -32,22 +32,22 @@ export interface SkippedStep {
 }
 
 /**
- * Whether `e` is the TrainingError a trainer step throws for a non-finite loss, gradient norm,
+ * Whether `e` is the NonFiniteError a trainer step throws for a non-finite loss, gradient norm,
  * Gramian entry or balancer weight (see checkObservation, checkWeights) — not for a bad shape, a
  * wrong weight count, a bad evaluation or anything else.
  */
-export function isNonFiniteError(e: unknown): e is TrainingError {
-  return e instanceof TrainingError && /\b(?:is|returned weight) (?:NaN|-?Infinity) (?:at step|for task)\b/.test(e.message);
+export function isNonFiniteError(e: unknown): e is NonFiniteError {
+  return e instanceof NonFiniteError;
 }
 
 const listSteps = (steps: readonly SkippedStep[], max = 20) =>
   steps.length <= max ? steps.map((s) => s.step).join(", ") : `${steps.slice(0, max).map((s) => s.step).join(", ")}, … (${steps.length - max} more)`;
 
 /**
- * The non-finite policy of a run of `steps` steps. `run(t, applied, step)` runs step t (the trainer
- * having applied `applied` steps so far) and returns its record, or undefined when the step was
- * skipped; it throws what the policy says to. The trainer's messages count applied steps; the errors
- * and `skipped` here count the run's steps (batches), which differ once a step was skipped.
+ * The non-finite policy of a run of `steps` steps. `run(t, step)` runs step t and returns its record,
+ * or undefined when the step was skipped; it throws what the policy says to. The trainer's messages
+ * count applied steps; the errors and `skipped` here count the run's steps (batches), which differ once
+ * a step was skipped ({@link NonFiniteError.atStep}).
  */
 export function nonFiniteGuard(opts: NonFiniteOptions, steps: number) {
   const policy = opts.onNonFinite ?? "stop";
@@ -62,14 +62,14 @@ export function nonFiniteGuard(opts: NonFiniteOptions, steps: number) {
     maxSkippedInARow: maxInARow,
     /** The steps skipped so far, in order. */
     skipped: skipped as readonly SkippedStep[],
-    async run<R>(t: number, applied: number, step: () => Promise<R>): Promise<R | undefined> {
+    async run<R>(t: number, step: () => Promise<R>): Promise<R | undefined> {
       try {
         const r = await step();
         inARow = 0;
         return r;
       } catch (e) {
         if (!isNonFiniteError(e)) throw e;
-        const reason = t === applied ? e.message : e.message.replace(new RegExp(`\\bat step ${applied}\\b`, "g"), `at step ${t}`);
+        const reason = e.atStep(t);
         if (policy === "stop") {
           throw Object.assign(new TrainingError(`${reason}; the run stopped (onNonFinite: "stop"; onNonFinite: "skip", on the CLI --on-nonfinite skip, skips such steps and goes on)`), { cause: e });
         }
@@ -143,7 +143,7 @@ export async function trainModelLoop<B extends Tree>(opts: ModelLoopOptions<B>):
     for (let t = 0; t < steps; t++) {
       const batch = opts.batch(t);
       const t0 = performance.now();
-      const rec = await guard.run(t, trainer.stepCount, () => trainer.step(batch));
+      const rec = await guard.run(t, () => trainer.step(batch));
       const ms = performance.now() - t0;
       if (rec === undefined) {
         opts.onSkip?.(t, guard.skipped[guard.skipped.length - 1]!.reason);

@@ -14,6 +14,26 @@ export class TrainingError extends Error {
   }
 }
 
+/**
+ * A step's loss, statistic or weight that is NaN or ±Infinity (what a run's non-finite policy may skip).
+ * The message is `${what} at step ${step}${why}`; {@link atStep} gives it for another step number.
+ */
+export class NonFiniteError extends TrainingError {
+  constructor(
+    readonly what: string,
+    readonly step: number,
+    readonly why = "",
+  ) {
+    super(`${what} at step ${step}${why}`);
+    this.name = "NonFiniteError";
+  }
+
+  /** The same message for step `t` (a run counts its steps apart from a trainer that skipped some). */
+  atStep(t: number): string {
+    return `${this.what} at step ${t}${this.why}`;
+  }
+}
+
 /** The first entry of `values` that is not a finite number, as [index, value], or null. */
 export function firstNonFinite(values: ArrayLike<number>): [number, number] | null {
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return [i, values[i]!];
@@ -30,16 +50,16 @@ export function checkCount(name: string, value: unknown, min: number): number {
 
 /**
  * What a step observed, checked before anything is kept: every loss, gradient norm and Gramian entry
- * finite, else a TrainingError naming the task (or entry) and step `t`.
+ * finite, else a {@link NonFiniteError} naming the task (or entry) and step `t`.
  */
 export function checkObservation<O extends Omit<StepRecord, "weights">>(obs: O, t: number): O {
   const bad = firstNonFinite(obs.losses);
-  if (bad) throw new TrainingError(`loss of task ${bad[0]} is ${bad[1]} at step ${t} (training diverged or the data holds NaN/Inf)`);
+  if (bad) throw new NonFiniteError(`loss of task ${bad[0]} is ${bad[1]}`, t, " (training diverged or the data holds NaN/Inf)");
   const norm = firstNonFinite(obs.gradNorms ?? []);
-  if (norm) throw new TrainingError(`gradient norm of task ${norm[0]} is ${norm[1]} at step ${t} (training diverged)`);
+  if (norm) throw new NonFiniteError(`gradient norm of task ${norm[0]} is ${norm[1]}`, t, " (training diverged)");
   obs.gramian?.forEach((row, i) => {
     const b = firstNonFinite(row);
-    if (b) throw new TrainingError(`Gramian entry (${i}, ${b[0]}) is ${b[1]} at step ${t} (training diverged)`);
+    if (b) throw new NonFiniteError(`Gramian entry (${i}, ${b[0]}) is ${b[1]}`, t, " (training diverged)");
   });
   return obs;
 }
@@ -50,7 +70,7 @@ export function checkWeights(balancer: string, weights: readonly number[], T: nu
     throw new TrainingError(`${balancer} returned ${Array.isArray(weights) ? weights.length : String(weights)} weights at step ${t}, expected ${T}`);
   }
   const bad = firstNonFinite(weights);
-  if (bad) throw new TrainingError(`${balancer} returned weight ${bad[1]} for task ${bad[0]} at step ${t}`);
+  if (bad) throw new NonFiniteError(`${balancer} returned weight ${bad[1]} for task ${bad[0]}`, t);
   return weights;
 }
 
