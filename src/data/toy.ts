@@ -1,5 +1,6 @@
 import { numpy as np } from "@jax-js/jax";
 import { Rng, deriveSeed } from "../util/rng.js";
+import { DataError, checkRowIndices, checkSize } from "./errors.js";
 
 /**
  * The synthetic regression tasks of GradNorm §4 (Chen et al. 2018, eq. 3):
@@ -62,11 +63,16 @@ export function toySigmas(numTasks: number, seed: number): number[] {
 
 export function makeToy(config: ToyConfig): ToyData {
   const T = config.numTasks;
-  if (!Number.isInteger(T) || T < 1) throw new Error(`toy: numTasks must be a positive integer, got ${T}`);
-  const c = { ...toyDefaults, ...config };
+  if (!Number.isInteger(T) || T < 1) throw new DataError(`toy: numTasks must be a positive integer, got ${T}`);
+  const c = { ...toyDefaults, ...Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)) } as typeof toyDefaults & ToyConfig;
+  // Sizes: an empty split has no loss (its mean is NaN); a zero width gives empty arrays.
+  for (const k of ["inputDim", "outputDim", "trainSize", "testSize"] as const) checkSize(`toy: ${k}`, c[k]);
+  for (const k of ["bStd", "epsStd", "inputScale"] as const) {
+    if (!(Number.isFinite(c[k]) && c[k] >= 0)) throw new DataError(`toy: ${k} must be a finite number ≥ 0, got ${c[k]}`);
+  }
   const sigmas = config.sigmas ? [...config.sigmas] : toySigmas(T, c.seed);
   if (sigmas.length !== T || !sigmas.every((s) => Number.isFinite(s))) {
-    throw new Error(`toy: need ${T} finite sigmas, got ${JSON.stringify(sigmas)}`);
+    throw new DataError(`toy: need ${T} finite sigmas, got ${JSON.stringify(sigmas)}`);
   }
   const { inputDim: D, outputDim: O } = c;
   const rng = new Rng(deriveSeed(c.seed, "matrices"));
@@ -100,8 +106,27 @@ export function makeToy(config: ToyConfig): ToyData {
   return { config: { ...c, sigmas }, sigmas, train, test, saturation: saturated / total };
 }
 
-/** Copies rows `idx` of a split into a batch: x [B, D] and y [T, B, O]. */
+/**
+ * Checks a split against the sizes it is read with: x holds size × inputDim values and y numTasks ×
+ * size × outputDim, size ≥ 1 ({@link DataError} naming the mismatch).
+ */
+export function checkSplit(split: Split, numTasks: number, inputDim: number, outputDim: number, what = "toy split"): void {
+  checkSize(`${what}: size (rows)`, split.size);
+  if (split.x.length !== split.size * inputDim) {
+    throw new DataError(`${what}: x holds ${split.x.length} values, expected ${split.size} rows × ${inputDim} inputs = ${split.size * inputDim}`);
+  }
+  if (split.y.length !== numTasks * split.size * outputDim) {
+    throw new DataError(`${what}: y holds ${split.y.length} values, expected ${numTasks} tasks × ${split.size} rows × ${outputDim} outputs = ${numTasks * split.size * outputDim}`);
+  }
+}
+
+/**
+ * Copies rows `idx` of a split into a batch: x [B, D] and y [T, B, O]. The split's sizes and the
+ * indices are checked first (an index past the split would silently copy zeros or a wrong row).
+ */
 export function gatherBatch(split: Split, idx: ArrayLike<number>, numTasks: number, inputDim: number, outputDim: number) {
+  checkSplit(split, numTasks, inputDim, outputDim);
+  checkRowIndices("toy batch", idx, split.size);
   const B = idx.length;
   const x = new Float32Array(B * inputDim);
   const y = new Float32Array(numTasks * B * outputDim);
@@ -126,5 +151,11 @@ export interface ToyDims {
 /** A host batch (from {@link gatherBatch}) as device arrays: x [B, D] and y [T, B, O]. */
 export function toyArrays(b: { readonly x: Float32Array<ArrayBuffer>; readonly y: Float32Array<ArrayBuffer> }, dims: ToyDims): { x: np.Array; y: np.Array } {
   const B = b.x.length / dims.inputDim;
+  if (!(Number.isInteger(B) && B >= 1)) {
+    throw new DataError(`toy batch: x holds ${b.x.length} values, not a whole number ≥ 1 of rows of ${dims.inputDim} inputs${b.x.length === 0 ? " (an empty batch)" : ""}`);
+  }
+  if (b.y.length !== dims.numTasks * B * dims.outputDim) {
+    throw new DataError(`toy batch: y holds ${b.y.length} values, expected ${dims.numTasks} tasks × ${B} rows (x's) × ${dims.outputDim} outputs = ${dims.numTasks * B * dims.outputDim}`);
+  }
   return { x: np.array(b.x).reshape([B, dims.inputDim]), y: np.array(b.y).reshape([dims.numTasks, B, dims.outputDim]) };
 }

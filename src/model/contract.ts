@@ -54,6 +54,12 @@ export interface MultitaskModel<B extends Tree = Tree> {
    * autodiff). Models built from the library's own layers have them.
    */
   readonly fast?: FastTier<B>;
+  /**
+   * Where each batch array's rows are, as a tree shaped like the batch (e.g. `{ x: 0, y: 1 }`; null:
+   * an array without rows). Optional; with it, a batch whose arrays disagree on the row count is
+   * refused (a DataError) from the first step, and every later batch is checked against it.
+   */
+  readonly batchAxes?: JsTree<number | null>;
 }
 
 /**

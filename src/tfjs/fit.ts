@@ -3,7 +3,63 @@ import { Rng } from "../util/rng.js";
 import { checkCount, TrainingError } from "../train/observation.js";
 import type { StepRecord } from "../train/loop.js";
 import { TfjsModelError } from "./graph.js";
-import type { TfjsInputs, TfjsTrainer } from "./trainer.js";
+import { isTensor, type TfjsInputs, type TfjsTrainer } from "./trainer.js";
+import { checkClassLabels, DataError } from "../data/errors.js";
+
+/** The targets: one tensor per output in the model's order, or a record by output name (as TF.js's `fit` takes). */
+export type TfjsTargets = readonly tf.Tensor[] | Readonly<Record<string, tf.Tensor>>;
+
+/**
+ * The targets in output order: an array of one tensor per output, or a record by output name with
+ * exactly the model's outputs (a DataError naming an unknown name, a missing output or a wrong count).
+ */
+export function targetsInOrder(trainer: TfjsTrainer, ys: TfjsTargets, what = "fit"): tf.Tensor[] {
+  const names = trainer.outputNames;
+  const list = `(${names.map((n) => `'${n}'`).join(", ")})`;
+  if (Array.isArray(ys)) {
+    if (ys.length !== names.length) throw new DataError(`${what}: ${ys.length} target tensors for ${names.length} outputs ${list}`);
+    return [...(ys as readonly tf.Tensor[])];
+  }
+  if (ys === null || typeof ys !== "object" || isTensor(ys)) {
+    throw new DataError(`${what}: targets must be one tensor per output ${list}, as an array in output order or a record by output name; got ${isTensor(ys) ? "one tensor" : String(ys)}`);
+  }
+  const rec = ys as Readonly<Record<string, tf.Tensor>>;
+  const unknown = Object.keys(rec).filter((k) => !names.includes(k));
+  if (unknown.length > 0) throw new DataError(`${what}: no output named ${unknown.map((k) => `'${k}'`).join(", ")}; the model's outputs are ${list}`);
+  const missing = names.filter((n) => rec[n] === undefined);
+  if (missing.length > 0) throw new DataError(`${what}: no target for output${missing.length > 1 ? "s" : ""} ${missing.map((n) => `'${n}'`).join(", ")}; the model's outputs are ${list}`);
+  return names.map((n) => rec[n]!);
+}
+
+/**
+ * Checks a whole data set before training or evaluating on it (shapes on the host, and the integer labels
+ * of sparse losses read once): at least one row, the same rows in every input and target, the tensors
+ * fitting the model ({@link TfjsTrainer.checkData}), and each sparse label an integer in 0..C−1. Returns
+ * the number of rows.
+ */
+async function checkDataSet(trainer: TfjsTrainer, xs: readonly tf.Tensor[], x: TfjsInputs, ys: readonly tf.Tensor[], what: string): Promise<number> {
+  const names = trainer.outputNames;
+  const inputs = trainer.graph.model.inputs;
+  xs.forEach((t, i) => {
+    if (!isTensor(t)) throw new TfjsModelError(`${what}: input '${inputs[i]?.name ?? i}' is not a tensor`);
+  });
+  ys.forEach((t, i) => {
+    if (!isTensor(t)) throw new TfjsModelError(`${what}: the target of output '${names[i]}' is not a tensor`);
+  });
+  const N = xs[0]?.shape[0];
+  if (N === undefined || N < 1) throw new TfjsModelError(`${what}: no examples (the first input has no rows${xs[0] ? `: shape [${xs[0].shape}]` : ""})`);
+  const tensors = [...xs.map((t, i) => ({ t, name: `input '${inputs[i]?.name ?? i}'` })), ...ys.map((t, i) => ({ t, name: `the target of output '${names[i]}'` }))];
+  for (const { t, name } of tensors) {
+    if (t.shape[0] !== N) throw new TfjsModelError(`${what}: every input and target needs ${N} rows (the first input's); ${name} has ${t.shape[0] ?? "none"} (shape [${t.shape}])`);
+  }
+  trainer.checkData(x, ys);
+  for (let i = 0; i < ys.length; i++) {
+    const classes = trainer.sparseClasses[i];
+    if (classes === undefined) continue;
+    checkClassLabels(`${what}: the target of output '${names[i]}' (sparseCategoricalCrossentropy)`, (await ys[i]!.data()) as ArrayLike<number>, classes ?? Infinity);
+  }
+  return N;
+}
 
 /** Numeric logs, as TF.js callbacks receive them. */
 export type FitLogs = Record<string, number>;
@@ -33,8 +89,8 @@ export interface FitOptions {
   readonly shuffle?: boolean;
   /** Seed of the shuffling (the same seed, the same batches). Default 0. */
   readonly seed?: number;
-  /** Inputs and one target per output, evaluated in inference mode after each epoch. */
-  readonly validationData?: readonly [TfjsInputs, readonly tf.Tensor[]];
+  /** Inputs and one target per output (an array in output order or a record by name), evaluated in inference mode after each epoch. */
+  readonly validationData?: readonly [TfjsInputs, TfjsTargets];
   readonly callbacks?: FitCallbacks | readonly FitCallbacks[];
 }
 
@@ -53,19 +109,21 @@ export interface FitHistory {
  * - per epoch: the batch means of `loss` and `<out>_loss`, `<out>_weight` (the weights for the next
  *   step), and with validation data `val_<out>_loss` and `val_loss` = Σ the unweighted validation
  *   losses (a fixed yardstick: the weighted sum moves with the weights).
- * Inputs are not consumed. Errors of a step (NaN losses, bad shapes) stop training and propagate: the
- * model keeps the variables of the last good step.
+ * Targets are one tensor per output, in output order or as a record by output name. Inputs are not
+ * consumed. The data (and the validation data) are checked before the first step: at least one row, the
+ * same rows everywhere, shapes that fit the model, integer labels of sparse losses in range (read once);
+ * errors name the input or output. Errors of a step (NaN losses, bad shapes) stop training and
+ * propagate: the model keeps the variables of the last good step.
  */
-export async function fit(trainer: TfjsTrainer, x: TfjsInputs, ys: readonly tf.Tensor[], options: FitOptions = {}): Promise<FitHistory> {
+export async function fit(trainer: TfjsTrainer, x: TfjsInputs, targets: TfjsTargets, options: FitOptions = {}): Promise<FitHistory> {
   const epochs = checkCount("epochs", options.epochs ?? 1, 1);
   const batchSize = checkCount("batchSize", options.batchSize ?? 32, 1);
   const shuffle = options.shuffle ?? true;
   const xs = Array.isArray(x) ? (x as readonly tf.Tensor[]) : [x as tf.Tensor];
-  const N = xs[0]?.shape[0];
-  if (N === undefined || N < 1) throw new TfjsModelError("fit: no examples (the first input has no rows)");
-  for (const t of [...xs, ...ys]) {
-    if (t.shape[0] !== N) throw new TfjsModelError(`fit: every input and target needs ${N} rows (the first input's), got a tensor of shape [${t.shape}]`);
-  }
+  const ys = targetsInOrder(trainer, targets);
+  const N = await checkDataSet(trainer, xs, x, ys, "fit");
+  const validation = options.validationData ? validationSet(trainer, options.validationData) : undefined;
+  if (validation) await checkDataSet(trainer, validation.xs, validation.x, validation.ys, "fit: validation data");
   const names = trainer.outputNames;
   const cbs = options.callbacks === undefined ? [] : Array.isArray(options.callbacks) ? (options.callbacks as readonly FitCallbacks[]) : [options.callbacks as FitCallbacks];
   const model = trainer.graph.model;
@@ -106,8 +164,8 @@ export async function fit(trainer: TfjsTrainer, x: TfjsInputs, ys: readonly tf.T
     const logs: FitLogs = {};
     for (const k of Object.keys(sums)) logs[k] = sums[k]! / Math.max(1, batches);
     trainer.weights.forEach((w, i) => (logs[`${names[i]}_weight`] = w));
-    if (options.validationData) {
-      const val = await evaluateInBatches(trainer, options.validationData[0], options.validationData[1], batchSize);
+    if (validation) {
+      const val = await evaluateInBatches(trainer, validation.x, validation.ys, batchSize);
       val.forEach((l, i) => (logs[`val_${names[i]}_loss`] = l));
       logs.val_loss = val.reduce((a, l) => a + l, 0);
     }
@@ -128,11 +186,26 @@ function batchLogs(rec: StepRecord, names: readonly string[], batch: number, siz
   return logs;
 }
 
-/** Per-task losses over a whole data set in inference mode, in batches (the example-weighted mean). */
-export async function evaluateInBatches(trainer: TfjsTrainer, x: TfjsInputs, ys: readonly tf.Tensor[], batchSize = 256): Promise<number[]> {
+/** Validation data as inputs and targets in output order. */
+function validationSet(trainer: TfjsTrainer, data: readonly [TfjsInputs, TfjsTargets]): { x: TfjsInputs; xs: readonly tf.Tensor[]; ys: tf.Tensor[] } {
+  if (!Array.isArray(data) || data.length !== 2) throw new DataError("fit: validationData must be [inputs, targets]");
+  const x = data[0];
+  return { x, xs: Array.isArray(x) ? (x as readonly tf.Tensor[]) : [x as tf.Tensor], ys: targetsInOrder(trainer, data[1], "fit: validation data") };
+}
+
+/**
+ * Per-task losses over a whole data set in inference mode, in batches (the example-weighted mean).
+ * Targets as in {@link fit}; the data set needs at least one row and the same rows in every tensor
+ * (a DataError otherwise: the mean over no rows is 0/0).
+ */
+export async function evaluateInBatches(trainer: TfjsTrainer, x: TfjsInputs, targets: TfjsTargets, batchSize = 256): Promise<number[]> {
+  batchSize = checkCount("batchSize", batchSize, 1);
   const xs = Array.isArray(x) ? (x as readonly tf.Tensor[]) : [x as tf.Tensor];
-  const N = xs[0]!.shape[0];
-  if (ys.length !== trainer.numTasks) throw new TrainingError(`validation data: ${ys.length} targets for ${trainer.numTasks} outputs`);
+  if (Array.isArray(targets) && targets.length !== trainer.numTasks) throw new TrainingError(`validation data: ${targets.length} targets for ${trainer.numTasks} outputs`);
+  const ys = targetsInOrder(trainer, targets, "evaluateInBatches");
+  const N = isTensor(xs[0]) ? xs[0].shape[0] : undefined;
+  if (N === undefined || N < 1) throw new DataError(`evaluateInBatches: no examples (the first input has no rows${xs[0] ? `: shape [${xs[0].shape}]` : ""}); a mean loss over 0 rows is NaN`);
+  trainer.checkData(x, ys);
   const sums = new Array<number>(trainer.numTasks).fill(0);
   for (let start = 0; start < N; start += batchSize) {
     const size = Math.min(batchSize, N - start);

@@ -4,7 +4,8 @@
  * package root never imports TF.js. Balancers come from the root (`gradNorm`, `createBalancer`, …).
  */
 export { createTfjsTrainer, type TfjsTrainer, type TfjsTrainerOptions, type TfjsInputs, type TfjsLoss } from "./trainer.js";
-export { fit, evaluateInBatches, type FitOptions, type FitCallbacks, type FitHistory, type FitLogs } from "./fit.js";
+export { fit, evaluateInBatches, targetsInOrder, type FitOptions, type FitCallbacks, type FitHistory, type FitLogs, type TfjsTargets } from "./fit.js";
 export { analyseModel, TfjsModelError, type ModelGraph } from "./graph.js";
 export { tfjsLossNames, type TfjsLossName, type TfjsLossFn } from "./losses.js";
 export { NonFiniteError, TrainingError } from "../train/observation.js";
+export { DataError } from "../data/errors.js";

@@ -15,8 +15,31 @@ const named: Record<TfjsLossName, TfjsLossFn> = {
   binaryCrossentropy: (y, p) => metrics.binaryCrossentropy(y, p),
   categoricalCrossentropy: (y, p) => metrics.categoricalCrossentropy(y, p),
   // Integer class labels [B] or [B, 1] against probabilities [B, C].
-  sparseCategoricalCrossentropy: (y, p) => metrics.categoricalCrossentropy(tf.oneHot(tf.cast(tf.reshape(y, [-1]), "int32"), p.shape[p.shape.length - 1]!), p),
+  sparseCategoricalCrossentropy: (y, p) => sparseCrossentropy(y, p),
 };
+
+/**
+ * Sparse categorical cross-entropy: integer labels [B] or [B, 1] against probabilities [B, C]. A label
+ * outside 0..C−1, or not an integer, has no (or the wrong) one-hot row, so its example would silently
+ * add 0 (or train the wrong class): such an example's loss is NaN instead (0 · log 0 added, exactly 0
+ * for a good label), so that the step stops before any update, and the trainer names the label
+ * ({@link sparseLabelClasses}).
+ */
+function sparseCrossentropy(y: tf.Tensor, p: tf.Tensor): tf.Tensor {
+  const labels = tf.cast(tf.reshape(y, [-1]), "float32");
+  const onehot = tf.oneHot(tf.cast(labels, "int32"), p.shape[p.shape.length - 1]!);
+  const valid = tf.mul(tf.sum(onehot, -1), tf.cast(tf.equal(labels, tf.round(labels)), "float32"));
+  return tf.add(metrics.categoricalCrossentropy(onehot, p), tf.mul(0, tf.log(valid)));
+}
+
+/**
+ * For each output, the number of classes its integer labels must lie in when its loss is
+ * `sparseCategoricalCrossentropy` (the output's last dimension; null when the model leaves it unknown),
+ * undefined for any other loss.
+ */
+export function sparseLabelClasses(losses: readonly (TfjsLossName | TfjsLossFn)[], outputShapes: readonly (readonly (number | null)[])[]): (number | null | undefined)[] {
+  return losses.map((l, i) => (l === "sparseCategoricalCrossentropy" ? (outputShapes[i]![outputShapes[i]!.length - 1] ?? null) : undefined));
+}
 
 /** The loss function for a name or a function, naming the output when the name is unknown. */
 export function lossFor(loss: TfjsLossName | TfjsLossFn, output: string): TfjsLossFn {

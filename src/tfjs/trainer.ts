@@ -4,7 +4,8 @@ import type { Balancer, BalancerState } from "../balancers/types.js";
 import type { StepRecord } from "../train/loop.js";
 import { checkObservation, nextState, NonFiniteError, parseObserved, statRequest, TrainingError } from "../train/observation.js";
 import { analyseModel, evaluate, TfjsModelError, type DenseActivation, type KernelInfo, type ModelGraph } from "./graph.js";
-import { lossFor, scalarLoss, type TfjsLossFn, type TfjsLossName } from "./losses.js";
+import { lossFor, scalarLoss, sparseLabelClasses, type TfjsLossFn, type TfjsLossName } from "./losses.js";
+import { checkClassLabels, DataError } from "../data/errors.js";
 import { checkBackend, explainKernelError } from "./backend.js";
 import { signDropout } from "./signDropout.js";
 
@@ -71,6 +72,7 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
   const lossList = Array.isArray(opts.loss) ? (opts.loss as readonly TfjsLoss[]) : Array.from({ length: T }, () => opts.loss as TfjsLoss);
   if (lossList.length !== T) throw new TfjsModelError(`loss: ${lossList.length} losses for ${T} outputs (${names.join(", ")})`);
   const losses = lossList.map((l, t) => lossFor(l, names[t]!));
+  const sparseClasses = sparseLabelClasses(lossList, model.outputs.map((o) => o.shape));
   const combine = balancer.combine;
   if (combine && combine.spec.kind !== "signDropout") throw new TfjsModelError(`${balancer.name}: unknown gradient combination '${(combine.spec as { kind: string }).kind}'`);
   const request = statRequest(balancer.needs);
@@ -250,8 +252,12 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
   const checkBatch = (x: TfjsInputs, ys: readonly tf.Tensor[]) => {
     const xs = Array.isArray(x) ? (x as readonly tf.Tensor[]) : [x as tf.Tensor];
     if (xs.length !== model.inputs.length) throw new TfjsModelError(`${xs.length} input tensors for a model with ${model.inputs.length} inputs`);
+    xs.forEach((xi, i) => {
+      if (!isTensor(xi)) throw new TfjsModelError(`input '${model.inputs[i]!.name}' is ${xi === null || typeof xi !== "object" ? String(xi) : `a ${(xi as object).constructor?.name ?? "object"}`}, not a tensor`);
+    });
     if (!Array.isArray(ys) || ys.length !== T) throw new TfjsModelError(`${Array.isArray(ys) ? ys.length : "no"} target tensors for ${T} outputs (${names.join(", ")})`);
     const B = xs[0]!.shape[0];
+    if (!(B! >= 1)) throw new DataError(`input '${model.inputs[0]!.name}' has shape [${xs[0]!.shape}]: an empty batch (0 rows) has no loss to train on`);
     xs.forEach((xi, i) => {
       const want = model.inputs[i]!.shape;
       const ok = xi.shape.length === want.length && want.every((d, k) => k === 0 || d == null || d === xi.shape[k]);
@@ -259,7 +265,7 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
       if (xi.shape[0] !== B) throw new TfjsModelError(`input '${model.inputs[i]!.name}' has batch ${xi.shape[0]}, the first input ${B}`);
     });
     ys.forEach((y, i) => {
-      if (!y || !Array.isArray(y.shape)) throw new TfjsModelError(`target of output '${names[i]}' is not a tensor`);
+      if (!isTensor(y)) throw new TfjsModelError(`target of output '${names[i]}' is not a tensor`);
       if (y.shape[0] !== B) throw new TfjsModelError(`target of output '${names[i]}' has batch ${y.shape[0]}, the inputs ${B}`);
       const out = model.outputs[i]!.shape;
       if (lossList[i] === "sparseCategoricalCrossentropy") {
@@ -271,12 +277,25 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
     });
   };
 
-  const observe = async (observed: tf.Tensor) => {
+  /**
+   * After output i's loss came out non-finite: if it takes integer labels and one is out of range (which
+   * its loss turns into NaN), a DataError naming it. Reads the labels, on this failure path only.
+   */
+  const explainLabels = async (i: number, ys: readonly tf.Tensor[], when: string) => {
+    const classes = sparseClasses[i];
+    if (classes === undefined) return;
+    checkClassLabels(`target of output '${names[i]}' (sparseCategoricalCrossentropy) ${when}`, (await ys[i]!.data()) as ArrayLike<number>, classes ?? Infinity);
+  };
+
+  const observe = async (observed: tf.Tensor, ys: readonly tf.Tensor[]) => {
     const data = (await observed.data()) as Float32Array;
     const obs = parseObserved(data, T, request, wantNorms);
-    obs.losses.forEach((l, i) => {
-      if (!Number.isFinite(l)) throw new NonFiniteError(`loss of output '${names[i]}' (task ${i}) is ${l}`, t, " (training diverged or the batch holds NaN/Inf)");
-    });
+    for (let i = 0; i < T; i++) {
+      const l = obs.losses[i]!;
+      if (Number.isFinite(l)) continue;
+      await explainLabels(i, ys, `at step ${t}`);
+      throw new NonFiniteError(`loss of output '${names[i]}' (task ${i}) is ${l}`, t, " (training diverged or the batch holds NaN/Inf)");
+    }
     return checkObservation(obs, t);
   };
 
@@ -310,7 +329,7 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
           const keepHeads = request !== undefined && graph.disjointHeads;
           const { observed, g, headGrads } = statsPass(x, ys, keepHeads);
           owned = [observed, g, ...(headGrads ?? [])];
-          const obs = await observe(observed);
+          const obs = await observe(observed, ys);
           const next = nextState(balancer, obs, state, T, t);
           let grads: (tf.Tensor | undefined)[];
           if (keepHeads) grads = trunkPass(x, next.weights, g!, headGrads!);
@@ -337,7 +356,7 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
             grads = out.grads;
           }
           owned = [observed, ...grads];
-          const obs = await observe(observed);
+          const obs = await observe(observed, ys);
           const next = nextState(balancer, obs, state, T, t);
           apply(grads);
           state = next;
@@ -352,20 +371,41 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
         busy = false;
       }
     },
-    /** Per-task losses on a batch in inference mode (no variable changes); inputs are not consumed. */
+    /**
+     * Per-task losses on a batch in inference mode (no variable changes); inputs are not consumed. A class
+     * label out of range for a sparse loss throws a DataError naming it (its loss would be NaN).
+     */
     async evaluate(x: TfjsInputs, ys: readonly tf.Tensor[]): Promise<number[]> {
       checkBatch(x, ys);
       const v = tf.tidy(() => tf.stack(modelLosses(x, ys, false)));
+      let out: number[];
       try {
-        return Array.from((await v.data()) as Float32Array);
+        out = Array.from((await v.data()) as Float32Array);
       } finally {
         v.dispose();
       }
+      for (let i = 0; i < T; i++) if (!Number.isFinite(out[i]!)) await explainLabels(i, ys, "(evaluation)");
+      return out;
     },
+    /**
+     * Checks inputs and targets against the model without running it (shapes only): the number of input
+     * and target tensors, each input's shape, every tensor's rows, each target's shape for a named loss
+     * (TfjsModelError naming the input or output). `fit` runs it on the whole data first.
+     */
+    checkData(x: TfjsInputs, ys: readonly tf.Tensor[]): void {
+      checkBatch(x, ys);
+    },
+    /** Per output: the classes its integer labels must lie in when its loss is sparseCategoricalCrossentropy (null: unknown), else undefined. */
+    sparseClasses: sparseClasses as readonly (number | null | undefined)[],
   };
 }
 
 export type TfjsTrainer = ReturnType<typeof createTfjsTrainer>;
+
+/** Whether `t` looks like a TF.js tensor (duck-typed: a page may hold two copies of tfjs-core). */
+export function isTensor(t: unknown): t is tf.Tensor {
+  return t !== null && typeof t === "object" && Array.isArray((t as tf.Tensor).shape) && typeof (t as tf.Tensor).dataSync === "function";
+}
 
 /** The cotangents at a Dense layer's pre-activation, δₜ = gₜ ⊙ σ'(y), as [T, N, H], with h as [N, I]. */
 function denseDeltas(g: tf.Tensor, y: tf.Tensor, h: tf.Tensor, activation: DenseActivation): { delta: tf.Tensor3D; h2: tf.Tensor2D } {
