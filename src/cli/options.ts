@@ -1,72 +1,43 @@
 import { InvalidArgumentError, Option } from "commander";
-import { multiKinds, type MultiEncoder, type MultiKind } from "../experiments/multiRun.js";
-import { nonFinitePolicies, type NonFinitePolicy, type SkippedStep } from "../train/modelLoop.js";
+import type { MultiEncoder } from "../experiments/multiRun.js";
+import type { NonFinitePolicy, SkippedStep } from "../train/modelLoop.js";
+import type { z } from "zod";
+import * as schema from "./schema.js";
 
-/** Commander argument parsers: each rejects bad values with a one-line message. */
-export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError("must be a positive integer");
-  return n;
+/**
+ * A commander argument parser from a field of schema.ts: the field's value, or commander's
+ * "option '--x <v>' argument 'v' is invalid. <what the field allows>".
+ */
+export function fromSchema<T>(field: z.ZodType<T>): (value: string) => T {
+  return (value: string) => {
+    const r = field.safeParse(value);
+    if (!r.success) throw new InvalidArgumentError(schema.fieldMessage(r.error));
+    return r.data;
+  };
 }
+
+/** Commander argument parsers (for commands without a schema: runs, ui, playground, the examples); each rejects bad values with a one-line message. */
+export const positiveInt: (value: string) => number = fromSchema(schema.integer(1));
 
 /** `--threads`: a positive integer or `auto`. */
-export function threadsArg(value: string): number | "auto" {
-  if (value.trim() === "auto") return "auto";
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError("must be a positive integer or auto");
-  return n;
-}
+export const threadsArg: (value: string) => number | "auto" = fromSchema(schema.threads());
 
-export function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError("must be a non-negative integer");
-  return n;
-}
+export const nonNegativeInt: (value: string) => number = fromSchema(schema.integer(0));
 
-export function finiteNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError("must be a finite number");
-  return n;
-}
+export const finiteNumber: (value: string) => number = fromSchema(schema.number());
 
-export function positiveNumber(value: string): number {
-  const n = finiteNumber(value);
-  if (n <= 0) throw new InvalidArgumentError("must be > 0");
-  return n;
-}
+export const positiveNumber: (value: string) => number = fromSchema(schema.number("positive"));
 
-export function nonNegativeNumber(value: string): number {
-  const n = finiteNumber(value);
-  if (n < 0) throw new InvalidArgumentError("must be ≥ 0");
-  return n;
-}
+export const nonNegativeNumber: (value: string) => number = fromSchema(schema.number("nonNegative"));
 
-export function numberList(value: string): number[] {
-  const parts = value.split(",");
-  const out = parts.map((p) => Number(p));
-  if (parts.some((p) => p.trim() === "") || !out.every(Number.isFinite)) {
-    throw new InvalidArgumentError("must be a comma-separated list of finite numbers");
-  }
-  return out;
-}
+export const numberList: (value: string) => number[] = fromSchema(schema.numberList());
 
-export function nonNegativeList(value: string): number[] {
-  const out = numberList(value);
-  if (!out.every((n) => n >= 0)) throw new InvalidArgumentError("must be comma-separated numbers ≥ 0");
-  return out;
-}
+export const nonNegativeList: (value: string) => number[] = fromSchema(schema.nonNegativeList());
 
-export function intList(value: string): number[] {
-  const out = numberList(value);
-  if (!out.every((n) => Number.isSafeInteger(n) && n >= 0)) throw new InvalidArgumentError("must be comma-separated non-negative integers");
-  return out;
-}
+export const intList: (value: string) => number[] = fromSchema(schema.intList());
 
-export function oneOf<T extends string>(choices: readonly T[]) {
-  return (value: string): T => {
-    if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be one of ${choices.join(", ")}`);
-    return value as T;
-  };
+export function oneOf<T extends string>(choices: readonly T[]): (value: string) => T {
+  return fromSchema(schema.oneOf(choices as unknown as readonly [T, ...T[]])) as (value: string) => T;
 }
 
 /**
@@ -74,15 +45,9 @@ export function oneOf<T extends string>(choices: readonly T[]) {
  * Accumulates over repeated flags.
  */
 export function keyValue(value: string, previous: Record<string, unknown> = {}): Record<string, unknown> {
-  const m = /^([A-Za-z][A-Za-z0-9]*)=(.+)$/.exec(value.trim());
-  if (!m) throw new InvalidArgumentError("must be key=value (e.g. c=0.4)");
-  const [, key, raw] = m as unknown as [string, string, string];
-  let v: unknown = raw;
-  if (raw === "true" || raw === "false") v = raw === "true";
-  else if (raw.split(",").every((p) => p.trim() !== "" && Number.isFinite(Number(p)))) {
-    v = raw.includes(",") ? raw.split(",").map(Number) : Number(raw);
-  }
-  return { ...previous, [key]: v };
+  const kv = schema.keyValue(value);
+  if (kv === null) throw new InvalidArgumentError("must be key=value (e.g. c=0.4)");
+  return { ...previous, ...kv };
 }
 
 /**
@@ -102,27 +67,7 @@ export function distinct<T>(parse: (value: string) => T[]): (value: string) => T
 }
 
 /** An output folder: any path but the empty one. */
-export function outPath(value: string): string {
-  if (value.trim() === "") throw new InvalidArgumentError("must not be empty");
-  return value;
-}
-
-/** Comma-separated names; an empty string is an empty list. */
-export function nameList(value: string): string[] {
-  if (value.trim() === "") return [];
-  const out = value.split(",").map((v) => v.trim());
-  if (out.some((v) => !/^[A-Za-z][\w-]*$/.test(v))) throw new InvalidArgumentError("must be comma-separated method names");
-  return out;
-}
-
-/** Comma-separated multi-image datasets. */
-export function datasetList(value: string): MultiKind[] {
-  const out = value.split(",").map((v) => v.trim());
-  if (!out.every((v) => (multiKinds as readonly string[]).includes(v))) {
-    throw new InvalidArgumentError(`must be comma-separated: ${multiKinds.join(", ")}`);
-  }
-  return out as MultiKind[];
-}
+export const outPath: (value: string) => string = fromSchema(schema.path());
 
 /** The training options `bench mnist` and `sweep` share (see addMultiTrainOptions in main.ts). */
 export interface MultiTrainCliOptions {
@@ -142,14 +87,17 @@ export interface MultiTrainCliOptions {
   onNonfinite?: NonFinitePolicy;
 }
 
+// The options below belong to the training commands, whose schema (schema.ts, bindSchema in
+// config.ts) checks their values.
+
 /** `--store <path>` of the training commands: the run store their runs are recorded in. */
 export function storeOption(): Option {
-  return new Option("--store <path>", "record the runs in this run store (default: LOSSBALANCE_STORE, else .lossbalance/runs.db)").argParser(outPath);
+  return new Option("--store <path>", "record the runs in this run store (default: LOSSBALANCE_STORE, else .lossbalance/runs.db)");
 }
 
 /** `--record-every <k>`: record only every k-th step of each run (the evaluations and final metrics always). */
 export function recordEveryOption(): Option {
-  return new Option("--record-every <k>", "record every k-th training step in the run store (default 1: every step)").argParser(positiveInt);
+  return new Option("--record-every <k>", "record every k-th training step in the run store (default 1: every step)");
 }
 
 /** `--no-store`: record nothing. */
@@ -162,9 +110,7 @@ export function onNonFiniteOption(): Option {
   return new Option(
     "--on-nonfinite <policy>",
     "a training step whose losses, gradient statistics or weights are NaN/Infinity: stop (end the run with an error naming the step, task and value) or skip (drop the step and go on with the next batch; the run stops once more than max(10, 1 % of its steps) are skipped, or more than 10 in a row)",
-  )
-    .argParser(oneOf(nonFinitePolicies))
-    .default("stop");
+  ).default("stop");
 }
 
 /** The training setting for `--on-nonfinite`: nothing for the default (so run settings and sweep keys stay as they were), else the policy. */

@@ -67,6 +67,9 @@ for (const [args, pattern] of [
   [["bench", "mnist", "--methods", "equal,equal"], /--methods.*must not repeat/],
   [["sweep", "--alpha", "1,1"], /--alpha.*must not repeat/],
   [["frobnicate"], /unknown command/],
+  [["toy", "--method", "gradnrom"], /--method.*unknown method 'gradnrom'; allowed: gradnorm, equal, /],
+  [["toy", "--checkpoint-every", "5"], /--checkpoint-every needs --checkpoint-dir/],
+  [["bench", "mnist", "--config", "no/such/config.json"], /cannot read --config no\/such\/config\.json: no such file/],
 ] as const) {
   test(`bad input: lossbalance ${args.join(" ")} → one-line error, non-zero exit`, () => {
     const r = cli(...args);
