@@ -88,7 +88,7 @@ export async function runPlayground(s: PlaygroundSettings, hooks: PlaygroundHook
         stopped = true;
         break;
       }
-      const b = batch();
+      const b = batch(t);
       const ts = performance.now();
       const rec = await trainer.step(b);
       stepMs += performance.now() - ts;

@@ -26,10 +26,14 @@ export {
   type StateOf,
 } from "./optim/index.js";
 export { ModelContractError, checkModelShape, type ModelParams, type MultitaskModel, type Tree } from "./model/contract.js";
-export { checkModel } from "./model/check.js";
+export { checkModel, checkBatch, type BatchAxes, type BatchSignature } from "./model/check.js";
+export { DataError } from "./data/errors.js";
 export { modelPass, type Combiner, type ModelPassOptions, type ModelPassResult, type ModelStatRequest } from "./model/generic.js";
 export { buildModelStep, buildModelTwoPhase, type ModelStepConfig, type ModelStepOutput, type StepOptimizer } from "./train/modelStep.js";
 export { createModelTrainer, type ModelTrainerOptions } from "./train/modelTrainer.js";
+export { trainModelLoop, nonFinitePolicies, isNonFiniteError, type ModelLoopOptions, type ModelLoopResult, type ModelLoopCheckpoint, type ModelLoopState, type NonFiniteOptions, type NonFinitePolicy, type SkippedStep } from "./train/modelLoop.js";
+export { encodeCheckpoint, decodeCheckpoint, treeToHost, treeFromHost, toJson, fromJson, checkpointFormat, type Checkpoint, type CheckpointDocuments, type TrainerSnapshot, type HostTree } from "./train/checkpoint.js";
+export { encodeSafetensors, decodeSafetensors, hostTensor, SafetensorsError, type HostTensor, type SafetensorsDtype, type TensorData } from "./util/safetensors.js";
 export { combinerFor, signDropout } from "./train/combiners.js";
 export { dense, relu, tanh, layerNorm, flatten, reshape, sequential, layerInShapes, type Layer, type Shape, type SequentialParams } from "./model/layers.js";
 export { conv2d, maxPool2 } from "./model/convLayers.js";

@@ -15,8 +15,9 @@ import type { GradStatistic } from "../balancers/types.js";
 import { createBalancer } from "../balancers/registry.js";
 import { stemModeProblem } from "../models/conv.js";
 import type { MultiRunOutcome, MultiRunSpec } from "../experiments/multiExperiment.js";
+import { checkCheckpointFlags, checkpointSpec, type CheckpointFlags } from "./checkpointFlags.js";
 
-export interface BenchMnistOptions extends MultiTrainCliOptions {
+export interface BenchMnistOptions extends MultiTrainCliOptions, CheckpointFlags {
   datasets: MultiKind[];
   methods: string[];
   gradMode?: GradStatistic;
@@ -25,7 +26,13 @@ export interface BenchMnistOptions extends MultiTrainCliOptions {
 
 const SINGLE = ["single left", "single right"] as const;
 
-/** Single-task networks (weight 1 on one task, 0 on the other: the other head is never trained) and every method, per seed. */
+/** A run's checkpoint subfolder: dataset, seed and label, with what a file name cannot hold replaced. */
+export const runFolder = (s: MultiRunSpec) => `${s.dataset}-seed${s.train.seed ?? 0}-${(s.label ?? s.method).replace(/[^A-Za-z0-9.+-]+/g, "_")}`;
+
+/**
+ * Single-task networks (weight 1 on one task, 0 on the other: the other head is never trained) and
+ * every method, per seed; each run checkpointed in its own subfolder when the flags ask for it.
+ */
 export function benchSpecs(o: BenchMnistOptions): MultiRunSpec[] {
   const specs: MultiRunSpec[] = [];
   for (const dataset of o.datasets)
@@ -38,7 +45,10 @@ export function benchSpecs(o: BenchMnistOptions): MultiRunSpec[] {
         specs.push({ method: m, ...(mode ? { label: `${m} (${mode})`, options: { gradMode: mode } } : {}), dataset, dataSeed: o.dataSeed, train });
       }
     }
-  return specs;
+  return specs.map((s) => {
+    const checkpoint = checkpointSpec(o, runFolder(s), false);
+    return checkpoint ? { ...s, checkpoint } : s;
+  });
 }
 
 /**
@@ -90,9 +100,12 @@ export function summarizeBench(runs: readonly MultiRunOutcome[]) {
 
 export async function benchMnistCommand(options: BenchMnistOptions): Promise<void> {
   // `store` is where the runs are recorded, not a setting of the benchmark: kept out of the saved settings.
-  const { store: storeFlag, ...o } = options;
+  // Nor are the checkpoint flags: a resumed benchmark has the settings of the one it continues.
+  const { store: storeFlag, checkpointEvery, checkpointDir, resume, ...o } = options;
   const outDir = prepareOutDir(o.out, ["bench-mnist.json"]);
-  const specs = benchSpecs(o);
+  const flags = { checkpointEvery, checkpointDir, resume };
+  checkCheckpointFlags(flags);
+  const specs = benchSpecs({ ...o, ...flags });
   const store = prepareStore(storeFlag);
   const plan = planThreads(o.threads, poolJobs(specs.length, o.workers), multiFlopsPerStep(o.encoder, o.hidden ?? defaultHidden[o.encoder], o.batchSize));
   console.error(threadsLine(plan));

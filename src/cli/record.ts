@@ -1,9 +1,12 @@
 import { resolve } from "node:path";
 import { defaultStorePath, openStore, type Recorder, type RunInfo, type RunStore } from "../store/index.js";
-import type { RunHooks } from "../experiments/hooks.js";
+import type { CheckpointSpec, RunCheckpoints, RunHooks } from "../experiments/hooks.js";
+import { checkConfig, hasCheckpoint, loadCheckpoint, loadResult, saveCheckpoint, saveResult } from "../checkpoint/files.js";
 import { executeToyRun, type ToyRunOutcome, type ToyRunSpec } from "../experiments/toyExperiment.js";
 import { executeMultiRun, type MultiRunOutcome, type MultiRunSpec } from "../experiments/multiExperiment.js";
-import { resolveTrainConfig } from "../experiments/multiRun.js";
+import { resolveTrainConfig, type MultiLoopState } from "../experiments/multiRun.js";
+import type { ModelLoopState } from "../train/modelLoop.js";
+import type { TrainerSnapshot } from "../train/checkpoint.js";
 import { toyTrainDefaults } from "../experiments/toyRun.js";
 
 /**
@@ -113,17 +116,54 @@ export function multiRunInfo(spec: MultiRunSpec): RunInfo {
   };
 }
 
-/** executeToyRun, recorded in `store` (none: not recorded). Final metrics: the result without its history. */
+/**
+ * Runs `run` with the checkpoints `spec` asks for (none: just runs it). With `resumeFrom`, a run whose
+ * folder holds a saved result (it finished) returns that result without training; otherwise it
+ * continues from the latest checkpoint — checked to have been written with the same `config` — or,
+ * when there is none and `required` is false, starts afresh. Checkpoints are saved every `every`
+ * steps with `config`, and the result is saved when the run finishes.
+ */
+export async function withCheckpoints<L, R>(spec: CheckpointSpec | undefined, config: unknown, run: (checkpoints?: RunCheckpoints<L>) => Promise<R>): Promise<R> {
+  if (!spec) return run();
+  let resume: RunCheckpoints<L>["resume"];
+  const from = spec.resumeFrom;
+  if (from !== undefined) {
+    const done = loadResult(from);
+    if (done) {
+      checkConfig(from, done.config, config);
+      if (from !== spec.dir) saveResult(spec.dir, config, done.result);
+      return done.result as R;
+    }
+    if (hasCheckpoint(from)) {
+      const cp = loadCheckpoint<L>(from);
+      checkConfig(from, cp.config, config);
+      resume = { trainer: cp.trainer, loop: cp.loop };
+    } else if (spec.required) loadCheckpoint(from); // throws, naming what is missing
+  }
+  const result = await run({
+    every: spec.every,
+    resume,
+    ...(spec.every ? { save: (cp: { trainer: TrainerSnapshot; loop: L }, step: number) => saveCheckpoint(spec.dir, { ...cp, config }, step) } : {}),
+  });
+  saveResult(spec.dir, config, result);
+  return result;
+}
+
+/** executeToyRun, recorded in `store` (none: not recorded) and checkpointed as `spec.checkpoint` says. Final metrics: the result without its history. */
 export function recordedToyRun(store: RunStore | null, spec: ToyRunSpec, onStep?: (t: number) => void): Promise<ToyRunOutcome> {
-  return recorded(
-    store,
-    toyRunInfo(spec),
-    (hooks) => executeToyRun(spec, onStep, hooks),
-    ({ history: _history, ...rest }) => rest,
+  const info = toyRunInfo(spec);
+  return withCheckpoints<ModelLoopState, ToyRunOutcome>(spec.checkpoint, info.config, (checkpoints) =>
+    recorded(
+      store,
+      info,
+      (hooks) => executeToyRun(spec, onStep, hooks, checkpoints),
+      ({ history: _history, ...rest }) => rest,
+    ),
   );
 }
 
-/** executeMultiRun, recorded in `store` (none: not recorded). Final metrics: the run's result. */
+/** executeMultiRun, recorded in `store` (none: not recorded) and checkpointed as `spec.checkpoint` says. Final metrics: the run's result. */
 export function recordedMultiRun(store: RunStore | null, spec: MultiRunSpec, onEpoch?: (epoch: number) => void): Promise<MultiRunOutcome> {
-  return recorded(store, multiRunInfo(spec), (hooks) => executeMultiRun(spec, onEpoch, hooks), (r) => r);
+  const info = multiRunInfo(spec);
+  return withCheckpoints<MultiLoopState, MultiRunOutcome>(spec.checkpoint, info.config, (checkpoints) => recorded(store, info, (hooks) => executeMultiRun(spec, onEpoch, hooks, checkpoints), (r) => r));
 }

@@ -12,8 +12,9 @@ import { prepareStore, recordedToyRun, toyRunInfo, type StoreFlag } from "./reco
 import { configHash, openStore, packageVersion } from "../store/index.js";
 import { nonFiniteSetting, reportSkipped } from "./options.js";
 import type { NonFinitePolicy } from "../train/modelLoop.js";
+import { checkCheckpointFlags, checkpointSpec, type CheckpointFlags } from "./checkpointFlags.js";
 
-export interface ToyCommandOptions {
+export interface ToyCommandOptions extends CheckpointFlags {
   tasks: number;
   method: string;
   alpha?: number;
@@ -63,12 +64,14 @@ export async function toyCommand(o: ToyCommandOptions): Promise<void> {
   createBalancer(o.method, options).init(o.tasks); // validate method, options and T before any work
   const outFile = `toy-T${o.tasks}-${o.method}-seed${o.seed}.json`;
   const outDir = o.out === undefined ? undefined : prepareOutDir(o.out, [outFile]);
+  checkCheckpointFlags(o);
   const plan = planThreads(o.threads, 1, toyFlopsPerStep(o.tasks, o.batchSize, toyTrainDefaults.hidden));
   console.error(threadsLine(plan));
   await init("wasm");
   defaultDevice("wasm");
   const data = { numTasks: o.tasks, seed: o.dataSeed, inputScale: o.inputScale, trainSize: o.trainSize, testSize: o.testSize };
-  const spec = { method: o.method, options, data, train: { steps: o.steps, seed: o.seed, batchSize: o.batchSize, lr: o.lr, ...nonFiniteSetting(o.onNonfinite) } };
+  const checkpoint = checkpointSpec(o);
+  const spec = { method: o.method, options, data, train: { steps: o.steps, seed: o.seed, batchSize: o.batchSize, lr: o.lr, ...nonFiniteSetting(o.onNonfinite) }, ...(checkpoint ? { checkpoint } : {}) };
   // jax-js here was built without a pool (main.ts imports it first): more threads run in a worker thread.
   const storePath = prepareStore(o.store);
   let r;

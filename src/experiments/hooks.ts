@@ -1,3 +1,4 @@
+import type { TrainerSnapshot } from "../train/checkpoint.js";
 import type { StepRecord } from "../train/loop.js";
 
 /**
@@ -8,4 +9,28 @@ export interface RunHooks {
   /** After step t, with what it observed and its wall time in ms. */
   readonly onStep?: (t: number, record: StepRecord, ms: number) => void;
   readonly onEval?: (step: number, metrics: Record<string, unknown>, split: string) => void;
+}
+
+/**
+ * Checkpoints of one run (L: the run's own loop state): save one every `every` steps with `save`,
+ * and/or continue from `resume`, a checkpoint the same run saved. The run's results are then
+ * bit-identical to an uninterrupted run's.
+ */
+export interface RunCheckpoints<L> {
+  readonly every?: number | undefined;
+  /** Saves the checkpoint taken after `step` run steps. */
+  readonly save?: ((cp: { readonly trainer: TrainerSnapshot; readonly loop: L }, step: number) => Promise<void> | void) | undefined;
+  readonly resume?: { readonly trainer: TrainerSnapshot; readonly loop: L } | undefined;
+}
+
+/** Where a run (of a CLI command) keeps its checkpoints: plain data, so it can cross a worker boundary. */
+export interface CheckpointSpec {
+  /** The folder the run saves its checkpoints and its result in. */
+  readonly dir: string;
+  /** Save every `every` run steps (none: no checkpoints saved; the result still is). */
+  readonly every?: number | undefined;
+  /** Continue from this folder's latest checkpoint (or return its saved result when the run finished). */
+  readonly resumeFrom?: string | undefined;
+  /** With `resumeFrom`: a missing checkpoint is an error (true) or a fresh start (false: a run that had not begun). */
+  readonly required?: boolean | undefined;
 }

@@ -4,13 +4,15 @@ import { forward, initParams, type MultiHeadMlpConfig, type Params } from "../mo
 import { lenetStem, type ConvStemConfig } from "../models/conv.js";
 import { crossEntropy } from "../train/losses.js";
 import { createModelTrainer } from "../train/modelTrainer.js";
+import { TrainingError } from "../train/checks.js";
 import { nonFiniteGuard, type NonFiniteOptions, type SkippedStep } from "../train/modelLoop.js";
 import { fromModelParams, mlpModel, toModelParams } from "../models/mlpModel.js";
 import { adam } from "../optim/adam.js";
 import { Rng, deriveSeed } from "../util/rng.js";
 import { loadImages } from "../data/images.js";
-import type { RunHooks } from "./hooks.js";
-import { CANVAS, buildMulti, splitIndices, type MultiDataset, type Splits } from "../data/multiMnist.js";
+import type { RunCheckpoints, RunHooks } from "./hooks.js";
+import type { NonFiniteGuardState } from "../train/modelLoop.js";
+import { CANVAS, buildMulti, checkMultiRows, checkSplits, splitIndices, type MultiDataset, type Splits } from "../data/multiMnist.js";
 
 /** The multi-image datasets, by CLI name. */
 export const multiKinds = ["mnist", "fashion", "fashion+mnist"] as const;
@@ -42,6 +44,7 @@ export function multiData(kind: MultiKind, seed = 0, cacheDir?: string): MultiDa
 
 /** Rows `idx` as x [B, 1296] and one-hot targets [T = 2, B, 10]. */
 export function gatherMulti(d: MultiDataset, idx: ArrayLike<number>) {
+  checkMultiRows(d, idx);
   const B = idx.length;
   const x = new Float32Array(B * PIXELS);
   const y = new Float32Array(2 * B * CLASSES);
@@ -137,6 +140,16 @@ export interface MultiRunResult {
   readonly skipped?: readonly SkippedStep[];
 }
 
+/** The loop state of {@link runMulti} in a checkpoint: where the run stands and its early-stopping record. */
+export interface MultiLoopState {
+  /** The epoch under way (1-based) and the step within it to run next (= steps per epoch: its evaluation is next). */
+  readonly epoch: number;
+  readonly next: number;
+  readonly best: { mean: number; epoch: number; val: number[]; test: number[] };
+  readonly guard: NonFiniteGuardState;
+  readonly stepMs: number;
+}
+
 /**
  * Trains the MLP encoder (optionally behind the LeNet stem) with two classification heads on a
  * multi-image dataset with one balancer — the built-in model in the contract (its fast tier), on the
@@ -144,7 +157,9 @@ export interface MultiRunResult {
  * best validation epoch (early stopping with `patience`). `hooks` see every step's record (t counts
  * steps over epochs) and, after each epoch, the validation accuracy (split `validation`) and, when it
  * is the best so far, the test accuracy (split `test`), at the steps done. Non-finite steps stop the
- * run or are skipped as `onNonFinite` says (its limits count the steps of all `epochs`).
+ * run or are skipped as `onNonFinite` says (its limits count the steps of all `epochs`). `checkpoints`:
+ * save the run every so many steps and/or resume it bit for bit; epoch e's batch order is the
+ * permutation the seed's "batches" stream draws after (e − 1) of them.
  */
 export async function runMulti(
   md: MultiData,
@@ -153,32 +168,46 @@ export async function runMulti(
   cfg: Partial<MultiTrainConfig> = {},
   onEpoch?: (epoch: number) => void,
   hooks?: RunHooks,
+  checkpoints?: RunCheckpoints<MultiLoopState>,
 ): Promise<MultiRunResult> {
   const c = resolveTrainConfig(cfg);
+  checkSplits(md.splits, c.batchSize, md.data.count);
   const stem = c.encoder === "lenet" ? lenetStem([CANVAS, CANVAS, 1]) : undefined;
   const model: MultiHeadMlpConfig = { inputDim: PIXELS, hidden: c.hidden, outputDim: CLASSES, numTasks: 2, stem };
-  const guard = nonFiniteGuard(c, c.epochs * Math.floor(md.splits.train.length / c.batchSize));
-  const trainer = createModelTrainer({ model: mlpModel(model, crossEntropy), optimizer: adam({ lr: c.lr }), balancer, params: toModelParams(initParams(model, deriveSeed(c.seed, "init"))) });
+  const resume = checkpoints?.resume;
+  const guard = nonFiniteGuard(c, c.epochs * Math.floor(md.splits.train.length / c.batchSize), resume?.loop.guard);
+  const common = { model: mlpModel(model, crossEntropy), optimizer: adam({ lr: c.lr }), balancer };
+  const trainer = createModelTrainer(resume ? { ...common, resume: resume.trainer } : { ...common, params: toModelParams(initParams(model, deriveSeed(c.seed, "init"))) });
   const correct = buildCorrect(stem);
-  const rng = new Rng(deriveSeed(c.seed, "batches"));
   const { train, validation, test } = md.splits;
   const stepsPerEpoch = Math.floor(train.length / c.batchSize);
-  let best = { mean: -1, epoch: 0, val: [0, 0], test: [0, 0] };
-  let stepMs = 0;
-  let epochs = 0;
+  let best = resume ? structuredClone(resume.loop.best) : { mean: -1, epoch: 0, val: [0, 0], test: [0, 0] };
+  let stepMs = resume?.loop.stepMs ?? 0;
+  const first = resume ? { epoch: resume.loop.epoch, step: resume.loop.next } : { epoch: 1, step: 0 };
+  if (first.epoch < 1 || first.epoch > c.epochs || first.step < 0 || first.step > stepsPerEpoch) {
+    trainer.dispose();
+    correct.dispose();
+    throw new TrainingError(`resume: the checkpoint is at epoch ${first.epoch}, step ${first.step}, outside this run's ${c.epochs} epochs of ${stepsPerEpoch} steps`);
+  }
+  let epochs = first.epoch - 1;
+  const every = checkpoints?.save && checkpoints.every ? checkpoints.every : 0;
   const t0 = performance.now();
   try {
-    for (let e = 1; e <= c.epochs; e++) {
-      const perm = rng.permutation(train.length);
-      for (let s = 0; s < stepsPerEpoch; s++) {
+    for (let e = first.epoch; e <= c.epochs; e++) {
+      const perm = new Rng(deriveSeed(c.seed, "batches"), (e - 1) * (train.length - 1)).permutation(train.length);
+      for (let s = e === first.epoch ? first.step : 0; s < stepsPerEpoch; s++) {
         const idx = Array.from(perm.subarray(s * c.batchSize, (s + 1) * c.batchSize), (k) => train[k]!);
         const ts = performance.now();
         const t = (e - 1) * stepsPerEpoch + s;
         const rec = await guard.run(t, () => trainer.step(gatherMultiArrays(md.data, idx)));
         const ms = performance.now() - ts;
-        if (rec === undefined) continue;
-        stepMs += ms;
-        hooks?.onStep?.(t, rec, ms);
+        if (rec !== undefined) {
+          stepMs += ms;
+          hooks?.onStep?.(t, rec, ms);
+        }
+        if (every && (t + 1) % every === 0) {
+          await checkpoints!.save!({ trainer: await trainer.snapshot(), loop: { epoch: e, next: s + 1, best: structuredClone(best), guard: guard.state(), stepMs } }, t + 1);
+        }
       }
       epochs = e;
       const params = fromModelParams(trainer.params);

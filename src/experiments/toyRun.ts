@@ -3,13 +3,14 @@ import type { Balancer, BalancerState } from "../balancers/types.js";
 import { initParams, type MultiHeadMlpConfig, type Params } from "../models/mlp.js";
 import { meanSquaredError } from "../train/losses.js";
 import type { LoopHistory } from "../train/loop.js";
-import { trainModelLoop, type NonFiniteOptions, type SkippedStep } from "../train/modelLoop.js";
+import { trainModelLoop, type ModelLoopState, type NonFiniteOptions, type SkippedStep } from "../train/modelLoop.js";
 import { fromModelParams, mlpModel, toModelParams } from "../models/mlpModel.js";
 import { adam } from "../optim/adam.js";
 import { buildEvalLosses } from "../train/step.js";
 import { Rng, deriveSeed } from "../util/rng.js";
 import { gatherBatch, toyArrays, type Split, type ToyData } from "../data/toy.js";
-import type { RunHooks } from "./hooks.js";
+import type { RunCheckpoints, RunHooks } from "./hooks.js";
+import { DataError } from "../data/errors.js";
 
 /** Training settings of the synthetic experiment (the paper gives none; see README). */
 export interface ToyTrainConfig extends NonFiniteOptions {
@@ -66,23 +67,21 @@ export async function splitLosses(params: Params, split: Split, data: ToyData, e
 
 /**
  * The toy runs' batch order: successive slices of permutations of the training set drawn from the seed's
- * "batches" stream (a new permutation when the rest is shorter than a batch). Each call gives the next
- * batch as device arrays.
+ * "batches" stream, floor(N / batchSize) batches from each (the rest of a permutation is dropped).
+ * `batch(t)` gives step t's batch as device arrays — a pure function of t, computed from where the
+ * stream stands at that permutation, so a resumed run draws the batches an uninterrupted one would.
  */
 export function toyBatches(data: ToyData, batchSize: number, seed: number) {
   const { numTasks: T, inputDim: D, outputDim: O } = data.config;
-  const rng = new Rng(deriveSeed(seed, "batches"));
   const N = data.train.size;
-  if (batchSize > N) throw new Error(`batch size ${batchSize} exceeds the ${N} training points`);
-  let perm = rng.permutation(N);
-  let pos = 0;
-  return () => {
-    if (pos + batchSize > N) {
-      perm = rng.permutation(N);
-      pos = 0;
-    }
-    const idx = perm.subarray(pos, pos + batchSize);
-    pos += batchSize;
+  if (batchSize > N) throw new DataError(`batch size ${batchSize} exceeds the ${N} training points`);
+  const perPermutation = Math.floor(N / batchSize);
+  let cached: { index: number; perm: Int32Array } = { index: -1, perm: new Int32Array(0) };
+  return (t: number) => {
+    const index = Math.floor(t / perPermutation);
+    if (index !== cached.index) cached = { index, perm: new Rng(deriveSeed(seed, "batches"), index * (N - 1)).permutation(N) };
+    const pos = (t % perPermutation) * batchSize;
+    const idx = cached.perm.subarray(pos, pos + batchSize);
     return toyArrays(gatherBatch(data.train, idx, T, D, O), data.config);
   };
 }
@@ -90,7 +89,8 @@ export function toyBatches(data: ToyData, batchSize: number, seed: number) {
 /**
  * Trains one network on the toy data with one balancer and reports the paper's metrics: the built-in
  * MLP as a model in the contract (its fast tier), on the async trainer. `hooks` see every step's
- * record and the per-task test losses at each evaluation (split `test`).
+ * record and the per-task test losses at each evaluation (split `test`). `checkpoints`: save the run
+ * every so many steps and/or resume it (see {@link trainModelLoop}'s `checkpoint` and `resume`).
  */
 export async function runToy(
   data: ToyData,
@@ -99,6 +99,7 @@ export async function runToy(
   cfg: Partial<ToyTrainConfig> = {},
   onStep?: (t: number) => void,
   hooks?: RunHooks,
+  checkpoints?: RunCheckpoints<ModelLoopState>,
 ): Promise<ToyRunResult> {
   const c = { ...toyTrainDefaults, ...cfg };
   const { numTasks: T, inputDim: D, outputDim: O } = data.config;
@@ -110,7 +111,8 @@ export async function runToy(
     model: mlpModel(model, meanSquaredError),
     optimizer: adam({ lr: c.lr }),
     balancer,
-    params: toModelParams(initParams(model, deriveSeed(c.seed, "init"))),
+    ...(checkpoints?.resume ? { resume: checkpoints.resume } : { params: toModelParams(initParams(model, deriveSeed(c.seed, "init"))) }),
+    ...(checkpoints?.save && checkpoints.every ? { checkpoint: { every: checkpoints.every, save: (cp) => checkpoints.save!(cp, cp.loop.next) } } : {}),
     steps: c.steps,
     batch,
     onNonFinite: c.onNonFinite,

@@ -170,11 +170,11 @@ export function createTrainer(opts: TrainerOptions) {
  * losses every `recordEvery` steps (default steps/200), evaluate every `evalEvery` (default steps/20),
  * both also at the last step; and the run's empty history.
  */
-export function loopSchedule(opts: { readonly steps: number; readonly evalEvery?: number | undefined; readonly recordEvery?: number | undefined }) {
+export function loopSchedule(opts: { readonly steps: number; readonly evalEvery?: number | undefined; readonly recordEvery?: number | undefined }, resumed?: LoopHistory) {
   const steps = checkCount("steps", opts.steps, 0);
   const evalEvery = checkCount("evalEvery", opts.evalEvery ?? Math.max(1, Math.floor(steps / 20)), 1);
   const recordEvery = checkCount("recordEvery", opts.recordEvery ?? Math.max(1, Math.floor(steps / 200)), 1);
-  const history: LoopHistory = { steps: [], weights: [], losses: [], evalSteps: [], evalLosses: [] };
+  const history: LoopHistory = resumed ? structuredClone(resumed) : { steps: [], weights: [], losses: [], evalSteps: [], evalLosses: [] };
   return {
     steps,
     history,

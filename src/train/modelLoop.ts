@@ -1,6 +1,7 @@
 import type { Balancer, BalancerState } from "../balancers/types.js";
 import type { ModelParams, MultitaskModel, Tree } from "../model/contract.js";
-import { loopSchedule, type LoopResult, type StepRecord } from "./loop.js";
+import { loopSchedule, type LoopHistory, type LoopResult, type StepRecord } from "./loop.js";
+import type { TrainerSnapshot } from "./checkpoint.js";
 import { createModelTrainer } from "./modelTrainer.js";
 import type { StepOptimizer } from "./modelStep.js";
 import { checkCount, NonFiniteError, TrainingError } from "./checks.js";
@@ -31,6 +32,12 @@ export interface SkippedStep {
   readonly reason: string;
 }
 
+/** The guard's counts, kept in checkpoints. */
+export interface NonFiniteGuardState {
+  readonly skipped: readonly SkippedStep[];
+  readonly inARow: number;
+}
+
 /**
  * Whether `e` is the NonFiniteError a trainer step throws for a non-finite loss, gradient norm,
  * Gramian entry or balancer weight (see checkObservation, checkWeights) — not for a bad shape, a
@@ -49,19 +56,21 @@ const listSteps = (steps: readonly SkippedStep[], max = 20) =>
  * count applied steps; the errors and `skipped` here count the run's steps (batches), which differ once
  * a step was skipped ({@link NonFiniteError.atStep}).
  */
-export function nonFiniteGuard(opts: NonFiniteOptions, steps: number) {
+export function nonFiniteGuard(opts: NonFiniteOptions, steps: number, resume?: NonFiniteGuardState) {
   const policy = opts.onNonFinite ?? "stop";
   if (!(nonFinitePolicies as readonly string[]).includes(policy)) throw new TrainingError(`onNonFinite must be one of ${nonFinitePolicies.map((p) => `"${p}"`).join(", ")}, got ${JSON.stringify(policy)}`);
   const maxSkipped = opts.maxSkipped === undefined ? Math.max(10, Math.floor(steps / 100)) : checkCount("maxSkipped", opts.maxSkipped, 0);
   const maxInARow = opts.maxSkippedInARow === undefined ? 10 : checkCount("maxSkippedInARow", opts.maxSkippedInARow, 1);
-  const skipped: SkippedStep[] = [];
-  let inARow = 0;
+  const skipped: SkippedStep[] = [...(resume?.skipped ?? [])];
+  let inARow = resume?.inARow ?? 0;
   return {
     policy,
     maxSkipped,
     maxSkippedInARow: maxInARow,
     /** The steps skipped so far, in order. */
     skipped: skipped as readonly SkippedStep[],
+    /** What a checkpoint keeps of the guard, to resume it. */
+    state: (): NonFiniteGuardState => ({ skipped: [...skipped], inARow }),
     async run<R>(t: number, step: () => Promise<R>): Promise<R | undefined> {
       try {
         const r = await step();
@@ -91,10 +100,38 @@ export function nonFiniteGuard(opts: NonFiniteOptions, steps: number) {
   };
 }
 
+/** The loop's own state in a checkpoint of {@link trainModelLoop}. */
+export interface ModelLoopState {
+  /** The run step to run next (the batch index). */
+  readonly next: number;
+  readonly history: LoopHistory;
+  readonly guard: NonFiniteGuardState;
+  /** Wall time of the steps applied so far (ms), for msPerStep. */
+  readonly stepMs: number;
+}
+
+/** A checkpoint of {@link trainModelLoop} without the run's config (the caller adds it). */
+export interface ModelLoopCheckpoint {
+  readonly trainer: TrainerSnapshot;
+  readonly loop: ModelLoopState;
+}
+
 export interface ModelLoopOptions<B extends Tree> extends NonFiniteOptions {
   readonly model: MultitaskModel<B>;
-  /** Initial parameters; consumed. */
-  readonly params: ModelParams;
+  /** Initial parameters; consumed. Omitted when `resume` is given. */
+  readonly params?: ModelParams;
+  /**
+   * Save a checkpoint after every `every` steps (run steps, skipped ones included): `save` gets the
+   * trainer's snapshot and the loop's state, read back between steps, and is awaited before the next
+   * step. The checkpoint after step t resumes at step t + 1.
+   */
+  readonly checkpoint?: { readonly every: number; readonly save: (cp: ModelLoopCheckpoint) => Promise<void> | void };
+  /**
+   * Resume from a checkpoint this loop saved (same model, balancer, optimizer, steps and schedule):
+   * the run continues at its `next` step with its history, and ends bit-identical to a run that was
+   * never interrupted. `batch(t)` must give step t's batch for any t (the order a pure function of t).
+   */
+  readonly resume?: ModelLoopCheckpoint;
   readonly optimizer: StepOptimizer;
   readonly balancer: Balancer<BalancerState>;
   readonly steps: number;
@@ -127,20 +164,28 @@ export interface ModelLoopResult extends LoopResult<ModelParams> {
  * evaluations stay on the schedule of the run's steps. `msPerStep` is over the steps applied.
  */
 export async function trainModelLoop<B extends Tree>(opts: ModelLoopOptions<B>): Promise<ModelLoopResult> {
-  const schedule = loopSchedule(opts);
+  const schedule = loopSchedule(opts, opts.resume?.loop.history);
   const { steps, history } = schedule;
   const T = opts.model.numTasks;
-  const guard = nonFiniteGuard(opts, steps);
-  const trainer = createModelTrainer(opts);
+  const every = opts.checkpoint ? checkCount("checkpoint.every", opts.checkpoint.every, 1) : 0;
+  const start = opts.resume ? checkCount("resume: next step", opts.resume.loop.next, 0) : 0;
+  if (start > steps) throw new TrainingError(`resume: the checkpoint is at step ${start}, past the run's ${steps} steps`);
+  const guard = nonFiniteGuard(opts, steps, opts.resume?.loop.guard);
+  const { model, optimizer, balancer } = opts;
+  const trainer = createModelTrainer(opts.resume ? { model, optimizer, balancer, resume: opts.resume.trainer } : { model, optimizer, balancer, ...(opts.params ? { params: opts.params } : {}) });
   const evaluate = async (t: number) => {
     if (!opts.evaluate) return;
     schedule.evaluated(t, await opts.evaluate(trainer.params), T);
     opts.onEval?.(t, history.evalLosses[history.evalLosses.length - 1]!);
   };
-  let stepMs = 0;
+  let stepMs = opts.resume?.loop.stepMs ?? 0;
+  const save = async (next: number) => {
+    if (!opts.checkpoint || next % every !== 0) return;
+    await opts.checkpoint.save({ trainer: await trainer.snapshot(), loop: { next, history: structuredClone(history), guard: guard.state(), stepMs } });
+  };
   try {
-    await evaluate(0);
-    for (let t = 0; t < steps; t++) {
+    if (!opts.resume) await evaluate(0);
+    for (let t = start; t < steps; t++) {
       const batch = opts.batch(t);
       const t0 = performance.now();
       const rec = await guard.run(t, () => trainer.step(batch));
@@ -148,12 +193,14 @@ export async function trainModelLoop<B extends Tree>(opts: ModelLoopOptions<B>):
       if (rec === undefined) {
         opts.onSkip?.(t, guard.skipped[guard.skipped.length - 1]!.reason);
         if (schedule.evaluateAfter(t)) await evaluate(t + 1);
+        await save(t + 1);
         continue;
       }
       stepMs += ms;
       schedule.record(t, rec);
       if (schedule.evaluateAfter(t)) await evaluate(t + 1);
       opts.onStep?.(t, rec, ms);
+      await save(t + 1);
     }
   } catch (e) {
     trainer.dispose();

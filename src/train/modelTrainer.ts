@@ -1,16 +1,23 @@
 import { numpy as np, tree } from "@jax-js/jax";
 import type { Balancer, BalancerState } from "../balancers/types.js";
 import type { ModelParams, MultitaskModel, Tree } from "../model/contract.js";
-import { checkModel } from "../model/check.js";
+import { batchSignature, checkModel, disposeLive } from "../model/check.js";
 import { combinerFor } from "./combiners.js";
 import { buildModelStep, buildModelTwoPhase, type StepOptimizer } from "./modelStep.js";
 import type { StepRecord } from "./loop.js";
 import { checkObservation, freeOnError, nextState, parseObserved, statRequest, TrainingError } from "./checks.js";
+import { treeFromHost, treeToHost, type TrainerSnapshot } from "./checkpoint.js";
 
 export interface ModelTrainerOptions<B extends Tree> {
   readonly model: MultitaskModel<B>;
-  /** Initial parameters { shared, task }; consumed. */
-  readonly params: ModelParams;
+  /** Initial parameters { shared, task }; consumed. Omitted when `resume` is given. */
+  readonly params?: ModelParams;
+  /**
+   * Continue from a {@link TrainerSnapshot} (from `snapshot()`, or a checkpoint): parameters,
+   * optimizer state, balancer state and step count are taken from it, so the run goes on bit for bit
+   * as if it had not stopped. The balancer must be the one that wrote it (same name, same task count).
+   */
+  readonly resume?: TrainerSnapshot;
   /** Any optimizer over parameter trees (adam, adamw, sgd from the package, or your own). */
   readonly optimizer: StepOptimizer;
   readonly balancer: Balancer<BalancerState>;
@@ -49,10 +56,15 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
   };
   const single = current ? null : buildModelStep(config);
   const twoPhase = current ? buildModelTwoPhase(config) : null;
-  let params: ModelParams | null = opts.params;
-  let optState: Tree = optimizer.init(params as unknown as Tree);
-  let state = balancer.init(T);
-  let t = 0;
+  if ((opts.params === undefined) === (opts.resume === undefined)) {
+    if (opts.params) tree.dispose(opts.params);
+    throw new TrainingError("createModelTrainer: give either params (a new run) or resume (a snapshot), not both or neither");
+  }
+  const resumed = opts.resume ? restore(opts.resume, balancer.name, T) : null;
+  let params: ModelParams | null = resumed ? resumed.params : opts.params!;
+  let optState: Tree = resumed ? resumed.optState : optimizer.init(params as unknown as Tree);
+  let state = resumed ? resumed.state : balancer.init(T);
+  let t = resumed ? resumed.step : 0;
   let checked = !(opts.check ?? model.fast === undefined);
   let busy = false;
   const live = () => {
@@ -77,23 +89,29 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
     /** One training step on `batch` (consumed). Steps must not overlap: await each before the next. */
     async step(batch: B): Promise<StepRecord> {
       if (busy) {
-        tree.dispose(batch);
+        disposeLive(batch);
         throw new TrainingError("a step is already running: await each step before the next");
       }
       busy = true;
       try {
-        if (!checked) {
-          try {
-            await checkModel(model, live(), batch);
-          } catch (e) {
-            tree.dispose(batch);
-            throw e;
-          }
-          checked = true;
+        try {
+          batchSignature(batch);
+          if (!checked) await checkModel(model, live(), batch);
+        } catch (e) {
+          disposeLive(batch);
+          throw e;
         }
+        checked = true;
         let record: StepRecord;
         if (twoPhase) {
-          const { observed, residuals } = twoPhase.observe(tree.ref(live()), tree.ref(batch));
+          let first: ReturnType<typeof twoPhase.observe>;
+          try {
+            first = twoPhase.observe(tree.ref(live()), tree.ref(batch));
+          } catch (e) {
+            disposeLive(batch);
+            throw e;
+          }
+          const { observed, residuals } = first;
           const { obs, next } = await freeOnError([batch, residuals], observe(observed));
           const out = twoPhase.apply(live(), optState, np.array(new Float32Array(next.weights)), batch, residuals);
           params = out.params;
@@ -118,6 +136,15 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
         busy = false;
       }
     },
+    /**
+     * The trainer's state on the host, read back asynchronously: what `resume` takes to continue this
+     * run bit for bit. Call it between steps (not while one runs).
+     */
+    async snapshot(): Promise<TrainerSnapshot> {
+      if (busy) throw new TrainingError("snapshot while a step is running: await the step first");
+      const p = live();
+      return { step: t, balancer: balancer.name, balancerState: state, params: await treeToHost(p, "params"), optState: await treeToHost(optState, "optState") };
+    },
     /** Frees everything but the parameters, which are returned to the caller. */
     finish(): ModelParams {
       const p = live();
@@ -131,4 +158,21 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
       if (params) tree.dispose(this.finish());
     },
   };
+}
+
+/** The device state of a snapshot, after checking that it belongs to this balancer and task count. */
+function restore(snap: TrainerSnapshot, name: string, T: number) {
+  if (snap.balancer !== name) throw new TrainingError(`resume: the snapshot was written by balancer '${snap.balancer}', this trainer runs '${name}'`);
+  const w = snap.balancerState?.weights;
+  if (!Array.isArray(w) || w.length !== T) throw new TrainingError(`resume: the snapshot's balancer state has ${Array.isArray(w) ? w.length : "no"} weights, the model ${T} tasks`);
+  if (!Number.isSafeInteger(snap.step) || snap.step < 0) throw new TrainingError(`resume: bad step count ${snap.step}`);
+  const params = treeFromHost(snap.params) as unknown as ModelParams;
+  let optState: Tree;
+  try {
+    optState = treeFromHost(snap.optState);
+  } catch (e) {
+    tree.dispose(params);
+    throw e;
+  }
+  return { params, optState, state: snap.balancerState, step: snap.step };
 }

@@ -25,8 +25,18 @@ export function normalAt(seed: number, counter: number): number {
 
 /** A stateful stream over the counter-based generator, for bulk data generation. */
 export class Rng {
-  private counter = 0;
-  constructor(readonly seed: number) {}
+  /**
+   * A stream from draw `counter` on (default 0): `new Rng(s, k)` continues where a stream of seed s
+   * that has made k draws stands (a uniform or a normal is one draw; `permutation(n)` makes n − 1).
+   */
+  constructor(
+    readonly seed: number,
+    private counter = 0,
+  ) {}
+  /** Draws made so far (the counter of the next one). */
+  get position(): number {
+    return this.counter;
+  }
   uniform(): number {
     return uniformAt(this.seed, this.counter++);
   }

@@ -1,0 +1,36 @@
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { CheckpointSpec } from "../experiments/hooks.js";
+
+/** `--checkpoint-every`, `--checkpoint-dir`, `--resume` (commander's attribute names). */
+export interface CheckpointFlags {
+  checkpointEvery?: number | undefined;
+  checkpointDir?: string | undefined;
+  resume?: string | undefined;
+}
+
+/**
+ * Checks the checkpoint flags before any training: `--checkpoint-every` needs a folder; `--resume`
+ * needs an existing folder; a `--checkpoint-dir` that already holds files (an earlier run's
+ * checkpoints) is written to only with `--resume`, so nothing saved is overwritten by a new run.
+ */
+export function checkCheckpointFlags(o: CheckpointFlags): void {
+  if (o.checkpointEvery !== undefined && o.checkpointDir === undefined && o.resume === undefined) throw new Error("--checkpoint-every needs --checkpoint-dir <dir> (or --resume <dir>)");
+  if (o.resume !== undefined && !(existsSync(o.resume) && statSync(o.resume).isDirectory())) throw new Error(`--resume ${o.resume}: no such folder`);
+  const dir = o.checkpointDir;
+  if (dir !== undefined && existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new Error(`--checkpoint-dir ${dir} is a file, not a folder`);
+    if (o.resume === undefined && readdirSync(dir).length > 0) throw new Error(`--checkpoint-dir ${dir} is not empty (an earlier run's checkpoints?): continue that run with --resume ${dir}, or choose an empty folder`);
+  }
+}
+
+/**
+ * The checkpoint settings of one run of a command, or undefined without the flags. `sub`: the run's
+ * subfolder (commands with several runs); `required`: whether `--resume` must find a checkpoint (one
+ * run) or may start runs that had not begun (several).
+ */
+export function checkpointSpec(o: CheckpointFlags, sub?: string, required = true): CheckpointSpec | undefined {
+  if (o.checkpointEvery === undefined && o.resume === undefined) return undefined;
+  const at = (d: string) => (sub === undefined ? resolve(d) : join(resolve(d), sub));
+  return { dir: at(o.checkpointDir ?? o.resume!), every: o.checkpointEvery, ...(o.resume !== undefined ? { resumeFrom: at(o.resume) } : {}), required };
+}
