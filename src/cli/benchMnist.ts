@@ -15,7 +15,7 @@ import type { GradStatistic } from "../balancers/types.js";
 import { createBalancer } from "../balancers/registry.js";
 import { stemModeProblem } from "../models/conv.js";
 import type { MultiRunOutcome, MultiRunSpec } from "../experiments/multiExperiment.js";
-import { checkCheckpointFlags, checkpointSpec, type CheckpointFlags } from "./checkpointFlags.js";
+import { checkCheckpointFlags, runFolderName, withRunCheckpoints, type CheckpointFlags } from "./checkpointFlags.js";
 
 export interface BenchMnistOptions extends MultiTrainCliOptions, CheckpointFlags {
   datasets: MultiKind[];
@@ -26,8 +26,8 @@ export interface BenchMnistOptions extends MultiTrainCliOptions, CheckpointFlags
 
 const SINGLE = ["single left", "single right"] as const;
 
-/** A run's checkpoint subfolder: dataset, seed and label, with what a file name cannot hold replaced. */
-export const runFolder = (s: MultiRunSpec) => `${s.dataset}-seed${s.train.seed ?? 0}-${(s.label ?? s.method).replace(/[^A-Za-z0-9.+-]+/g, "_")}`;
+/** A run's checkpoint subfolder: dataset, seed and label. */
+export const runFolder = (s: MultiRunSpec) => runFolderName(s.dataset, `seed${s.train.seed ?? 0}`, s.label ?? s.method);
 
 /**
  * Single-task networks (weight 1 on one task, 0 on the other: the other head is never trained) and
@@ -45,10 +45,7 @@ export function benchSpecs(o: BenchMnistOptions): MultiRunSpec[] {
         specs.push({ method: m, ...(mode ? { label: `${m} (${mode})`, options: { gradMode: mode } } : {}), dataset, dataSeed: o.dataSeed, train });
       }
     }
-  return specs.map((s) => {
-    const checkpoint = checkpointSpec(o, runFolder(s), false);
-    return checkpoint ? { ...s, checkpoint } : s;
-  });
+  return withRunCheckpoints(o, specs, runFolder);
 }
 
 /**

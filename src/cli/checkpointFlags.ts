@@ -34,3 +34,19 @@ export function checkpointSpec(o: CheckpointFlags, sub?: string, required = true
   const at = (d: string) => (sub === undefined ? resolve(d) : join(resolve(d), sub));
   return { dir: at(o.checkpointDir ?? o.resume!), every: o.checkpointEvery, ...(o.resume !== undefined ? { resumeFrom: at(o.resume) } : {}), required };
 }
+
+/** A run's checkpoint subfolder name from its parts, with what a file name cannot hold replaced by "_". */
+export function runFolderName(...parts: (string | number)[]): string {
+  return parts.map((p) => String(p).replace(/[^A-Za-z0-9.+-]+/g, "_")).join("-");
+}
+
+/** Adds each run's checkpoint settings (subfolder `folder(spec)`) when the flags ask for them; two runs never share a folder. */
+export function withRunCheckpoints<S extends object>(o: CheckpointFlags, specs: S[], folder: (spec: S) => string): S[] {
+  const names = specs.map(folder);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) throw new Error(`two runs would share the checkpoint folder '${dup}'`);
+  return specs.map((spec, i) => {
+    const checkpoint = checkpointSpec(o, names[i], false);
+    return checkpoint ? { ...spec, checkpoint } : spec;
+  });
+}

@@ -17,8 +17,9 @@ import { openStore } from "../store/store.js";
 import { provenance } from "../store/configHash.js";
 import { nonFiniteSetting, reportSkipped } from "./options.js";
 import type { NonFinitePolicy } from "../train/modelLoop.js";
+import { checkCheckpointFlags, runFolderName, withRunCheckpoints, type CheckpointFlags } from "./checkpointFlags.js";
 
-export interface CompareOptions {
+export interface CompareOptions extends CheckpointFlags {
   tasks: number[];
   seeds: number[];
   steps: number;
@@ -90,7 +91,7 @@ export function compareSpecs(o: CompareOptions): ToyRunSpec[] {
       }
     }
   }
-  return specs;
+  return withRunCheckpoints(o, specs, (s) => runFolderName(`T${s.data.numTasks}`, `seed${s.train.seed ?? 0}`, s.label ?? s.method));
 }
 
 /**
@@ -135,6 +136,7 @@ export function summarize(runs: readonly ToyRunOutcome[]) {
 
 export async function compareCommand(o: CompareOptions): Promise<void> {
   const outDir = prepareOutDir(o.out, ["results.json", "report.html"]);
+  checkCheckpointFlags(o);
   const specs = compareSpecs(o);
   const store = prepareStore(o.store);
   const plan = planThreads(o.threads, poolJobs(specs.length, o.workers), Math.max(...o.tasks.map((T) => toyFlopsPerStep(T, o.batchSize))));

@@ -62,7 +62,7 @@ function addDataOptions(cmd: Command): Command {
     .addOption(new Option("--data-seed <n>", "seed of B, εᵢ, σᵢ and the inputs").default(toyDefaults.seed));
 }
 
-/** `--checkpoint-every`, `--checkpoint-dir`, `--resume` (toy and bench mnist). */
+/** `--checkpoint-every`, `--checkpoint-dir`, `--resume` (toy, compare and bench mnist). */
 function addCheckpointOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option("--checkpoint-every <n>", "save a checkpoint every n steps into --checkpoint-dir (atomic; keeps the last two)"))
@@ -119,7 +119,7 @@ export function buildProgram(runners: Runners = defaultRunners): Command {
   );
 
   trainingAction<CompareCliOptions>(
-    addDataOptions(
+    addCheckpointOptions(addDataOptions(
       program
         .command("compare")
         .description("the main job: GradNorm vs equal, uncertainty and a static grid on T = 2 and T = 10, with an HTML report")
@@ -138,7 +138,7 @@ export function buildProgram(runners: Runners = defaultRunners): Command {
         .addOption(onNonFiniteOption())
         .addOption(threadsOption(true))
         .option("--json", "print a JSON summary to stdout"),
-    ).addOption(configOption()),
+    )).addOption(configOption()),
     compareSchema(),
     async (r) => {
       const { comparedMethods, defaultExtraMethods } = await import("./compare.js");
@@ -157,6 +157,7 @@ export function buildProgram(runners: Runners = defaultRunners): Command {
           throw new Error(`${r.label(key)} has no effect: the extra methods run only on ${r.label("extraTasks")} ${opts.extraTasks.join(",")}, which ${r.label("tasks")} ${tasks.join(",")} does not include`);
         }
       }
+      checkCheckpointOptions(r);
       await runners.compare({ ...opts, extraMethods: opts.extraMethods ?? defaultExtraMethods(), command: `lossbalance ${process.argv.slice(2).join(" ")}` });
     },
   );

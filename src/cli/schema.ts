@@ -199,6 +199,7 @@ export function compareSchema() {
     extraSeeds: intList({ distinct: true }),
     gradMode: gradMode(),
     out: path(),
+    ...checkpointFields(),
     ...runFields(),
   });
 }

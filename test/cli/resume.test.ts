@@ -107,6 +107,17 @@ describe("--checkpoint-every and --resume: killed with SIGKILL, resumed, identic
     assert.match(none.stderr, /--resume .*nope: no such folder/);
   });
 
+  test("compare: killed while its runs are under way, resumed; the same results as an uninterrupted comparison", async () => {
+    const base = mkdtempSync(join(tmpdir(), "lb-resume-cmp-"));
+    const args = (out: string) => ["compare", "--tasks", "3", "--seeds", "0", "--extra-methods", "", "--steps", "600", "--train-size", "300", "--test-size", "50", "--workers", "2", "--out", join(base, out), "--json"];
+    const dir = join(base, "ckpt");
+    const runDirs = () => (existsSync(dir) ? readdirSync(dir).map((d) => join(dir, d)) : []);
+    const [plain] = await Promise.all([ok(args("plain")), killMidRun([...args("cut"), "--checkpoint-every", "50", "--checkpoint-dir", dir], runDirs, 100)]);
+    const resumed = untimed(await ok([...args("cut"), "--checkpoint-every", "50", "--resume", dir])) as { experiments: unknown };
+    assert.deepEqual(resumed.experiments, (untimed(plain) as { experiments: unknown }).experiments);
+    assert.ok(readdirSync(dir).includes("T3-seed0-gradnorm_0.12"), readdirSync(dir).join(", "));
+  });
+
   test("bench mnist: each of GradNorm, uncertainty, FAMO, PCGrad and MGDA killed mid-run in turn, resumed each time; same results as one uninterrupted run", async () => {
     const methods = ["gradnorm", "uncertainty", "famo", "pcgrad", "mgda"];
     const base = join(mkdtempSync(join(tmpdir(), "lb-resume-mm-")));
