@@ -93,7 +93,7 @@ test("the cross-field checks run on the merged options, naming the config file w
 });
 
 test("--checkpoint-every needs --checkpoint-dir or --resume; --checkpoint-dir needs --checkpoint-every", async () => {
-  for (const cmd of [["toy"], ["bench", "mnist"]]) {
+  for (const cmd of [["toy"], ["compare"], ["bench", "mnist"]]) {
     assert.equal(await parseError(...cmd, "--checkpoint-every", "5"), "--checkpoint-every needs --checkpoint-dir <dir> (or --resume <dir>, whose folder it then uses)", cmd.join(" "));
     assert.equal(await parseError(...cmd, "--checkpoint-dir", "ck"), "--checkpoint-dir has no effect without --checkpoint-every <n>", cmd.join(" "));
     const ok = (await parse(...cmd, "--checkpoint-every", "5", "--resume", "ck")).options;
@@ -102,7 +102,7 @@ test("--checkpoint-every needs --checkpoint-dir or --resume; --checkpoint-dir ne
     assert.equal(await parseError(...cmd, "--config", file), `--checkpoint-every ("checkpointEvery" in ${file}) needs --checkpoint-dir <dir> (or --resume <dir>, whose folder it then uses)`);
     assert.equal((await parse(...cmd, "--config", file, "--checkpoint-dir", "ck")).options.checkpointEvery, 2);
   }
-  assert.match(await parseError("compare", "--checkpoint-every", "5"), /unknown option '--checkpoint-every'/);
+  assert.match(await parseError("sweep", "--checkpoint-every", "5"), /unknown option '--checkpoint-every'/);
 });
 
 const cli = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8", timeout: 120_000 });
