@@ -3,9 +3,10 @@ import { Worker } from "node:worker_threads";
 import { availableParallelism } from "node:os";
 import type { ToyRunOutcome, ToyRunSpec } from "../experiments/toyExperiment.js";
 import type { MultiRunOutcome, MultiRunSpec } from "../experiments/multiExperiment.js";
+import type { PinnRunOutcome, PinnRunSpec } from "../experiments/pinnExperiment.js";
 
 export interface PoolOptions<R> {
-  /** Progress of run `index` (toy: steps done; multi: epochs done). */
+  /** Progress of run `index` (toy, pinn: steps done; multi: epochs done). */
   readonly onProgress?: (index: number, units: number) => void;
   /** Called as each run finishes, in completion order (the sweep saves it at once). */
   readonly onResult?: (index: number, result: R) => void;
@@ -31,7 +32,8 @@ export function poolJobs(runs: number, workers?: number): number {
  */
 export function runPool(specs: readonly ToyRunSpec[], kind: "toy", options?: PoolOptions<ToyRunOutcome>): Promise<ToyRunOutcome[]>;
 export function runPool(specs: readonly MultiRunSpec[], kind: "multi", options?: PoolOptions<MultiRunOutcome>): Promise<MultiRunOutcome[]>;
-export async function runPool(specs: readonly (ToyRunSpec | MultiRunSpec)[], kind: "toy" | "multi", options: PoolOptions<never> = {}): Promise<unknown[]> {
+export function runPool(specs: readonly PinnRunSpec[], kind: "pinn", options?: PoolOptions<PinnRunOutcome>): Promise<PinnRunOutcome[]>;
+export async function runPool(specs: readonly (ToyRunSpec | MultiRunSpec | PinnRunSpec)[], kind: "toy" | "multi" | "pinn", options: PoolOptions<never> = {}): Promise<unknown[]> {
   const { onProgress, onResult } = options as PoolOptions<unknown>;
   const here = new URL(import.meta.url);
   const ext = here.pathname.endsWith(".ts") ? ".ts" : ".js";

@@ -14,7 +14,9 @@ import { runsCommand } from "./runs.js";
 import { uiCommand } from "./ui.js";
 import { noStoreOption, onNonFiniteOption, recordEveryOption, storeOption } from "./options.js";
 import { setRecordEvery } from "./record.js";
-import { benchMnistSchema, compareSchema, sweepSchema, toySchema, type BenchMnistCliOptions, type CompareCliOptions, type CommandSchema, type SweepCliOptions, type ToyOptions } from "./schema.js";
+import { benchMnistSchema, compareSchema, pinnBenchSchema, pinnSchema, sweepSchema, toySchema, type BenchMnistCliOptions, type CompareCliOptions, type CommandSchema, type PinnBenchCliOptions, type PinnCliOptions, type SweepCliOptions, type ToyOptions } from "./schema.js";
+import { pinnProblemNames, pinnProblems, type PinnProblemName } from "../pinn/problems.js";
+import { pinnTrainDefaults } from "../experiments/pinnRun.js";
 import { bindSchema, checkCheckpointOptions, configOption, resolveOptions, type Resolved } from "./config.js";
 import type { CompareOptions } from "./compare.js";
 
@@ -34,6 +36,8 @@ export interface Runners {
   compare(o: CompareOptions): Promise<void>;
   benchMnist(o: BenchMnistCliOptions): Promise<void>;
   sweep(o: SweepCliOptions): Promise<void>;
+  pinn(problem: PinnProblemName, o: PinnCliOptions): Promise<void>;
+  pinnBench(o: PinnBenchCliOptions): Promise<void>;
 }
 
 export const defaultRunners: Runners = {
@@ -41,7 +45,25 @@ export const defaultRunners: Runners = {
   compare: async (o) => (await import("./compare.js")).compareCommand(o),
   benchMnist: async (o) => (await import("./benchMnist.js")).benchMnistCommand(o),
   sweep: async (o) => (await import("./sweep.js")).sweepCommand(o),
+  pinn: async (problem, o) => (await import("./pinn.js")).pinnCommand(problem, o),
+  pinnBench: async (o) => (await import("./pinn.js")).pinnBenchCommand(o),
 };
+
+/** The training settings of `pinn <problem>` and `pinn bench`. */
+function addPinnTrainOptions(cmd: Command, steps: number): Command {
+  return addCheckpointOptions(
+    cmd
+      .addOption(new Option("--steps <n>", "training steps").default(steps))
+      .addOption(new Option("--lr <x>", "Adam learning rate").default(pinnTrainDefaults.lr))
+      .addOption(new Option("--hidden <list>", "hidden widths of the tanh network").default([...pinnTrainDefaults.hidden]))
+      .addOption(new Option("--points <n>", "points per loss term, drawn afresh each step").default(pinnTrainDefaults.points))
+      .addOption(new Option("--grid <n>", "grid points per axis for the relative L2 error").default(pinnTrainDefaults.grid))
+      .addOption(storeOption())
+      .addOption(noStoreOption())
+      .addOption(recordEveryOption())
+      .addOption(onNonFiniteOption()),
+  );
+}
 
 /** `--threads`, on every command. */
 function threadsOption(perRun: boolean): Option {
@@ -216,6 +238,52 @@ export function buildProgram(runners: Runners = defaultRunners): Command {
     ).addOption(configOption()),
     sweepSchema(),
     async (r) => runners.sweep(r.options),
+  );
+
+  const pinn = program.command("pinn").description("physics-informed networks: composite PDE losses (residual, boundary, initial conditions) balanced by any method");
+  for (const name of pinnProblemNames) {
+    const problem = pinnProblems[name]();
+    trainingAction<PinnCliOptions>(
+      addPinnTrainOptions(
+        pinn
+          .command(name)
+          .description(`${problem.title}: ${problem.equation}`)
+          .addOption(new Option("--method <name>", `balancing method: ${methodNames().join(", ")}`).default("gradnorm"))
+          .addOption(new Option("--alpha <a>", "GradNorm's α"))
+          .addOption(new Option("--grad-mode <mode>", "where a method measures gradients (shared: every parameter; lastShared: the output layer; representation: the derivative values)"))
+          .addOption(new Option("--opt <key=value>", "any method option, repeatable"))
+          .addOption(new Option("--seed <n>", "seed of the network and the sampled points").default(0))
+          .addOption(new Option("--out <dir>", "write the run (history, error curve, prediction on the grid) as JSON into this folder"))
+          .addOption(threadsOption(false))
+          .option("--json", "print one JSON object to stdout"),
+        pinnTrainDefaults.steps,
+      ).addOption(configOption()),
+      pinnSchema(),
+      async (r) => {
+        checkCheckpointOptions(r);
+        await runners.pinn(name, r.options);
+      },
+    );
+  }
+  trainingAction<PinnBenchCliOptions>(
+    addPinnTrainOptions(
+      pinn
+        .command("bench")
+        .description("every problem × method × seed: relative L2 error (mean ± std), ms/step")
+        .addOption(new Option("--problems <list>", pinnProblemNames.join(", ")).default(["poisson", "helmholtz", "kleingordon", "burgers"]))
+        .addOption(new Option("--methods <list>", "methods").default(["equal", "gradnorm", "uncertainty", "dwa", "mgda", "pcgrad", "cagrad", "imtlg", "nashmtl", "famo"]))
+        .addOption(new Option("--seeds <list>", "network and sampling seeds").default([0, 1]))
+        .addOption(new Option("--workers <n>", "worker threads (default: one per core)"))
+        .addOption(new Option("--out <dir>", "output folder").default("out/pinn"))
+        .addOption(threadsOption(true))
+        .option("--json", "print a JSON summary to stdout"),
+      2000,
+    ).addOption(configOption()),
+    pinnBenchSchema(),
+    async (r) => {
+      checkCheckpointOptions(r);
+      await runners.pinnBench(r.options);
+    },
   );
 
   program

@@ -6,6 +6,9 @@ import { executeToyRun, type ToyRunOutcome, type ToyRunSpec } from "../experimen
 import { executeMultiRun, type MultiRunOutcome, type MultiRunSpec } from "../experiments/multiExperiment.js";
 import { resolveTrainConfig, type MultiLoopState } from "../experiments/multiRun.js";
 import type { ModelLoopState } from "../train/modelLoop.js";
+import { executePinnRun, type PinnRunOutcome, type PinnRunSpec } from "../experiments/pinnExperiment.js";
+import { pinnTrainDefaults } from "../experiments/pinnRun.js";
+import { pinnProblems } from "../pinn/problems.js";
 import type { TrainerSnapshot } from "../train/checkpoint.js";
 import { toyTrainDefaults } from "../experiments/toyRun.js";
 
@@ -147,6 +150,31 @@ export async function withCheckpoints<L, R>(spec: CheckpointSpec | undefined, co
   });
   saveResult(spec.dir, config, result);
   return result;
+}
+
+/** What a PINN run is recorded with: its label, method, problem and every training setting. */
+export function pinnRunInfo(spec: PinnRunSpec): RunInfo {
+  const train = { ...pinnTrainDefaults, ...Object.fromEntries(Object.entries(spec.train).filter(([, v]) => v !== undefined)) };
+  return {
+    name: spec.label ?? spec.method,
+    method: spec.method,
+    seed: train.seed,
+    tasks: pinnProblems[spec.problem]().terms.length,
+    config: { kind: "pinn", label: spec.label ?? spec.method, options: spec.options ?? {}, problem: spec.problem, train },
+  };
+}
+
+/** executePinnRun, recorded in `store` (none: not recorded) and checkpointed as `spec.checkpoint` says. Final metrics: the result without its history and prediction. */
+export function recordedPinnRun(store: RunStore | null, spec: PinnRunSpec, onStep?: (t: number) => void): Promise<PinnRunOutcome> {
+  const info = pinnRunInfo(spec);
+  return withCheckpoints<ModelLoopState, PinnRunOutcome>(spec.checkpoint, info.config, (checkpoints) =>
+    recorded(
+      store,
+      info,
+      (hooks) => executePinnRun(spec, onStep, hooks, checkpoints),
+      ({ history: _h, prediction: _p, ...rest }) => rest,
+    ),
+  );
 }
 
 /** executeToyRun, recorded in `store` (none: not recorded) and checkpointed as `spec.checkpoint` says. Final metrics: the result without its history. */

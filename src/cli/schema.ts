@@ -16,6 +16,8 @@ import type { ToyCommandOptions } from "./toy.js";
 import type { CompareOptions } from "./compare.js";
 import type { BenchMnistOptions } from "./benchMnist.js";
 import type { SweepOptions } from "./sweep.js";
+import type { PinnBenchOptions, PinnCommandOptions } from "./pinn.js";
+import { pinnProblemNames } from "../pinn/problems.js";
 
 /** A string of decimal digits (what `--steps 500` gives), else the value unchanged. */
 const digits = (v: unknown): unknown => (typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : v);
@@ -238,6 +240,40 @@ export function sweepSchema() {
   });
 }
 
+/** The PINN training settings (`pinn <problem>` and `pinn bench`). */
+const pinnTrainFields = () => ({
+  steps: integer(1),
+  lr: number("positive"),
+  hidden: list(z.int({ error: "must be comma-separated positive integers" }).min(1, { error: "must be comma-separated positive integers" }), "must be comma-separated positive integers"),
+  points: integer(1),
+  grid: integer(1).refine((n) => n >= 2, { error: "must be an integer ≥ 2" }),
+  ...checkpointFields(),
+  ...runFields(),
+});
+
+export function pinnSchema() {
+  return z.strictObject({
+    ...pinnTrainFields(),
+    method: methodName(),
+    alpha: number("nonNegative").optional(),
+    gradMode: gradMode().optional(),
+    opt: methodOpts().optional(),
+    seed: integer(0),
+    out: path().optional(),
+  });
+}
+
+export function pinnBenchSchema() {
+  return z.strictObject({
+    ...pinnTrainFields(),
+    problems: nameList("problem", pinnProblemNames, { distinct: true }),
+    methods: nameList("method", methodNames(), { distinct: true }),
+    seeds: intList({ distinct: true }),
+    workers: integer(1).optional(),
+    out: path(),
+  });
+}
+
 /** A command's schema: a strict object of field schemas. */
 export type CommandSchema = z.ZodObject<Record<string, z.ZodType>, z.core.$strict>;
 
@@ -248,6 +284,8 @@ export type ToyOptions = Assignable<z.output<ReturnType<typeof toySchema>>, ToyC
 export type CompareCliOptions = Assignable<z.output<ReturnType<typeof compareSchema>>, Omit<CompareOptions, "command">>;
 export type BenchMnistCliOptions = Assignable<z.output<ReturnType<typeof benchMnistSchema>>, BenchMnistOptions>;
 export type SweepCliOptions = Assignable<z.output<ReturnType<typeof sweepSchema>>, SweepOptions>;
+export type PinnCliOptions = Assignable<z.output<ReturnType<typeof pinnSchema>>, PinnCommandOptions>;
+export type PinnBenchCliOptions = Assignable<z.output<ReturnType<typeof pinnBenchSchema>>, PinnBenchOptions>;
 
 /** `"steps"` → `--steps`, `"onNonfinite"` → `--on-nonfinite`. */
 export const flagName = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;

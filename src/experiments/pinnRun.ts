@@ -9,6 +9,7 @@ import { gridPoints, relativeL2 } from "../pinn/reference.js";
 import { Rng, deriveSeed, hash32 } from "../util/rng.js";
 import type { RunCheckpoints, RunHooks } from "./hooks.js";
 import type { ModelParams } from "../model/contract.js";
+import { checkCount, TrainingError } from "../train/checks.js";
 
 /** Training settings of a PINN run (defaults: Wang, Teng & Perdikaris 2021's network, Adam 1e-3, 128 points per term and step). */
 export interface PinnTrainConfig extends NonFiniteOptions {
@@ -84,6 +85,10 @@ export async function runPinn(
   checkpoints?: RunCheckpoints<ModelLoopState>,
 ): Promise<PinnRunResult> {
   const c = { ...pinnTrainDefaults, ...Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) } as PinnTrainConfig;
+  checkCount("pinn: points (per loss term and step)", c.points, 1);
+  checkCount("pinn: grid (points per axis)", c.grid, 2);
+  checkCount("pinn: steps", c.steps, 1);
+  if (!(c.lr > 0 && Number.isFinite(c.lr))) throw new TrainingError(`pinn: lr must be a finite number > 0, got ${c.lr}`);
   const network = { inputDim: 2, hidden: c.hidden };
   const model = pinnModel(problem.terms, network);
   const T = problem.terms.length;
@@ -146,10 +151,19 @@ export async function runPinn(
       history: result.history,
       skipped: result.skipped,
     };
+  } catch (e) {
+    throw namedTerms(e, problem);
   } finally {
     predict.dispose();
     evalLosses.dispose();
     gridArray.dispose();
     tree.dispose(evalBatch);
   }
+}
+
+/** The same error with "task i" spelled out as the loss term it is ("task 0 (term 'residual')"). */
+function namedTerms(e: unknown, problem: PinnProblem): unknown {
+  if (!(e instanceof Error) || !/\btask \d+/.test(e.message)) return e;
+  e.message = e.message.replace(/\btask (\d+)/g, (m, i: string) => (problem.terms[Number(i)] ? `${m} (term '${problem.terms[Number(i)]!.name}')` : m));
+  return e;
 }

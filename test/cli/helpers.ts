@@ -3,7 +3,7 @@ import { buildProgram } from "../../src/cli/program.js";
 
 /** What a training command would have run with: its name and its checked options. */
 export interface Call {
-  command: "toy" | "compare" | "benchMnist" | "sweep";
+  command: "toy" | "compare" | "benchMnist" | "sweep" | "pinn" | "pinnBench";
   options: Record<string, unknown>;
 }
 
@@ -24,6 +24,8 @@ export async function parse(...args: string[]): Promise<Call> {
     compare: async (o) => void calls.push({ command: "compare", options: o as unknown as Record<string, unknown> }),
     benchMnist: async (o) => void calls.push({ command: "benchMnist", options: o as unknown as Record<string, unknown> }),
     sweep: async (o) => void calls.push({ command: "sweep", options: o as unknown as Record<string, unknown> }),
+    pinn: async (problem, o) => void calls.push({ command: "pinn", options: { problem, ...(o as unknown as Record<string, unknown>) } }),
+    pinnBench: async (o) => void calls.push({ command: "pinnBench", options: o as unknown as Record<string, unknown> }),
   });
   quiet(program);
   await program.parseAsync(args, { from: "user" });
