@@ -16,6 +16,8 @@ import { poolJobs, runPool } from "./pool.js";
 import { progressReporter } from "./progress.js";
 import { prepareStore, recordedPinnRun, type StoreFlag } from "./record.js";
 import { formatTable } from "./table.js";
+import { pinnReportHtml, type PinnReportProblem } from "../report/pinn.js";
+import { gridPoints } from "../pinn/reference.js";
 import { planThreads, threadsLine } from "./threads.js";
 
 /** The options of `lossbalance pinn <problem>` and the training settings `pinn bench` shares. */
@@ -131,7 +133,7 @@ export function summarizePinnBench(runs: readonly PinnRunOutcome[]) {
 /** `lossbalance pinn bench`: every problem × method × seed in the pool; a table per problem and pinn-bench.json. */
 export async function pinnBenchCommand(options: PinnBenchOptions): Promise<void> {
   const { store: storeFlag, checkpointEvery, checkpointDir, resume, ...o } = options;
-  const outDir = prepareOutDir(o.out, ["pinn-bench.json"]);
+  const outDir = prepareOutDir(o.out, ["pinn-bench.json", "report.html"]);
   const flags = { checkpointEvery, checkpointDir, resume };
   checkCheckpointFlags(flags);
   for (const m of o.methods) createBalancer(m, {});
@@ -157,6 +159,7 @@ export async function pinnBenchCommand(options: PinnBenchOptions): Promise<void>
   const base = { ...o, threadsPerRun: plan.threads };
   const settings = { ...base, wallSeconds: wallS, ...provenance(base) };
   const file = saveOutput(join(outDir, "pinn-bench.json"), JSON.stringify({ settings, summary, runs: runs.map(({ history: _h, ...r }) => r) }));
+  const report = saveOutput(join(outDir, "report.html"), pinnBenchReport(runs, summary, o));
   if (o.json) {
     process.stdout.write(JSON.stringify({ settings, summary }) + "\n");
     return;
@@ -171,5 +174,32 @@ export async function pinnBenchCommand(options: PinnBenchOptions): Promise<void>
       ),
     );
   }
-  console.log(`\n${runs.length} runs in ${wallS.toFixed(0)} s (${plan.threads} thread(s) per run). Data: ${file}`);
+  console.log(`\n${runs.length} runs in ${wallS.toFixed(0)} s (${plan.threads} thread(s) per run). Data: ${file}; report: ${report}`);
+}
+
+/** The report: per problem its table, and the reference, the best run's prediction and its error on the grid. */
+export function pinnBenchReport(runs: readonly PinnRunOutcome[], summary: ReturnType<typeof summarizePinnBench>, o: Pick<PinnBenchOptions, "seeds" | "steps" | "grid">): string {
+  const problems: PinnReportProblem[] = Object.entries(summary).map(([name, rows]) => {
+    const problem = pinnProblems[name as PinnProblemName]();
+    const best = runs.filter((r) => r.problem === name).reduce((a, b) => (b.relativeL2 < a.relativeL2 ? b : a));
+    const { x: [x0, x1], y: [y0, y1] } = problem.domain;
+    const sorted = [...rows].sort((a, b) => a.relativeL2[0] - b.relativeL2[0]);
+    return {
+      name,
+      title: problem.title,
+      equation: problem.equation,
+      inputs: problem.inputs,
+      grid: o.grid,
+      reference: Array.from(problem.exact(gridPoints(x0, x1, o.grid, y0, y1, o.grid))),
+      prediction: best.prediction,
+      predictionLabel: `${best.label}, seed ${best.seed} (relative L2 ${best.relativeL2.toExponential(2)}, the lowest of the runs)`,
+      rows: sorted.map((r) => ({ label: r.label, cells: [r.seeds > 1 ? `${r.relativeL2[0].toExponential(2)} ± ${r.relativeL2[1].toExponential(1)}` : r.relativeL2[0].toExponential(2), r.median.toExponential(2), r.msPerStep.toFixed(1)] })),
+    };
+  });
+  return pinnReportHtml(
+    "lossbalance: physics-informed networks",
+    `Relative L2 error against the reference on a ${o.grid}×${o.grid} grid after ${o.steps} steps, seeds ${o.seeds.join(", ")}; lower is better.`,
+    problems,
+    ["method", "relative L2 (mean ± std)", "median", "ms/step"],
+  );
 }
