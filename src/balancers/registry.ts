@@ -6,6 +6,8 @@ import { staticWeights } from "./staticWeights.js";
 import { uncertainty } from "./uncertainty.js";
 import { dwa } from "./dwa.js";
 import { rlw } from "./rlw.js";
+import { softAdapt } from "./softAdapt.js";
+import { reloBralo } from "./reloBralo.js";
 import { gradDrop } from "./gradDrop.js";
 import { famo } from "./famo.js";
 import { mgda } from "./mgda.js";
@@ -35,6 +37,8 @@ const factories: Readonly<Record<string, AnyFactory>> = {
   uncertainty: uncertainty as AnyFactory,
   dwa: dwa as AnyFactory,
   rlw: rlw as AnyFactory,
+  softadapt: softAdapt as AnyFactory,
+  relobralo: reloBralo as AnyFactory,
   graddrop: gradDrop as AnyFactory,
   famo: famo as AnyFactory,
   mgda: mgda as AnyFactory,

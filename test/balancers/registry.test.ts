@@ -14,7 +14,7 @@ function observation(b: { needs: { gradNorms?: unknown; gramian?: unknown } }, l
 
 describe("registry", () => {
   test("lists exactly the documented methods", () => {
-    const documented = ["dwa", "equal", "famo", "graddrop", "gradnorm", "rlw", "static", "uncertainty", "mgda", "upgrad", "dualproj", "cagrad", "nashmtl", "pcgrad", "gradvac", "config", "imtlg", "alignedmtl", "dbmtl"];
+    const documented = ["dwa", "equal", "famo", "graddrop", "gradnorm", "rlw", "static", "uncertainty", "mgda", "upgrad", "dualproj", "cagrad", "nashmtl", "pcgrad", "gradvac", "config", "imtlg", "alignedmtl", "dbmtl", "softadapt", "relobralo"];
     assert.deepEqual([...methodNames()].sort(), documented.sort());
   });
 

@@ -50,6 +50,16 @@ const EXTRA: Readonly<Record<string, readonly [string, (T: number) => Record<str
   ],
   dwa: [["temperature=1e-3,epochLength=2", fixed({ temperature: 1e-3, epochLength: 2 })]],
   rlw: [["seed=123", fixed({ seed: 123 })]],
+  softadapt: [
+    ["variant=normalized,beta=5", fixed({ variant: "normalized", beta: 5 })],
+    ["variant=lossWeighted", fixed({ variant: "lossWeighted" })],
+    ["beta=-1e3", fixed({ beta: -1e3 })],
+  ],
+  relobralo: [
+    ["alpha=0.5,rho=0.5,seed=3", fixed({ alpha: 0.5, rho: 0.5, seed: 3 })],
+    ["alpha=0,temperature=1e-3", fixed({ alpha: 0, temperature: 1e-3 })],
+    ["rho=0,temperature=10", fixed({ rho: 0, temperature: 10 })],
+  ],
   graddrop: [["leak=0.5", fixed({ leak: 0.5 })]],
   famo: [
     ["weightSum=T,gamma=0.01,sgd", (T) => ({ weightSum: T, gamma: 0.01, optimizer: "sgd" })],
@@ -404,6 +414,9 @@ export function checkConstraints(v: Variant, T: number, obs: Observation, w: rea
       return every((x) => x >= 0, "w = c·exp(−s) ≥ 0");
     case "dwa": // K·softmax: Σ = K
       return sumIs(T, "Σw = K") ?? every((x) => x >= 0, "w ≥ 0");
+    case "softadapt": // T·softmax (loss-weighted: T·Lᵢe^(βsᵢ)/Σ): Σ = T
+    case "relobralo": // convex combinations of T·softmax vectors: Σ = T
+      return sumIs(T, "Σw = T") ?? every((x) => x >= 0, "w ≥ 0");
     case "rlw": // softmax: Σ = 1
       return sumIs(1, "Σw = 1") ?? every((x) => x >= 0, "w ≥ 0");
     case "famo": // Σ = weightSum
