@@ -27,6 +27,7 @@ export interface PinnTrainCliOptions {
   hidden: number[];
   points: number;
   grid: number;
+  derivatives: "taylor" | "jvp";
   threads: number | "auto";
   json?: boolean;
   store?: StoreFlag;
@@ -57,7 +58,16 @@ function pinnFlops(o: PinnTrainCliOptions): number {
   return 6 * o.points * 3 * 4 * weights;
 }
 
-const trainOf = (o: PinnTrainCliOptions, seed: number) => ({ steps: o.steps, lr: o.lr, hidden: o.hidden, points: o.points, grid: o.grid, seed, ...nonFiniteSetting(o.onNonfinite) });
+const trainOf = (o: PinnTrainCliOptions, seed: number) => ({
+  steps: o.steps,
+  lr: o.lr,
+  hidden: o.hidden,
+  points: o.points,
+  grid: o.grid,
+  seed,
+  ...(o.derivatives === "jvp" ? { derivatives: o.derivatives } : {}),
+  ...nonFiniteSetting(o.onNonfinite),
+});
 
 /** `lossbalance pinn <problem>`: one PINN trained with one method; the relative L2 error, the terms' losses and weights. */
 export async function pinnCommand(problemName: PinnProblemName, o: PinnCommandOptions): Promise<void> {

@@ -58,6 +58,7 @@ function addPinnTrainOptions(cmd: Command, steps: number): Command {
       .addOption(new Option("--hidden <list>", "hidden widths of the tanh network").default([...pinnTrainDefaults.hidden]))
       .addOption(new Option("--points <n>", "points per loss term, drawn afresh each step").default(pinnTrainDefaults.points))
       .addOption(new Option("--grid <n>", "grid points per axis for the relative L2 error").default(pinnTrainDefaults.grid))
+      .addOption(new Option("--derivatives <how>", "input derivatives: taylor (propagated through the tanh layers) or jvp (nested jax-js jvps; slower)").default("taylor"))
       .addOption(storeOption())
       .addOption(noStoreOption())
       .addOption(recordEveryOption())

@@ -247,6 +247,7 @@ const pinnTrainFields = () => ({
   hidden: list(z.int({ error: "must be comma-separated positive integers" }).min(1, { error: "must be comma-separated positive integers" }), "must be comma-separated positive integers"),
   points: integer(1),
   grid: integer(1).refine((n) => n >= 2, { error: "must be an integer ≥ 2" }),
+  derivatives: oneOf(["taylor", "jvp"] as const),
   ...checkpointFields(),
   ...runFields(),
 });

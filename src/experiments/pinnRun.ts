@@ -23,6 +23,8 @@ export interface PinnTrainConfig extends NonFiniteOptions {
   readonly points: number;
   /** Grid points per axis for the relative L2 error. */
   readonly grid: number;
+  /** How input derivatives are computed (see {@link PinnNetworkConfig}); default taylor. */
+  readonly derivatives?: "taylor" | "jvp";
   readonly evalEvery?: number;
 }
 
@@ -89,7 +91,7 @@ export async function runPinn(
   checkCount("pinn: grid (points per axis)", c.grid, 2);
   checkCount("pinn: steps", c.steps, 1);
   if (!(c.lr > 0 && Number.isFinite(c.lr))) throw new TrainingError(`pinn: lr must be a finite number > 0, got ${c.lr}`);
-  const network = { inputDim: 2, hidden: c.hidden };
+  const network = { inputDim: 2, hidden: c.hidden, ...(c.derivatives ? { derivatives: c.derivatives } : {}) };
   const model = pinnModel(problem.terms, network);
   const T = problem.terms.length;
   const { x: [x0, x1], y: [y0, y1] } = problem.domain;
@@ -115,7 +117,7 @@ export async function runPinn(
       model,
       optimizer: adam({ lr: c.lr }),
       balancer,
-      ...(checkpoints?.resume ? { resume: checkpoints.resume } : { params: initPinnParams(network, deriveSeed(c.seed, "init")) }),
+      ...(checkpoints?.resume ? { resume: checkpoints.resume } : { params: initPinnParams({ inputDim: 2, hidden: c.hidden }, deriveSeed(c.seed, "init")) }),
       ...(checkpoints?.save && checkpoints.every ? { checkpoint: { every: checkpoints.every, save: (cp) => checkpoints.save!(cp, cp.loop.next) } } : {}),
       steps: c.steps,
       batch: pinnBatches(problem, c.seed, c.points),
