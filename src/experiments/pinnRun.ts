@@ -109,7 +109,9 @@ export async function runPinn(
     tree.dispose([p, b] as never);
     return losses;
   });
-  const errors = { steps: [] as number[], values: [] as number[] };
+  // The error curve so far: kept in checkpoints, restored on resume.
+  const saved = checkpoints?.resume?.loop.extra as { errors?: { steps: number[]; values: number[] } } | undefined;
+  const errors = saved?.errors ? structuredClone(saved.errors) : { steps: [] as number[], values: [] as number[] };
   let prediction: Float32Array = new Float32Array(0);
   const t0 = performance.now();
   try {
@@ -118,7 +120,7 @@ export async function runPinn(
       optimizer: adam({ lr: c.lr }),
       balancer,
       ...(checkpoints?.resume ? { resume: checkpoints.resume } : { params: initPinnParams({ inputDim: 2, hidden: c.hidden }, deriveSeed(c.seed, "init")) }),
-      ...(checkpoints?.save && checkpoints.every ? { checkpoint: { every: checkpoints.every, save: (cp) => checkpoints.save!(cp, cp.loop.next) } } : {}),
+      ...(checkpoints?.save && checkpoints.every ? { checkpoint: { every: checkpoints.every, save: (cp) => checkpoints.save!(cp, cp.loop.next), extra: () => ({ errors }) } } : {}),
       steps: c.steps,
       batch: pinnBatches(problem, c.seed, c.points),
       onNonFinite: c.onNonFinite,

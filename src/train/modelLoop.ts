@@ -108,6 +108,8 @@ export interface ModelLoopState {
   readonly guard: NonFiniteGuardState;
   /** Wall time of the steps applied so far (ms), for msPerStep. */
   readonly stepMs: number;
+  /** The caller's own state (`checkpoint.extra`), e.g. metrics its `evaluate` keeps. */
+  readonly extra?: unknown;
 }
 
 /** A checkpoint of {@link trainModelLoop} without the run's config (the caller adds it). */
@@ -125,7 +127,12 @@ export interface ModelLoopOptions<B extends Tree> extends NonFiniteOptions {
    * trainer's snapshot and the loop's state, read back between steps, and is awaited before the next
    * step. The checkpoint after step t resumes at step t + 1.
    */
-  readonly checkpoint?: { readonly every: number; readonly save: (cp: ModelLoopCheckpoint) => Promise<void> | void };
+  readonly checkpoint?: {
+    readonly every: number;
+    readonly save: (cp: ModelLoopCheckpoint) => Promise<void> | void;
+    /** Plain data of the caller's to keep in the checkpoint (`loop.extra`), e.g. what its `evaluate` records. */
+    readonly extra?: () => unknown;
+  };
   /**
    * Resume from a checkpoint this loop saved (same model, balancer, optimizer, steps and schedule):
    * the run continues at its `next` step with its history, and ends bit-identical to a run that was
@@ -172,7 +179,8 @@ export async function trainModelLoop<B extends Tree>(opts: ModelLoopOptions<B>):
   if (start > steps) throw new TrainingError(`resume: the checkpoint is at step ${start}, past the run's ${steps} steps`);
   const guard = nonFiniteGuard(opts, steps, opts.resume?.loop.guard);
   const { model, optimizer, balancer } = opts;
-  const trainer = createModelTrainer(opts.resume ? { model, optimizer, balancer, resume: opts.resume.trainer } : { model, optimizer, balancer, ...(opts.params ? { params: opts.params } : {}) });
+  // The trainer refuses params and resume together (and frees the params).
+  const trainer = createModelTrainer({ model, optimizer, balancer, ...(opts.params ? { params: opts.params } : {}), ...(opts.resume ? { resume: opts.resume.trainer } : {}) });
   const evaluate = async (t: number) => {
     if (!opts.evaluate) return;
     schedule.evaluated(t, await opts.evaluate(trainer.params), T);
@@ -181,7 +189,8 @@ export async function trainModelLoop<B extends Tree>(opts: ModelLoopOptions<B>):
   let stepMs = opts.resume?.loop.stepMs ?? 0;
   const save = async (next: number) => {
     if (!opts.checkpoint || next % every !== 0) return;
-    await opts.checkpoint.save({ trainer: await trainer.snapshot(), loop: { next, history: structuredClone(history), guard: guard.state(), stepMs } });
+    const extra = opts.checkpoint.extra?.();
+    await opts.checkpoint.save({ trainer: await trainer.snapshot(), loop: { next, history: structuredClone(history), guard: guard.state(), stepMs, ...(extra !== undefined ? { extra: structuredClone(extra) } : {}) } });
   };
   try {
     if (!opts.resume) await evaluate(0);

@@ -45,6 +45,16 @@ describe("runPinn", () => {
     assert.notDeepEqual(read(pinnBatches(p, 4, 16)(7)), a);
   });
 
+  test("a run resumed from its checkpoint ends as the uninterrupted run: error curve, weights, history, prediction", async () => {
+    const cfg = { ...small, steps: 30, evalEvery: 10 };
+    const saved = new Map<number, { trainer: never; loop: never }>();
+    const save = (cp: { trainer: unknown; loop: unknown }, step: number) => void saved.set(step, structuredClone(cp) as never);
+    const full = await runPinn(pinnProblems.kleingordon(), "relobralo", createBalancer("relobralo"), cfg, undefined, undefined, { every: 10, save });
+    assert.deepEqual([...saved.keys()], [10, 20, 30]);
+    const resumed = await runPinn(pinnProblems.kleingordon(), "relobralo", createBalancer("relobralo"), cfg, undefined, undefined, { resume: saved.get(20)! });
+    for (const k of ["relativeL2", "errors", "weights", "history", "prediction"] as const) assert.deepEqual(resumed[k], full[k], k);
+  });
+
   test("bad input: zero collocation points, a loss term that is NaN at initialization — clear errors naming them", async () => {
     await assert.rejects(runPinn(pinnProblems.poisson(), "equal", createBalancer("equal"), { ...small, points: 0 }), /pinn: points \(per loss term and step\) must be an integer ≥ 1, got 0/);
     const base = pinnProblems.poisson();
