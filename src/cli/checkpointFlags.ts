@@ -20,7 +20,10 @@ export function checkCheckpointFlags(o: CheckpointFlags): void {
   const dir = o.checkpointDir;
   if (dir !== undefined && existsSync(dir)) {
     if (!statSync(dir).isDirectory()) throw new Error(`--checkpoint-dir ${dir} is a file, not a folder`);
-    if (o.resume === undefined && readdirSync(dir).length > 0) throw new Error(`--checkpoint-dir ${dir} is not empty (an earlier run's checkpoints?): continue that run with --resume ${dir}, or choose an empty folder`);
+    // What a run killed during its first save leaves (step folders, temporary names, no latest.json) counts as empty.
+    const kept = readdirSync(dir).filter((e) => !/^step-\d+(\.tmp-\d+)?$/.test(e) && !/\.tmp-\d+$/.test(e));
+    const leftoversOnly = kept.length === 0;
+    if (o.resume === undefined && !leftoversOnly) throw new Error(`--checkpoint-dir ${dir} is not empty (an earlier run's checkpoints?): continue that run with --resume ${dir}, or choose an empty folder`);
   }
 }
 

@@ -143,11 +143,13 @@ export async function withCheckpoints<L, R>(spec: CheckpointSpec | undefined, co
       resume = { trainer: cp.trainer, loop: cp.loop };
     } else if (spec.required) loadCheckpoint(from); // throws, naming what is missing
   }
-  const result = await run({
+  const ran = await run({
     every: spec.every,
     resume,
     ...(spec.every ? { save: (cp: { trainer: TrainerSnapshot; loop: L }, step: number) => saveCheckpoint(spec.dir, { ...cp, config }, step) } : {}),
   });
+  // A resumed run's store record starts at its resume step: not a complete record, so no storeId.
+  const result = resume && typeof ran === "object" && ran !== null && "storeId" in ran ? (({ storeId: _, ...rest }) => rest as R)(ran as R & { storeId?: number }) : ran;
   saveResult(spec.dir, config, result);
   return result;
 }

@@ -77,6 +77,15 @@ export function list<E extends z.ZodType>(element: E, message: string, o: { part
   );
 }
 
+/** Seeds are used modulo 2³² (deriveSeed takes seed | 0): larger ones would alias smaller ones. */
+const SEED_MAX = 2 ** 32 - 1;
+const seedMessage = `must be an integer from 0 to ${SEED_MAX}`;
+/** A seed: an integer in 0 … 2³² − 1. */
+export const seed = () => z.preprocess(digits, z.int({ error: seedMessage }).min(0, { error: seedMessage }).max(SEED_MAX, { error: seedMessage }));
+const seedsMessage = `must be comma-separated integers from 0 to ${SEED_MAX}`;
+/** Distinct seeds. */
+export const seedList = () => list(z.int({ error: seedsMessage }).min(0, { error: seedsMessage }).max(SEED_MAX, { error: seedsMessage }), seedsMessage, { distinct: true });
+
 const intsMessage = "must be comma-separated non-negative integers";
 /** Non-negative integers (seeds, task counts, widths). */
 export const intList = (o: { distinct?: boolean } = {}) => list(z.int({ error: intsMessage }).min(0, { error: intsMessage }), intsMessage, o);
@@ -167,7 +176,7 @@ const dataFields = () => ({
   inputScale: number("positive"),
   trainSize: integer(1),
   testSize: integer(1),
-  dataSeed: integer(0),
+  dataSeed: seed(),
 });
 
 const gradMode = () => oneOf(gradModes as unknown as readonly [GradStatistic, ...GradStatistic[]]);
@@ -182,7 +191,7 @@ export function toySchema() {
     weights: numberList().optional(),
     temperature: number().optional(),
     opt: methodOpts().optional(),
-    seed: integer(0),
+    seed: seed(),
     out: path().optional(),
     ...checkpointFields(),
     ...runFields(),
@@ -193,12 +202,12 @@ export function compareSchema() {
   return z.strictObject({
     ...dataFields(),
     tasks: intList({ distinct: true }),
-    seeds: intList({ distinct: true }),
+    seeds: seedList(),
     alpha: nonNegativeList({ distinct: true }),
     workers: integer(1).optional(),
     extraMethods: nameList("method", methodNames(), { distinct: true, emptyOk: true }).optional(),
     extraTasks: intList({ distinct: true }),
-    extraSeeds: intList({ distinct: true }),
+    extraSeeds: seedList(),
     gradMode: gradMode(),
     out: path(),
     ...checkpointFields(),
@@ -208,13 +217,13 @@ export function compareSchema() {
 
 /** The training settings `bench mnist` and `sweep` share. */
 const multiTrainFields = () => ({
-  seeds: intList({ distinct: true }),
+  seeds: seedList(),
   epochs: integer(1),
   batchSize: integer(1),
   lr: number("positive"),
   encoder: oneOf(multiEncoders as unknown as readonly [MultiEncoder, ...MultiEncoder[]]),
   hidden: intList().optional(),
-  dataSeed: integer(0),
+  dataSeed: seed(),
   workers: integer(1).optional(),
   ...runFields(),
 });
@@ -259,7 +268,7 @@ export function pinnSchema() {
     alpha: number("nonNegative").optional(),
     gradMode: gradMode().optional(),
     opt: methodOpts().optional(),
-    seed: integer(0),
+    seed: seed(),
     out: path().optional(),
   });
 }
@@ -269,7 +278,7 @@ export function pinnBenchSchema() {
     ...pinnTrainFields(),
     problems: nameList("problem", pinnProblemNames, { distinct: true }),
     methods: nameList("method", methodNames(), { distinct: true }),
-    seeds: intList({ distinct: true }),
+    seeds: seedList(),
     workers: integer(1).optional(),
     out: path(),
   });

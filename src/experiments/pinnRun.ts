@@ -110,9 +110,10 @@ export async function runPinn(
     return losses;
   });
   // The error curve so far: kept in checkpoints, restored on resume.
-  const saved = checkpoints?.resume?.loop.extra as { errors?: { steps: number[]; values: number[] } } | undefined;
+  const saved = checkpoints?.resume?.loop.extra as { errors?: { steps: number[]; values: number[] }; prediction?: number[] } | undefined;
   const errors = saved?.errors ? structuredClone(saved.errors) : { steps: [] as number[], values: [] as number[] };
-  let prediction: Float32Array = new Float32Array(0);
+  // The last evaluation's grid values (kept in checkpoints too: a run resumed at its last step evaluates nothing).
+  let prediction: Float32Array = Float32Array.from(saved?.prediction ?? []);
   const t0 = performance.now();
   try {
     const result = await trainModelLoop({
@@ -120,7 +121,7 @@ export async function runPinn(
       optimizer: adam({ lr: c.lr }),
       balancer,
       ...(checkpoints?.resume ? { resume: checkpoints.resume } : { params: initPinnParams({ inputDim: 2, hidden: c.hidden }, deriveSeed(c.seed, "init")) }),
-      ...(checkpoints?.save && checkpoints.every ? { checkpoint: { every: checkpoints.every, save: (cp) => checkpoints.save!(cp, cp.loop.next), extra: () => ({ errors }) } } : {}),
+      ...(checkpoints?.save && checkpoints.every ? { checkpoint: { every: checkpoints.every, save: (cp) => checkpoints.save!(cp, cp.loop.next), extra: () => ({ errors, prediction: Array.from(prediction) }) } } : {}),
       steps: c.steps,
       batch: pinnBatches(problem, c.seed, c.points),
       onNonFinite: c.onNonFinite,

@@ -64,6 +64,7 @@ export async function treeToHost(t: unknown, prefix: string): Promise<HostTree> 
 
 /** Rebuilds a tree of new device arrays from its host form (the caller owns them). */
 export function treeFromHost(h: HostTree): Tree {
+  const made: np.Array[] = [];
   const walk = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(walk);
     if (v !== null && typeof v === "object") {
@@ -71,13 +72,22 @@ export function treeFromHost(h: HostTree): Tree {
       if (typeof ref === "string" && Object.keys(v).length === 1) {
         const t = h.tensors[ref];
         if (!t) throw new TrainingError(`checkpoint: tensor '${ref}' is missing from the tensor file`);
-        return np.array(t.data as Float32Array<ArrayBuffer>, { dtype: JAX_DTYPE[t.dtype]! }).reshape([...t.shape]);
+        const dtype = JAX_DTYPE[t.dtype];
+        if (!dtype) throw new TrainingError(`checkpoint: tensor '${ref}' has dtype ${t.dtype}; trees hold ${Object.keys(JAX_DTYPE).join(", ")}`);
+        const a = np.array(t.data as Float32Array<ArrayBuffer>, { dtype }).reshape([...t.shape]);
+        made.push(a);
+        return a;
       }
       return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
     }
     return v;
   };
-  return walk(h.structure) as Tree;
+  try {
+    return walk(h.structure) as Tree;
+  } catch (e) {
+    made.forEach((a) => a.dispose()); // the arrays built before the failure
+    throw e;
+  }
 }
 
 /** A trainer's state between steps (see `createModelTrainer`'s `snapshot` and `resume`). */
@@ -103,7 +113,10 @@ export interface Checkpoint<L = unknown> {
 /** A number JSON cannot carry (−0, NaN, ±Infinity) as `{ $number: "…" }` (String(−0) is "0"). */
 const special = (x: number) => (Object.is(x, -0) ? { $number: "-0" } : Number.isFinite(x) ? x : { $number: String(x) });
 
-/** JSON with the numbers JSON cannot carry (−0, NaN, ±Infinity) and typed arrays kept exactly. */
+/**
+ * JSON with the numbers JSON cannot carry (−0, NaN, ±Infinity) and Float32Array/Float64Array kept
+ * exactly (the typed arrays balancer states use); other typed arrays and `undefined` are not.
+ */
 export function toJson(value: unknown): string {
   return JSON.stringify(
     value,

@@ -54,13 +54,13 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
     stat: request,
     combine: combiner,
   };
-  const single = current ? null : buildModelStep(config);
-  const twoPhase = current ? buildModelTwoPhase(config) : null;
   if ((opts.params === undefined) === (opts.resume === undefined)) {
     if (opts.params) tree.dispose(opts.params);
     throw new TrainingError("createModelTrainer: give either params (a new run) or resume (a snapshot), not both or neither");
   }
   const resumed = opts.resume ? restore(opts.resume, balancer.name, T) : null;
+  const single = current ? null : buildModelStep(config);
+  const twoPhase = current ? buildModelTwoPhase(config) : null;
   let params: ModelParams | null = resumed ? resumed.params : opts.params!;
   let optState: Tree = resumed ? resumed.optState : optimizer.init(params as unknown as Tree);
   let state = resumed ? resumed.state : balancer.init(T);
@@ -90,7 +90,7 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
     async step(batch: B): Promise<StepRecord> {
       if (busy) {
         disposeLive(batch);
-        throw new TrainingError("a step is already running: await each step before the next");
+        throw new TrainingError("a step or a snapshot is already running: await each before the next");
       }
       busy = true;
       try {
@@ -143,7 +143,12 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
     async snapshot(): Promise<TrainerSnapshot> {
       if (busy) throw new TrainingError("snapshot while a step is running: await the step first");
       const p = live();
-      return { step: t, balancer: balancer.name, balancerState: state, params: await treeToHost(p, "params"), optState: await treeToHost(optState, "optState") };
+      busy = true; // no step may start (and free these arrays) while they are read back
+      try {
+        return { step: t, balancer: balancer.name, balancerState: state, params: await treeToHost(p, "params"), optState: await treeToHost(optState, "optState") };
+      } finally {
+        busy = false;
+      }
     },
     /** Frees everything but the parameters, which are returned to the caller. */
     finish(): ModelParams {

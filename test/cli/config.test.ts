@@ -54,7 +54,7 @@ test("config file errors name the file and the field, with what is allowed", asy
   const method = config({ method: "gradnrom" });
   assert.match(await parseError("toy", "--config", method), new RegExp(`^${method}: "method": unknown method 'gradnrom'; allowed: gradnorm, equal, static, .*cagrad`));
   const types = config({ seeds: [0, "x"], json: "yes" });
-  assert.equal(await parseError("sweep", "--config", types), `${types}: "seeds": must be comma-separated non-negative integers, got [0,"x"]; "json": must be true or false, got "yes"`);
+  assert.equal(await parseError("sweep", "--config", types), `${types}: "seeds": must be comma-separated integers from 0 to 4294967295, got [0,"x"]; "json": must be true or false, got "yes"`);
 });
 
 test("unknown keys are rejected, naming them and listing the accepted ones", async () => {

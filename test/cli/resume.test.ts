@@ -1,7 +1,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -105,6 +105,12 @@ describe("--checkpoint-every and --resume: killed with SIGKILL, resumed, identic
     assert.match(again.stderr, /--checkpoint-dir .* is not empty .*--resume/);
     const none = await cli(["toy", "--resume", join(dir, "nope")]).done;
     assert.match(none.stderr, /--resume .*nope: no such folder/);
+    // What a run killed during its first save leaves (no latest.json) does not block a new run there.
+    const killedEarly = join(mkdtempSync(join(tmpdir(), "lb-resume-")), "ckpt");
+    mkdirSync(join(killedEarly, "step-000000010.tmp-4242"), { recursive: true });
+    mkdirSync(join(killedEarly, "step-000000010"));
+    await ok([...args, "--checkpoint-dir", killedEarly]);
+    assert.deepEqual(readdirSync(killedEarly).sort(), ["latest.json", "result.json", "step-000000010", "step-000000020"]);
   });
 
   test("compare: killed while its runs are under way, resumed; the same results as an uninterrupted comparison", async () => {

@@ -53,6 +53,9 @@ describe("runPinn", () => {
     assert.deepEqual([...saved.keys()], [10, 20, 30]);
     const resumed = await runPinn(pinnProblems.kleingordon(), "relobralo", createBalancer("relobralo"), cfg, undefined, undefined, { resume: saved.get(20)! });
     for (const k of ["relativeL2", "errors", "weights", "history", "prediction"] as const) assert.deepEqual(resumed[k], full[k], k);
+    // Resumed at its last step, nothing is left to train or evaluate: the checkpoint carries the result.
+    const atEnd = await runPinn(pinnProblems.kleingordon(), "relobralo", createBalancer("relobralo"), cfg, undefined, undefined, { resume: saved.get(30)! });
+    for (const k of ["relativeL2", "errors", "weights", "history", "prediction"] as const) assert.deepEqual(atEnd[k], full[k], `at the end: ${k}`);
   });
 
   test("bad input: zero collocation points, a loss term that is NaN at initialization — clear errors naming them", async () => {
