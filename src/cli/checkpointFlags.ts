@@ -10,12 +10,11 @@ export interface CheckpointFlags {
 }
 
 /**
- * Checks the checkpoint flags before any training: `--checkpoint-every` needs a folder; `--resume`
- * needs an existing folder; a `--checkpoint-dir` that already holds files (an earlier run's
+ * Checks the checkpoint folders before any training (the flags' combinations are the schema's
+ * cross-field checks, config.ts): `--resume` needs an existing folder; a `--checkpoint-dir` that already holds files (an earlier run's
  * checkpoints) is written to only with `--resume`, so nothing saved is overwritten by a new run.
  */
 export function checkCheckpointFlags(o: CheckpointFlags): void {
-  if (o.checkpointEvery !== undefined && o.checkpointDir === undefined && o.resume === undefined) throw new Error("--checkpoint-every needs --checkpoint-dir <dir> (or --resume <dir>)");
   if (o.resume !== undefined && !(existsSync(o.resume) && statSync(o.resume).isDirectory())) throw new Error(`--resume ${o.resume}: no such folder`);
   const dir = o.checkpointDir;
   if (dir !== undefined && existsSync(dir)) {

@@ -1,5 +1,4 @@
 import { join } from "node:path";
-import { init, defaultDevice } from "@jax-js/jax";
 import { createBalancer } from "../balancers/registry.js";
 import type { GradStatistic } from "../balancers/types.js";
 import { pinnTrainDefaults } from "../experiments/pinnRun.js";
@@ -8,13 +7,12 @@ import { pinnProblems, type PinnProblemName } from "../pinn/problems.js";
 import type { NonFinitePolicy } from "../train/modelLoop.js";
 import { provenance } from "../store/configHash.js";
 import { mean, stdOrZero } from "../util/stats.js";
-import { openStore } from "../store/index.js";
 import { checkCheckpointFlags, checkpointSpec, runFolderName, withRunCheckpoints, type CheckpointFlags } from "./checkpointFlags.js";
 import { nonFiniteSetting, reportSkipped } from "./options.js";
 import { prepareOutDir, saveOutput } from "./output.js";
 import { poolJobs, runPool } from "./pool.js";
 import { progressReporter } from "./progress.js";
-import { prepareStore, recordedPinnRun, type StoreFlag } from "./record.js";
+import { prepareStore, runOne, type StoreFlag } from "./record.js";
 import { formatTable } from "./table.js";
 import { pinnReportHtml, type PinnReportProblem } from "../report/pinn.js";
 import { gridPoints } from "../pinn/reference.js";
@@ -82,18 +80,7 @@ export async function pinnCommand(problemName: PinnProblemName, o: PinnCommandOp
   console.error(threadsLine(plan));
   const checkpoint = checkpointSpec(o);
   const spec: PinnRunSpec = { method: o.method, options, problem: problemName, train: trainOf(o, o.seed), ...(checkpoint ? { checkpoint } : {}) };
-  const storePath = prepareStore(o.store);
-  let r: PinnRunOutcome;
-  if (plan.threads === 1) {
-    await init("wasm");
-    defaultDevice("wasm");
-    const store = storePath === null ? null : openStore(storePath);
-    try {
-      r = await recordedPinnRun(store, spec);
-    } finally {
-      store?.close();
-    }
-  } else r = (await runPool([spec], "pinn", { workers: 1, threads: plan.threads, bareErrors: true, store: storePath }))[0]!;
+  const r = await runOne({ kind: "pinn", spec }, plan.threads, prepareStore(o.store));
   const summary = {
     problem: problemName,
     method: r.method,

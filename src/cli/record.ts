@@ -197,3 +197,28 @@ export function recordedMultiRun(store: RunStore | null, spec: MultiRunSpec, onE
   const info = multiRunInfo(spec);
   return withCheckpoints<MultiLoopState, MultiRunOutcome>(spec.checkpoint, info.config, (checkpoints) => recorded(store, info, (hooks) => executeMultiRun(spec, onEpoch, hooks, checkpoints), (r) => r));
 }
+
+/**
+ * One run of a command, recorded in the store at `storePath` (null: not recorded): in this thread
+ * when `threads` is 1 (jax-js here has no pool: main.ts imports it first), else in a worker thread
+ * whose jax-js gets a pool of `threads`.
+ */
+export async function runOne(job: { kind: "toy"; spec: ToyRunSpec }, threads: number, storePath: string | null): Promise<ToyRunOutcome>;
+export async function runOne(job: { kind: "pinn"; spec: PinnRunSpec }, threads: number, storePath: string | null): Promise<PinnRunOutcome>;
+export async function runOne(job: { kind: "toy"; spec: ToyRunSpec } | { kind: "pinn"; spec: PinnRunSpec }, threads: number, storePath: string | null): Promise<ToyRunOutcome | PinnRunOutcome> {
+  if (threads > 1) {
+    const { runPool } = await import("./pool.js");
+    return job.kind === "toy"
+      ? (await runPool([job.spec], "toy", { workers: 1, threads, bareErrors: true, store: storePath }))[0]!
+      : (await runPool([job.spec], "pinn", { workers: 1, threads, bareErrors: true, store: storePath }))[0]!;
+  }
+  const { init, defaultDevice } = await import("@jax-js/jax");
+  await init("wasm");
+  defaultDevice("wasm");
+  const store = storePath === null ? null : openStore(storePath);
+  try {
+    return job.kind === "toy" ? await recordedToyRun(store, job.spec) : await recordedPinnRun(store, job.spec);
+  } finally {
+    store?.close();
+  }
+}

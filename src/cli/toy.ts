@@ -1,15 +1,13 @@
 import { join } from "node:path";
 import { prepareOutDir, saveOutput } from "./output.js";
-import { init, defaultDevice } from "@jax-js/jax";
 import { createBalancer } from "../balancers/registry.js";
 import type { GradStatistic } from "../balancers/types.js";
 import { toyData } from "../experiments/toyExperiment.js";
 import { formatTable } from "./table.js";
-import { runPool } from "./pool.js";
 import { planThreads, threadsLine, toyFlopsPerStep } from "./threads.js";
 import { toyTrainDefaults } from "../experiments/toyRun.js";
-import { prepareStore, recordedToyRun, toyRunInfo, type StoreFlag } from "./record.js";
-import { configHash, openStore, packageVersion } from "../store/index.js";
+import { prepareStore, runOne, toyRunInfo, type StoreFlag } from "./record.js";
+import { configHash, packageVersion } from "../store/index.js";
 import { nonFiniteSetting, reportSkipped } from "./options.js";
 import type { NonFinitePolicy } from "../train/modelLoop.js";
 import { checkCheckpointFlags, checkpointSpec, type CheckpointFlags } from "./checkpointFlags.js";
@@ -67,22 +65,10 @@ export async function toyCommand(o: ToyCommandOptions): Promise<void> {
   checkCheckpointFlags(o);
   const plan = planThreads(o.threads, 1, toyFlopsPerStep(o.tasks, o.batchSize, toyTrainDefaults.hidden));
   console.error(threadsLine(plan));
-  await init("wasm");
-  defaultDevice("wasm");
   const data = { numTasks: o.tasks, seed: o.dataSeed, inputScale: o.inputScale, trainSize: o.trainSize, testSize: o.testSize };
   const checkpoint = checkpointSpec(o);
   const spec = { method: o.method, options, data, train: { steps: o.steps, seed: o.seed, batchSize: o.batchSize, lr: o.lr, ...nonFiniteSetting(o.onNonfinite) }, ...(checkpoint ? { checkpoint } : {}) };
-  // jax-js here was built without a pool (main.ts imports it first): more threads run in a worker thread.
-  const storePath = prepareStore(o.store);
-  let r;
-  if (plan.threads === 1) {
-    const store = storePath === null ? null : openStore(storePath);
-    try {
-      r = await recordedToyRun(store, spec);
-    } finally {
-      store?.close();
-    }
-  } else r = (await runPool([spec], "toy", { workers: 1, threads: plan.threads, bareErrors: true, store: storePath }))[0]!;
+  const r = await runOne({ kind: "toy", spec }, plan.threads, prepareStore(o.store));
   const summary = {
     method: r.method,
     options: r.options,

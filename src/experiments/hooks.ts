@@ -1,4 +1,6 @@
 import type { TrainerSnapshot } from "../train/checkpoint.js";
+import type { ModelParams } from "../model/contract.js";
+import type { ModelLoopCheckpoint, ModelLoopState } from "../train/modelLoop.js";
 import type { StepRecord } from "../train/loop.js";
 
 /**
@@ -33,4 +35,17 @@ export interface CheckpointSpec {
   readonly resumeFrom?: string | undefined;
   /** With `resumeFrom`: a missing checkpoint is an error (true) or a fresh start (false: a run that had not begun). */
   readonly required?: boolean | undefined;
+}
+
+/**
+ * What `trainModelLoop` takes for a run's checkpoints: `resume` (or fresh parameters from `init`, called
+ * only for a new run) and `checkpoint` saving every `every` steps, with the caller's `extra` state.
+ */
+export function loopCheckpointOptions(checkpoints: RunCheckpoints<ModelLoopState> | undefined, init: () => ModelParams, extra?: () => unknown) {
+  return {
+    ...(checkpoints?.resume ? { resume: checkpoints.resume as ModelLoopCheckpoint } : { params: init() }),
+    ...(checkpoints?.save && checkpoints.every
+      ? { checkpoint: { every: checkpoints.every, save: (cp: ModelLoopCheckpoint) => checkpoints.save!(cp, cp.loop.next), ...(extra ? { extra } : {}) } }
+      : {}),
+  };
 }

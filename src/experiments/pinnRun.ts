@@ -7,7 +7,7 @@ import { featureDerivative, initPinnParams, pinnModel, type PinnBatch, type Pinn
 import type { PinnProblem } from "../pinn/problems.js";
 import { gridPoints, relativeL2 } from "../pinn/reference.js";
 import { Rng, deriveSeed, hash32 } from "../util/rng.js";
-import type { RunCheckpoints, RunHooks } from "./hooks.js";
+import { loopCheckpointOptions, type RunCheckpoints, type RunHooks } from "./hooks.js";
 import type { ModelParams } from "../model/contract.js";
 import { checkCount, TrainingError } from "../train/checks.js";
 
@@ -120,8 +120,11 @@ export async function runPinn(
       model,
       optimizer: adam({ lr: c.lr }),
       balancer,
-      ...(checkpoints?.resume ? { resume: checkpoints.resume } : { params: initPinnParams({ inputDim: 2, hidden: c.hidden }, deriveSeed(c.seed, "init")) }),
-      ...(checkpoints?.save && checkpoints.every ? { checkpoint: { every: checkpoints.every, save: (cp) => checkpoints.save!(cp, cp.loop.next), extra: () => ({ errors, prediction: Array.from(prediction) }) } } : {}),
+      ...loopCheckpointOptions(
+        checkpoints,
+        () => initPinnParams({ inputDim: 2, hidden: c.hidden }, deriveSeed(c.seed, "init")),
+        () => ({ errors, prediction: Array.from(prediction) }),
+      ),
       steps: c.steps,
       batch: pinnBatches(problem, c.seed, c.points),
       onNonFinite: c.onNonFinite,

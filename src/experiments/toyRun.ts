@@ -9,7 +9,7 @@ import { adam } from "../optim/adam.js";
 import { buildEvalLosses } from "../train/step.js";
 import { Rng, deriveSeed } from "../util/rng.js";
 import { gatherBatch, toyArrays, type Split, type ToyData } from "../data/toy.js";
-import type { RunCheckpoints, RunHooks } from "./hooks.js";
+import { loopCheckpointOptions, type RunCheckpoints, type RunHooks } from "./hooks.js";
 import { DataError } from "../data/errors.js";
 
 /** Training settings of the synthetic experiment (the paper gives none; see README). */
@@ -111,8 +111,7 @@ export async function runToy(
     model: mlpModel(model, meanSquaredError),
     optimizer: adam({ lr: c.lr }),
     balancer,
-    ...(checkpoints?.resume ? { resume: checkpoints.resume } : { params: toModelParams(initParams(model, deriveSeed(c.seed, "init"))) }),
-    ...(checkpoints?.save && checkpoints.every ? { checkpoint: { every: checkpoints.every, save: (cp) => checkpoints.save!(cp, cp.loop.next) } } : {}),
+    ...loopCheckpointOptions(checkpoints, () => toModelParams(initParams(model, deriveSeed(c.seed, "init")))),
     steps: c.steps,
     batch,
     onNonFinite: c.onNonFinite,
