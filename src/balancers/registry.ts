@@ -8,6 +8,7 @@ import { dwa } from "./dwa.js";
 import { rlw } from "./rlw.js";
 import { softAdapt } from "./softAdapt.js";
 import { reloBralo } from "./reloBralo.js";
+import { learningRateAnnealing } from "./learningRateAnnealing.js";
 import { gradDrop } from "./gradDrop.js";
 import { famo } from "./famo.js";
 import { mgda } from "./mgda.js";
@@ -39,6 +40,7 @@ const factories: Readonly<Record<string, AnyFactory>> = {
   rlw: rlw as AnyFactory,
   softadapt: softAdapt as AnyFactory,
   relobralo: reloBralo as AnyFactory,
+  lra: learningRateAnnealing as AnyFactory,
   graddrop: gradDrop as AnyFactory,
   famo: famo as AnyFactory,
   mgda: mgda as AnyFactory,

@@ -24,6 +24,13 @@ export interface Observation {
    * Required by balancers whose `needs.gramian` is set.
    */
   readonly gramian?: Gramian;
+  /**
+   * maxⱼ |∂Lᵢ/∂θⱼ| over the parameters θ of `needs.gradAbs` (the largest gradient entry of each task's
+   * own loss). Required, with {@link gradAbsMean}, by balancers whose `needs.gradAbs` is set.
+   */
+  readonly gradAbsMax?: readonly number[];
+  /** meanⱼ |∂Lᵢ/∂θⱼ| over the same parameters. */
+  readonly gradAbsMean?: readonly number[];
 }
 
 /**
@@ -41,6 +48,13 @@ export const gradModes: readonly GradStatistic[] = ["representation", "lastShare
 export interface Needs {
   readonly gradNorms?: GradStatistic;
   readonly gramian?: GradStatistic;
+  /** The largest and the mean gradient magnitude per task (learning-rate annealing); not with the other two. */
+  readonly gradAbs?: GradStatistic;
+}
+
+/** Where a balancer's statistic is taken (its gradient mode), or undefined for a method on losses only. */
+export function statisticMode(needs: Needs): GradStatistic | undefined {
+  return needs.gramian ?? needs.gradNorms ?? needs.gradAbs;
 }
 
 /**

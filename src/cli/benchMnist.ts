@@ -11,7 +11,7 @@ import { mean, stdOrZero } from "../util/stats.js";
 import { deltaM } from "../metrics/deltaM.js";
 import { multiTitle, type MultiKind } from "../experiments/multiRun.js";
 import { nonFiniteSetting, reportSkipped, type MultiTrainCliOptions } from "./options.js";
-import type { GradStatistic } from "../balancers/types.js";
+import { statisticMode, type GradStatistic } from "../balancers/types.js";
 import { createBalancer } from "../balancers/registry.js";
 import { stemModeProblem } from "../models/conv.js";
 import type { MultiRunOutcome, MultiRunSpec } from "../experiments/multiExperiment.js";
@@ -55,7 +55,7 @@ export function benchSpecs(o: BenchMnistOptions): MultiRunSpec[] {
  */
 export function gradModeFor(method: string, o: Pick<BenchMnistOptions, "gradMode" | "encoder">): GradStatistic | undefined {
   const needs = createBalancer(method).needs;
-  const mode = needs.gramian ?? needs.gradNorms;
+  const mode = statisticMode(needs);
   if (!mode) return undefined;
   if (o.gradMode) return o.gradMode === mode ? undefined : o.gradMode;
   return o.encoder === "lenet" && stemModeProblem(mode) ? "representation" : undefined;

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { prepareOutDir, saveOutput } from "./output.js";
 import { createBalancer } from "../balancers/registry.js";
-import type { GradStatistic } from "../balancers/types.js";
+import { statisticMode, type GradStatistic } from "../balancers/types.js";
 import { toyData } from "../experiments/toyExperiment.js";
 import { formatTable } from "./table.js";
 import { planThreads, threadsLine, toyFlopsPerStep } from "./threads.js";
@@ -47,7 +47,7 @@ export function methodOptions(o: Pick<ToyCommandOptions, "method" | "alpha" | "w
   if (o.alpha !== undefined) (o.method === "gradnorm" ? (opts.alpha = o.alpha) : reject("alpha"));
   if (o.gradMode !== undefined) {
     const needs = createBalancer(o.method, o.method === "static" ? { weights: o.weights ?? [] } : {}).needs;
-    if (needs.gradNorms === undefined && needs.gramian === undefined) reject("grad-mode");
+    if (statisticMode(needs) === undefined) reject("grad-mode");
     opts.gradMode = o.gradMode;
   }
   if (o.weights !== undefined) (o.method === "static" ? (opts.weights = o.weights) : reject("weights"));

@@ -78,11 +78,13 @@ export function conv2d(channels: number, kernel: number): Layer<{ K: np.Array; b
       const M = Ho * Wo;
       const dz = dyT.reshape([T * B * M, channels]);
       const stats = statKernels[kind];
-      // The T kernel gradients [T, r, cp] (zero padded columns add nothing to norms or inner products).
-      const dKT = np.matmul(patches.ref.reshape([1, B, M, r]).transpose([0, 1, 3, 2]), padCols(dz.ref, cp).reshape([T, B, M, cp])).sum(1);
-      let a = stats.stacked(dKT.reshape([T, r * cp]));
-      if (!kernelOnly) a = a.add(stats.bias(dz.ref.reshape([T, B * M, channels])));
-      a = acc === null ? a : acc.add(a);
+      // The T kernel gradients [T, r, cp] (zero padded columns add nothing to norms or inner products;
+      // the magnitudes' entry count is over the real columns only).
+      let dKT = np.matmul(patches.ref.reshape([1, B, M, r]).transpose([0, 1, 3, 2]), padCols(dz.ref, cp).reshape([T, B, M, cp])).sum(1);
+      if (kind === "abs" && cp > channels) dKT = dKT.slice([], [], [0, channels]);
+      let a = stats.stacked(dKT.reshape([T, -1]));
+      if (!kernelOnly) a = stats.merge(a, stats.bias(dz.ref.reshape([T, B * M, channels])));
+      a = acc === null ? a : stats.merge(acc, a);
       if (!needDx) {
         dz.dispose();
         return { dxT: null, acc: a };

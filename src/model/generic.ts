@@ -35,7 +35,7 @@ export interface ModelPassResult {
 /**
  * Accumulates a per-task statistic over a parameter tree, leaf by leaf, from T per-task gradient trees
  * (consumed): for each leaf the T gradients are stacked [T, n] and their squared norms or Gramian
- * added — memory T × the largest leaf, not T × every parameter.
+ * merged — memory T × the largest leaf, not T × every parameter.
  */
 function treeStat(perTask: Tree[], kind: StatKind): np.Array {
   const leaves = perTask.map((g) => tree.leaves(g) as np.Array[]);
@@ -43,7 +43,7 @@ function treeStat(perTask: Tree[], kind: StatKind): np.Array {
   for (let j = 0; j < leaves[0]!.length; j++) {
     const F = np.stack(leaves.map((l) => l[j]!.reshape([-1])));
     const s = statKernels[kind].stacked(F);
-    total = total === null ? s : total.add(s);
+    total = total === null ? s : statKernels[kind].merge(total, s);
   }
   if (total === null) throw new ModelContractError("the parameters the statistic is taken over are empty");
   return total;

@@ -43,7 +43,8 @@ export interface Layer<P extends Tree = Tree> {
   ): { dxT: np.Array | null; acc: np.Array | null };
 }
 
-const add = (acc: np.Array | null, s: np.Array) => (acc === null ? s : acc.add(s));
+/** `s` joined to the statistic accumulated so far (null: none yet) by the kind's merge. Consumes both. */
+const add = (kind: StatKind, acc: np.Array | null, s: np.Array) => (acc === null ? s : statKernels[kind].merge(acc, s));
 
 /** For layers without parameters: applies `f` to the cotangent, or drops it when no input cotangent is needed. */
 const passOn = (d: np.Array, needDx: boolean, f: (d: np.Array) => np.Array): np.Array | null => {
@@ -76,7 +77,7 @@ export function dense(units: number): Layer<{ W: np.Array; b: np.Array }> {
     backwardT(p, res, dyT, kind, acc, kernelOnly, _inShape, needDx) {
       const { x } = res as { x: np.Array };
       const k = statKernels[kind];
-      const a = add(acc, kernelOnly ? k.linear(x.ref, dyT.ref) : k.affine(x.ref, dyT.ref));
+      const a = add(kind, acc, kernelOnly ? k.linear(x.ref, dyT.ref) : k.affine(x.ref, dyT.ref));
       return { dxT: passOn(dyT, needDx, (d) => np.einsum("tbk,jk->tbj", d, p.W.ref)), acc: a };
     },
   };
@@ -182,8 +183,8 @@ export function layerNorm(eps = 1e-5): Layer<{ gamma: np.Array; beta: np.Array }
       const axes = dyT.shape.slice(1, -1).map((_, i) => i + 1);
       const gT = dyT.ref.mul(xhat.ref).sum(axes).reshape([T, -1]);
       const k = statKernels[kind];
-      let a = add(acc, k.stacked(gT));
-      if (!kernelOnly) a = a.add(k.stacked(dyT.ref.sum(axes).reshape([T, -1])));
+      let a = add(kind, acc, k.stacked(gT));
+      if (!kernelOnly) a = k.merge(a, k.stacked(dyT.ref.sum(axes).reshape([T, -1])));
       if (!needDx) {
         dyT.dispose();
         return { dxT: null, acc: a };

@@ -79,13 +79,13 @@ export type LinearForm = "direct" | "batch";
  * norms — direct T·B·I·O, batch B²·I + T·B²·O; Gramian — direct T·B·I·O + T²·I·O, batch
  * B²·I + T·B²·O + T²·B·O.
  */
-export function linearStatCosts(kind: StatKind, B: number, I: number, O: number, T: number): Record<LinearForm, number> {
+export function linearStatCosts(kind: "norms" | "gramian", B: number, I: number, O: number, T: number): Record<LinearForm, number> {
   if (kind === "norms") return { direct: T * B * I * O, batch: B * B * I + T * B * B * O };
   return { direct: T * B * I * O + T * T * I * O, batch: B * B * I + T * B * B * O + T * T * B * O };
 }
 
 /** The form with fewer multiply-adds ({@link linearStatCosts}); ties go to `direct`. */
-export function linearStatForm(kind: StatKind, B: number, I: number, O: number, T: number): LinearForm {
+export function linearStatForm(kind: "norms" | "gramian", B: number, I: number, O: number, T: number): LinearForm {
   const c = linearStatCosts(kind, B, I, O, T);
   return c.batch < c.direct ? "batch" : "direct";
 }
@@ -174,16 +174,68 @@ export function affineGradGramian(h: np.Array, dz: np.Array, form?: LinearForm):
   return linearGradGramian(h, dz.ref, "direct").add(biasGradGramian(dz));
 }
 
-/** Which per-task statistic to compute: squared norms [T] or the Gramian [T, T]. */
-export type StatKind = "norms" | "gramian";
+/**
+ * Per-task magnitudes of the gradient entries over all but the leading axis, as [3, T]: row 0 the
+ * largest |gₜ| entry, row 1 the sum of |gₜ|, row 2 the number of entries (the same for every task), so
+ * that parts of a parameter set merge exactly ({@link mergeAbsStats}) and the mean is row 1 / row 2 at
+ * the end ({@link absMaxMean}). Consumes x.
+ */
+export function stackedAbsStats(x: np.Array): np.Array {
+  const T = x.shape[0]!;
+  const a = np.abs(x.reshape([T, -1]));
+  const n = a.shape[1]!;
+  return np.stack([a.ref.max(1), a.sum(1), np.full([T], n)]);
+}
 
-/** A per-task statistic request: where (the gradient mode), and squared norms [T] or the Gramian [T, T]. */
+/** {@link stackedAbsStats} of a linear layer's weight gradients hᵀdzₜ (formed directly). Consumes both. */
+export function linearGradAbsStats(h: np.Array, dz: np.Array): np.Array {
+  return stackedAbsStats(taskGradients(h, dz).g);
+}
+
+/** {@link stackedAbsStats} of the bias gradients Σ_b dzₜ. Consumes dz. */
+export function biasGradAbsStats(dz: np.Array): np.Array {
+  return stackedAbsStats(dz.sum(1));
+}
+
+/** {@link stackedAbsStats} of an affine layer's gradients, weights and bias together. Consumes both. */
+export function affineGradAbsStats(h: np.Array, dz: np.Array): np.Array {
+  return mergeAbsStats(linearGradAbsStats(h, dz.ref), biasGradAbsStats(dz));
+}
+
+/** Two [3, T] magnitude statistics of disjoint parameter sets as one: max of maxima, sums of sums and counts. Consumes both. */
+export function mergeAbsStats(a: np.Array, b: np.Array): np.Array {
+  const max = np.maximum(a.ref.slice(0), b.ref.slice(0));
+  const rest = a.slice([1, 3]).add(b.slice([1, 3]));
+  return np.concatenate([max.reshape([1, -1]), rest]);
+}
+
+/** [2T]: the largest |∂Lₜ/∂θ| of each task, then the mean |∂Lₜ/∂θ|, from a [3, T] magnitude statistic. Consumes s. */
+export function absMaxMean(s: np.Array): np.Array {
+  const mean = s.ref.slice(1).div(s.ref.slice(2));
+  return np.concatenate([s.slice(0), mean]);
+}
+
+const add = (a: np.Array, b: np.Array) => a.add(b);
+
+/**
+ * Which per-task statistic to compute: squared norms [T], the Gramian [T, T], or the magnitudes of the
+ * gradient entries `abs` ([3, T]: max |g|, Σ |g|, count — learning-rate annealing's statistic).
+ */
+export type StatKind = "norms" | "gramian" | "abs";
+
+/** A per-task statistic request: where (the gradient mode), and which statistic ({@link StatKind}). */
 export interface StatRequest {
   readonly mode: GradStatistic;
   readonly kind: StatKind;
 }
 
+/**
+ * Each statistic's kernels for a linear layer's weights, an affine layer, a bias, stacked per-task
+ * gradients, and `merge`, which joins the statistics of two disjoint parameter sets (a sum for norms and
+ * Gramians). Every kernel consumes its arguments.
+ */
 export const statKernels = {
-  norms: { linear: linearGradSquaredNorms, affine: affineGradSquaredNorms, bias: biasGradSquaredNorms, stacked: stackedSquaredNorms },
-  gramian: { linear: linearGradGramian, affine: affineGradGramian, bias: biasGradGramian, stacked: stackedGramian },
+  norms: { linear: linearGradSquaredNorms, affine: affineGradSquaredNorms, bias: biasGradSquaredNorms, stacked: stackedSquaredNorms, merge: add },
+  gramian: { linear: linearGradGramian, affine: affineGradGramian, bias: biasGradGramian, stacked: stackedGramian, merge: add },
+  abs: { linear: linearGradAbsStats, affine: affineGradAbsStats, bias: biasGradAbsStats, stacked: stackedAbsStats, merge: mergeAbsStats },
 } as const;

@@ -106,7 +106,7 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
     model.outputs.map((o, i) => taskLoss(i, ys, evaluate(model, o, new Map([[graph.rep.id, copies[i]!]]), true)));
 
   /**
-   * The statistic (T norms or the T² Gramian, flat) from the unweighted cotangents g [T, …] at the
+   * The statistic (T norms, the T² Gramian flat, or the T largest then the T mean gradient magnitudes) from the unweighted cotangents g [T, …] at the
    * representation `rep` (its value) and, for GradNorm's W, the input of W's layer.
    */
   const statistic = (x: TfjsInputs, g: tf.Tensor, rep: tf.Tensor, chainInput: tf.Tensor | undefined): tf.Tensor => {
@@ -130,6 +130,7 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
       });
       J = tf.stack(perTask);
     }
+    if (request!.kind === "abs") return tf.concat([tf.max(tf.abs(J), 1), tf.mean(tf.abs(J), 1)]);
     return request!.kind === "norms" ? tf.sqrt(tf.sum(tf.square(J), 1)) : tf.reshape(tf.matMul(J as tf.Tensor2D, J as tf.Tensor2D, false, true), [-1]);
   };
 

@@ -65,6 +65,8 @@ export interface StepRecord {
   readonly losses: number[];
   readonly gradNorms?: number[];
   readonly gramian?: number[][];
+  readonly gradAbsMax?: number[];
+  readonly gradAbsMean?: number[];
 }
 
 

@@ -57,6 +57,10 @@ export function checkObservation<O extends Omit<StepRecord, "weights">>(obs: O, 
   if (bad) throw new NonFiniteError(`loss of task ${bad[0]} is ${bad[1]}`, t, " (training diverged or the data holds NaN/Inf)");
   const norm = firstNonFinite(obs.gradNorms ?? []);
   if (norm) throw new NonFiniteError(`gradient norm of task ${norm[0]} is ${norm[1]}`, t, " (training diverged)");
+  for (const [key, name] of [["gradAbsMax", "largest gradient entry"], ["gradAbsMean", "mean gradient magnitude"]] as const) {
+    const b = firstNonFinite(obs[key] ?? []);
+    if (b) throw new NonFiniteError(`${name} of task ${b[0]} is ${b[1]}`, t, " (training diverged)");
+  }
   obs.gramian?.forEach((row, i) => {
     const b = firstNonFinite(row);
     if (b) throw new NonFiniteError(`Gramian entry (${i}, ${b[0]}) is ${b[1]}`, t, " (training diverged)");
@@ -93,6 +97,10 @@ export function nextState<S extends BalancerState>(balancer: Balancer<S>, obs: O
 
 /** The statistic a balancer's needs call for: the Gramian if it asks for one (its diagonal gives the norms), else norms. */
 export function statRequest(needs: Needs): StatRequest | undefined {
+  if (needs.gradAbs) {
+    if (needs.gradNorms || needs.gramian) throw new TrainingError("a balancer cannot ask for gradient magnitudes (gradAbs) together with gradient norms or a Gramian");
+    return { mode: needs.gradAbs, kind: "abs" };
+  }
   if (needs.gramian) {
     if (needs.gradNorms && needs.gradNorms !== needs.gramian) {
       throw new TrainingError(`a balancer cannot ask for gradient norms (${needs.gradNorms}) and a Gramian (${needs.gramian}) in different modes`);
@@ -108,9 +116,10 @@ export function parseObserved(
   T: number,
   request: StatRequest | undefined,
   wantNorms: boolean,
-): { losses: number[]; gradNorms?: number[]; gramian?: number[][] } {
+): { losses: number[]; gradNorms?: number[]; gramian?: number[][]; gradAbsMax?: number[]; gradAbsMean?: number[] } {
   const losses = Array.from(observed.subarray(0, T));
   if (!request) return { losses };
+  if (request.kind === "abs") return { losses, gradAbsMax: Array.from(observed.subarray(T, 2 * T)), gradAbsMean: Array.from(observed.subarray(2 * T, 3 * T)) };
   if (request.kind === "norms") return { losses, gradNorms: Array.from(observed.subarray(T, 2 * T)) };
   // Symmetric by definition; float32 products in different orders leave rounding-level asymmetry.
   const at = (i: number, j: number) => observed[T + i * T + j]!;

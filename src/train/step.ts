@@ -3,7 +3,7 @@ import type { GradStatistic } from "../balancers/types.js";
 import { adam, type AdamOptions, type AdamState } from "../optim/adam.js";
 import { checkConfig, forward, headsForward, trunkForward, type MultiHeadMlpConfig, type Params } from "../models/mlp.js";
 import { stemBackward, stemForward, stemModeProblem, type ConvStemConfig, type StemLayerResiduals } from "../models/conv.js";
-import { statKernels, type StatRequest } from "../stats/gradNorms.js";
+import { absMaxMean, statKernels, type StatRequest } from "../stats/gradNorms.js";
 import type { TaskLoss } from "./losses.js";
 export { parseObserved } from "./observation.js";
 
@@ -96,7 +96,7 @@ export function forwardWithStats(
     value = k.affine(hs[L - 1]!.ref, d.ref);
     for (let l = L - 1; l > 0; l--) {
       d = np.einsum("tbk,jk->tbj", d, params.trunk.W[l]!.ref).mul(masks[l - 1]!.ref);
-      value = value.add(k.affine(hs[l - 1]!.ref, d.ref));
+      value = k.merge(value, k.affine(hs[l - 1]!.ref, d.ref));
     }
     d.dispose();
   }
@@ -170,11 +170,12 @@ export function lossesAndGrads(
 
 /**
  * The statistic's value as the balancer sees it, flattened after the losses into one array so
- * the host reads back once: [T] losses, then norms [T] (square roots taken here) or the Gramian [T·T].
+ * the host reads back once: [T] losses, then norms [T] (square roots taken here), the Gramian [T·T], or
+ * the largest and the mean gradient magnitudes [2T].
  */
 export function observedArray(losses: np.Array, stat: np.Array | undefined, request: StatRequest | undefined): np.Array {
   if (!stat || !request) return losses;
-  const flat = request.kind === "norms" ? np.sqrt(stat) : stat.reshape([-1]);
+  const flat = request.kind === "norms" ? np.sqrt(stat) : request.kind === "abs" ? absMaxMean(stat) : stat.reshape([-1]);
   return np.concatenate([losses, flat]);
 }
 

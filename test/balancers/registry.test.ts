@@ -5,16 +5,20 @@ import * as lb from "../../src/balancers/index.js";
 import { createBalancer, methodNames, methodOptions, registry } from "../../src/balancers/registry.js";
 import { BalancerInputError } from "../../src/balancers/validate.js";
 
-/** An observation with whatever statistics the balancer needs: norms 1/L, and a Gramian with those norms and cosines 0.3. */
-function observation(b: { needs: { gradNorms?: unknown; gramian?: unknown } }, losses: number[]) {
+/**
+ * An observation with whatever statistics the balancer needs: norms 1/L, a Gramian with those norms and
+ * cosines 0.3, gradient magnitudes 2/L (largest) and 1/L (mean).
+ */
+function observation(b: { needs: { gradNorms?: unknown; gramian?: unknown; gradAbs?: unknown } }, losses: number[]) {
   const n = losses.map((x) => 1 / x);
   const gramian = n.map((a, i) => n.map((c, j) => (i === j ? a * a : 0.3 * a * c)));
-  return { losses, ...(b.needs.gradNorms ? { gradNorms: n } : {}), ...(b.needs.gramian ? { gramian } : {}) };
+  const abs = b.needs.gradAbs ? { gradAbsMax: n.map((v) => 2 * v), gradAbsMean: n } : {};
+  return { losses, ...(b.needs.gradNorms ? { gradNorms: n } : {}), ...(b.needs.gramian ? { gramian } : {}), ...abs };
 }
 
 describe("registry", () => {
   test("lists exactly the documented methods", () => {
-    const documented = ["dwa", "equal", "famo", "graddrop", "gradnorm", "rlw", "static", "uncertainty", "mgda", "upgrad", "dualproj", "cagrad", "nashmtl", "pcgrad", "gradvac", "config", "imtlg", "alignedmtl", "dbmtl", "softadapt", "relobralo"];
+    const documented = ["dwa", "equal", "famo", "graddrop", "gradnorm", "rlw", "static", "uncertainty", "mgda", "upgrad", "dualproj", "cagrad", "nashmtl", "pcgrad", "gradvac", "config", "imtlg", "alignedmtl", "dbmtl", "softadapt", "relobralo", "lra"];
     assert.deepEqual([...methodNames()].sort(), documented.sort());
   });
 

@@ -55,6 +55,10 @@ const EXTRA: Readonly<Record<string, readonly [string, (T: number) => Record<str
     ["variant=lossWeighted", fixed({ variant: "lossWeighted" })],
     ["beta=-1e3", fixed({ beta: -1e3 })],
   ],
+  lra: [
+    ["every=1,alpha=1", fixed({ every: 1, alpha: 1 })],
+    ["weighted=false,alpha=0.9,reference=T−1", (T) => ({ weighted: false, alpha: 0.9, reference: T - 1 })],
+  ],
   relobralo: [
     ["alpha=0.5,rho=0.5,seed=3", fixed({ alpha: 0.5, rho: 0.5, seed: 3 })],
     ["alpha=0,temperature=1e-3", fixed({ alpha: 0, temperature: 1e-3 })],
@@ -154,17 +158,30 @@ export function jacobianOf(T: number, s: StepSpec): number[][] {
   return s.kind.startsWith("rng:") ? rngJacobian(T, s.d, s.kind.slice(4) as RngJacobianKind, s.seed) : jacobian(s.seed, T, s.d, s.kind as JacobianKind);
 }
 
-/** A valid observation: losses 10^lossExp, G = J Jᵀ, gradNorms = √diag G (every statistic given; methods ignore what they do not need). */
+/**
+ * A valid observation: losses 10^lossExp, G = J Jᵀ, gradNorms = √diag G, and the largest and mean |Jᵢⱼ| per
+ * row (every statistic given; methods ignore what they do not need).
+ */
 export function observationOf(T: number, s: StepSpec): Observation {
-  const gramian = gramOf(jacobianOf(T, s));
-  return { losses: s.lossExp.slice(0, T).map((e) => 10 ** e), gramian, gradNorms: gramian.map((r, i) => Math.sqrt(r[i]!)) };
+  const J = jacobianOf(T, s);
+  const gramian = gramOf(J);
+  const abs = J.map((r) => r.map(Math.abs));
+  return {
+    losses: s.lossExp.slice(0, T).map((e) => 10 ** e),
+    gramian,
+    gradNorms: gramian.map((r, i) => Math.sqrt(r[i]!)),
+    gradAbsMax: abs.map((r) => Math.max(...r)),
+    gradAbsMean: abs.map((r) => r.reduce((a, v) => a + v, 0) / r.length),
+  };
 }
 
-type Obs = { losses: number[]; gramian?: number[][]; gradNorms?: number[] };
+type Obs = { losses: number[]; gramian?: number[][]; gradNorms?: number[]; gradAbsMax?: number[]; gradAbsMean?: number[] };
 const copy = (o: Observation): Obs => ({
   losses: [...o.losses],
   ...(o.gramian ? { gramian: o.gramian.map((r) => [...r]) } : {}),
   ...(o.gradNorms ? { gradNorms: [...o.gradNorms] } : {}),
+  ...(o.gradAbsMax ? { gradAbsMax: [...o.gradAbsMax] } : {}),
+  ...(o.gradAbsMean ? { gradAbsMean: [...o.gradAbsMean] } : {}),
 });
 const withGramian = (o: Obs, G: number[][]): Obs => ({ ...o, gramian: G, gradNorms: G.map((r, i) => Math.sqrt(Math.max(r[i]!, 0))) });
 /** G scaled so that its largest diagonal entry is `top` (G = 0 stays 0). */
@@ -239,6 +256,12 @@ export const CORRUPTIONS = {
   "gradNorms negative": { valid: false, apply: (o: Obs) => ((o.gradNorms![0] = -1), o) },
   "gradNorms 0": { valid: true, apply: (o: Obs) => ({ ...o, gradNorms: o.gradNorms!.map(() => 0) }) },
   "gradNorms wrong length": { valid: false, apply: (o: Obs) => ({ ...o, gradNorms: o.gradNorms!.slice(1) }) },
+  "gradAbs missing": { valid: false, apply: (o: Obs) => ({ ...o, gradAbsMax: undefined, gradAbsMean: undefined }) },
+  "gradAbsMax NaN": { valid: false, apply: (o: Obs) => ((o.gradAbsMax![0] = Number.NaN), o) },
+  "gradAbsMean negative": { valid: false, apply: (o: Obs) => ((o.gradAbsMean![1] = -1), o) },
+  "gradAbs wrong length": { valid: false, apply: (o: Obs) => ({ ...o, gradAbsMean: o.gradAbsMean!.slice(1) }) },
+  "gradAbs all 0": { valid: true, apply: (o: Obs) => ({ ...o, gradAbsMax: o.gradAbsMax!.map(() => 0), gradAbsMean: o.gradAbsMean!.map(() => 0) }) },
+  "gradAbs 1e±300": { valid: false, apply: (o: Obs) => ({ ...o, gradAbsMax: o.gradAbsMax!.map(() => 1e300), gradAbsMean: o.gradAbsMean!.map(() => 1e-300) }) },
 } as const satisfies Record<string, { valid: boolean; apply: (o: Obs) => Obs }>;
 
 export type CorruptionName = keyof typeof CORRUPTIONS;
@@ -417,6 +440,8 @@ export function checkConstraints(v: Variant, T: number, obs: Observation, w: rea
     case "softadapt": // T·softmax (loss-weighted: T·Lᵢe^(βsᵢ)/Σ): Σ = T
     case "relobralo": // convex combinations of T·softmax vectors: Σ = T
       return sumIs(T, "Σw = T") ?? every((x) => x >= 0, "w ≥ 0");
+    case "lra": // the reference term at 1, the others ≥ 0 (convex combinations of estimates ≥ 0; 0 when α = 1 and the reference has no gradient)
+      return every((x, i) => (i === ((o.reference as number | undefined) ?? 0) ? x === 1 : x >= 0), "w_ref = 1, w ≥ 0");
     case "rlw": // softmax: Σ = 1
       return sumIs(1, "Σw = 1") ?? every((x) => x >= 0, "w ≥ 0");
     case "famo": // Σ = weightSum

@@ -36,3 +36,19 @@ export function jitStat<B extends Tree>(pass: StatPass<B>, params: ModelParams, 
   f.dispose();
   return got;
 }
+
+/**
+ * The raw `abs` statistic of per-task gradient rows, as the kernels lay it out ([3, T] flattened): the
+ * largest |entry| per row, the sums of |entries|, the entry counts.
+ */
+export function absStatOf(rows: readonly (readonly number[])[]): number[] {
+  const abs = rows.map((r) => r.map(Math.abs));
+  return [...abs.map((r) => Math.max(...r)), ...abs.map((r) => r.reduce((s, v) => s + v, 0)), ...abs.map((r) => r.length)];
+}
+
+/** The statistic `kind` of per-task gradient rows as the kernels return it: squared norms, the Gramian (flat), or {@link absStatOf}. */
+export function statOfRows(rows: readonly (readonly number[])[], kind: "norms" | "gramian" | "abs"): number[] {
+  const dot = (a: readonly number[], b: readonly number[]) => a.reduce((s, v, i) => s + v * b[i]!, 0);
+  if (kind === "abs") return absStatOf(rows);
+  return kind === "norms" ? rows.map((a) => dot(a, a)) : rows.flatMap((a) => rows.map((b) => dot(a, b)));
+}

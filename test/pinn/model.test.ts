@@ -1,7 +1,7 @@
 import { test, before, describe } from "node:test";
 import assert from "node:assert/strict";
 import { numpy as np, tree, grad } from "@jax-js/jax";
-import { setupJax, toList } from "../helpers/jax.js";
+import { setupJax, toList, statOfRows } from "../helpers/jax.js";
 import { liveBufferCounter } from "../helpers/liveBuffers.js";
 import { featureDerivative, initPinnParams, pinnModel, taylorFeatures, type PinnBatch, type PinnParams, type PinnTerm } from "../../src/pinn/model.js";
 import { modelPass } from "../../src/model/generic.js";
@@ -118,11 +118,14 @@ describe("pinnModel in the contract", () => {
     };
   };
 
-  test("each term's loss and its gradient over all parameters equal jax-js grad of that term alone; the Gramian's diagonal is their squared norms", () => {
+  test("each term's loss and its gradient over all parameters equal jax-js grad of that term alone; the Gramian's diagonal is their squared norms, the magnitudes their max and sum of |g|", () => {
     const params = initPinnParams({ inputDim: 2, hidden: [8, 8] }, 2);
     const batch = batchOf(4);
     const r = modelPass(model, params, batch, { stat: { mode: "shared", kind: "gramian" } });
     const G = toList(r.stat!);
+    const rAbs = modelPass(model, params, batch, { stat: { mode: "shared", kind: "abs" } });
+    const A = toList(rAbs.stat!);
+    tree.dispose([rAbs.losses, rAbs.stat] as never);
     const losses = toList(r.losses);
     terms.forEach((term, t) => {
       const single = pinnModel([term], { inputDim: 2, hidden: [8, 8] });
@@ -139,6 +142,8 @@ describe("pinnModel in the contract", () => {
       const flat = (tree.leaves(g) as np.Array[]).flatMap((a) => toList(a));
       const sq = flat.reduce((a, v) => a + v * v, 0);
       assert.ok(Math.abs(sq - G[t * 3]!) / sq < 1e-4, `term ${term.name}: ‖∇‖² ${sq} vs Gramian ${G[t * 3]}`);
+      const want = statOfRows([flat], "abs");
+      [A[t]!, A[2 + t]!, A[4 + t]!].forEach((v, k) => assert.ok(Math.abs(v - want[k]!) <= 1e-4 * want[k]!, `term ${term.name}: |g| statistic ${k} ${v} vs ${want[k]}`));
       tree.dispose([g, one] as never);
       void losses;
     });

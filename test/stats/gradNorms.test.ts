@@ -1,11 +1,14 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { numpy as np, grad, jit, tree } from "@jax-js/jax";
-import { setupJax, toList, maxRelErr, jitStat } from "../helpers/jax.js";
+import { setupJax, toList, maxRelErr, jitStat, statOfRows } from "../helpers/jax.js";
 import { liveBufferCounter } from "../helpers/liveBuffers.js";
 import {
+  absMaxMean,
+  affineGradAbsStats,
   affineGradGramian,
   affineGradSquaredNorms,
+  linearGradAbsStats,
   linearGradGramian,
   linearGradSquaredNorms,
   linearStatCosts,
@@ -54,6 +57,29 @@ const shapes: [B: number, I: number, O: number, T: number][] = [
 ];
 
 for (const [B, I, O, T] of shapes) {
+  test(`gradient magnitudes (abs), B=${B} I=${I} O=${O} T=${T}: linear and affine kernels, eager and under jit, equal the per-task gradients' max and sum of |g|`, () => {
+    const rng = new Rng(B * 7 + I * 3 + O + T);
+    const hData = rng.normals(B * I);
+    const dzData = rng.normals(T * B * O);
+    for (const bias of [false, true]) {
+      const rows = reference(hData, dzData, B, I, O, T, bias);
+      const kernel = bias ? affineGradAbsStats : linearGradAbsStats;
+      for (const compiled of [false, true]) {
+        const f = (h: np.Array, dz: np.Array) => absMaxMean(kernel(h, dz));
+        const run = compiled ? jit(f) : f;
+        const before = counter.live();
+        const out = run(np.array(hData).reshape([B, I]), np.array(dzData).reshape([T, B, O]));
+        const got = toList(out);
+        out.dispose();
+        if (compiled) (run as ReturnType<typeof jit>).dispose();
+        else assert.equal(counter.live(), before, `bias=${bias}: leaked buffers`);
+        const raw = statOfRows(rows, "abs");
+        const want = [...raw.slice(0, T), ...raw.slice(T, 2 * T).map((s, t) => s / raw[2 * T + t]!)];
+        assert.ok(maxRelErr(got, want) < 1e-5, `bias=${bias} jit=${compiled}: max rel err ${maxRelErr(got, want)}`);
+      }
+    }
+  });
+
   test(`linear and affine statistics, B=${B} I=${I} O=${O} T=${T}: both forms, eager and under jit, equal the per-task gradients (1e-5 relative)`, () => {
     const rng = new Rng(B * 1000 + I * 10 + O + T);
     const hData = rng.normals(B * I);
@@ -129,9 +155,9 @@ test("the fast tier's shared and lastShared statistics with layers in both forms
   const refs = { shared: perTask((g) => g.shared), lastShared: perTask((g) => (g.shared as { last: unknown }).last) };
   for (const mode of ["shared", "lastShared"] as const) {
     const rows = refs[mode];
-    for (const kind of ["norms", "gramian"] as const) {
+    for (const kind of ["norms", "gramian", "abs"] as const) {
       const got = jitStat((p: ModelParams, b: LayersBatch, o) => m.fast!.pass(p, b, o), params, batch, { mode, kind });
-      const want = kind === "norms" ? rows.map((a) => dot(a, a)) : rows.flatMap((a) => rows.map((b) => dot(a, b)));
+      const want = statOfRows(rows, kind);
       assert.ok(maxRelErr(got, want) < 1e-5, `${mode} ${kind}: max rel err ${maxRelErr(got, want)}`);
     }
   }

@@ -44,10 +44,10 @@ function twoTask(opts: { sharedHead?: boolean; repActivation?: "tanh" | "elu" } 
 }
 
 /** A balancer that records what it observes and returns fixed weights (timing and mode chosen by the test). */
-function probe(mode: GradStatistic, kind: "norms" | "gramian", timing: Timing, weights: number[], seen: Observation[]): Balancer<BalancerState> {
+function probe(mode: GradStatistic, kind: "norms" | "gramian" | "abs", timing: Timing, weights: number[], seen: Observation[]): Balancer<BalancerState> {
   return {
     name: "probe",
-    needs: kind === "norms" ? { gradNorms: mode } : { gramian: mode },
+    needs: kind === "norms" ? { gradNorms: mode } : kind === "abs" ? { gradAbs: mode } : { gramian: mode },
     timing,
     init: () => ({ weights, step: 0 }),
     update: (obs, s) => {
@@ -80,7 +80,7 @@ for (const [sharedHead, repActivation] of [[false, "tanh"], [true, "tanh"], [fal
     for (const mode of ["representation", "lastShared", "shared"] as const) {
       test(`statistics equal separate per-task tf.grads (${mode}, timing ${timing}${sharedHead ? ", heads sharing a layer" : ""}, ${repActivation} representation)`, async () => {
         const m = twoTask({ sharedHead, repActivation });
-        for (const kind of ["norms", "gramian"] as const) {
+        for (const kind of ["norms", "gramian", "abs"] as const) {
           const seen: Observation[] = [];
           const J = expectedJacobian(m, mode);
           const trainer = createTfjsTrainer({ model: m.model, loss: [...m.loss], balancer: probe(mode, kind, timing, [0.7, 1.3], seen), optimizer: tf.train.sgd(0.05) });
@@ -93,6 +93,11 @@ for (const [sharedHead, repActivation] of [[false, "tanh"], [true, "tanh"], [fal
           const obs = seen[0]!;
           obs.losses.forEach((l, t) => close(l, expectLoss[t]!, 1e-6, `loss ${t}`));
           if (kind === "norms") obs.gradNorms!.forEach((n, t) => close(n, Math.sqrt(dot(J[t]!, J[t]!)), 1e-5, `norm ${t}`));
+          else if (kind === "abs") {
+            const a = J.map((r) => r.map(Math.abs));
+            obs.gradAbsMax!.forEach((v, t) => close(v, Math.max(...a[t]!), 1e-5, `max |g| ${t}`));
+            obs.gradAbsMean!.forEach((v, t) => close(v, a[t]!.reduce((x, y) => x + y, 0) / a[t]!.length, 1e-5, `mean |g| ${t}`));
+          }
           else for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) close(obs.gramian![i]![j]!, dot(J[i]!, J[j]!), 1e-5, `G[${i}][${j}]`);
           assert.deepEqual(rec.weights, [0.7, 1.3]);
         }

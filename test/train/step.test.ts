@@ -1,7 +1,7 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { numpy as np, grad, tree } from "@jax-js/jax";
-import { setupJax, toList, maxRelErr } from "../helpers/jax.js";
+import { setupJax, toList, maxRelErr, statOfRows } from "../helpers/jax.js";
 import { initParams, forward, type Params } from "../../src/models/mlp.js";
 import { lossesAndGrads } from "../../src/train/step.js";
 import { meanSquaredError, crossEntropy, type TaskLoss } from "../../src/train/losses.js";
@@ -108,7 +108,7 @@ for (const [loss, onehot] of [[meanSquaredError, false], [crossEntropy, true]] a
 
 import { forwardWithStats, combinedGrads } from "../../src/train/step.js";
 
-test("per-task Gramians match autodiff in every mode, both kernels (B < and > layer width)", () => {
+test("per-task Gramians and gradient magnitudes match autodiff in every mode, both kernels (B < and > layer width)", () => {
   for (const B of [4, 12]) {
     const p = initParams(cfg, 21);
     const { x, y } = batch(B, 22, false);
@@ -119,15 +119,16 @@ test("per-task Gramians match autodiff in every mode, both kernels (B < and > la
       shared: per.map((g) => tree.leaves(g.trunk).flatMap((a) => toList(a as np.Array))),
     };
     per.forEach((g) => tree.dispose(g));
-    for (const mode of ["lastShared", "shared"] as const) {
-      const f = forwardWithStats(p, x.ref, y.ref, meanSquaredError, { mode, kind: "gramian" });
-      const G = toList(f.stat!);
-      tree.dispose(combinedGrads(p, np.ones([T]), f.residuals));
-      f.losses.dispose();
-      f.stat!.dispose();
-      const want = vecs[mode].flatMap((a) => vecs[mode].map((b) => a.reduce((s, v, k) => s + v * b[k]!, 0)));
-      assert.ok(maxRelErr(G, want) < 1e-5, `B=${B} ${mode}: ${G} vs ${want}`);
-    }
+    for (const mode of ["lastShared", "shared"] as const)
+      for (const kind of ["gramian", "abs"] as const) {
+        const f = forwardWithStats(p, x.ref, y.ref, meanSquaredError, { mode, kind });
+        const got = toList(f.stat!);
+        tree.dispose(combinedGrads(p, np.ones([T]), f.residuals));
+        f.losses.dispose();
+        f.stat!.dispose();
+        const want = statOfRows(vecs[mode], kind);
+        assert.ok(maxRelErr(got, want) < 1e-5, `B=${B} ${mode} ${kind}: ${got} vs ${want}`);
+      }
     tree.dispose(p);
     x.dispose();
     y.dispose();

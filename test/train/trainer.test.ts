@@ -83,6 +83,8 @@ test("statRequest: Gramian when asked (norms from its diagonal), else norms; con
   assert.deepEqual(statRequest({ gradNorms: "lastShared" }), { mode: "lastShared", kind: "norms" });
   assert.deepEqual(statRequest({ gramian: "representation" }), { mode: "representation", kind: "gramian" });
   assert.throws(() => statRequest({ gramian: "shared", gradNorms: "lastShared" }), /different modes/);
+  assert.deepEqual(statRequest({ gradAbs: "shared" }), { mode: "shared", kind: "abs" });
+  assert.throws(() => statRequest({ gradAbs: "shared", gradNorms: "shared" }), /gradient magnitudes \(gradAbs\) together with/);
 });
 
 /** Batch 0 with a NaN in the inputs (x) or in task 1's targets (y). */
