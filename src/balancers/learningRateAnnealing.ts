@@ -50,7 +50,9 @@ function magnitudes(name: string, what: string, values: readonly number[] | unde
  * arXiv version recommends 0.9), `every` 10 (the papers' experiments and code), `weighted` true,
  * `gradMode` `shared`. Timing `next`: step t's gradients give the weights from step t + 1 on (the
  * official code measures them after step t's update, on the same batch). A term whose weighted mean is
- * 0 (no gradient) keeps its weight. Info: `estimates`, the latest λ̂.
+ * 0 (no gradient) keeps its weight. Info: `estimates`, the latest λ̂. The statistic is read only at
+ * update steps (`needs.every`), so the model trainer computes it only there: the other steps cost what
+ * equal weights cost.
  *
  * Differences from the official code (github.com/PredictiveIntelligenceLab/GradientPathologiesPINNs,
  * Helmholtz2D_model_tf.py): (1) the code takes the gradients with respect to the weight matrices only and
@@ -72,7 +74,7 @@ export function learningRateAnnealing(options: LearningRateAnnealingOptions = {}
 
   return {
     name,
-    needs: { gradAbs: mode },
+    needs: { gradAbs: mode, every },
     init(numTasks) {
       checkNumTasks(name, numTasks, 1);
       if (reference >= numTasks) throw new BalancerInputError(name, `reference ${reference} is not a task index (${numTasks} tasks)`);
@@ -82,10 +84,10 @@ export function learningRateAnnealing(options: LearningRateAnnealingOptions = {}
     update(obs: Observation, state: LearningRateAnnealingState): UpdateResult<LearningRateAnnealingState> {
       const T = state.weights.length;
       checkLosses(name, obs, T);
-      const max = magnitudes(name, "largest gradient entries", obs.gradAbsMax, T);
-      const mean = magnitudes(name, "mean gradient magnitudes", obs.gradAbsMean, T);
       const step = state.step + 1;
       if (state.step % every !== 0) return { weights: state.weights, state: { ...state, step }, info: { estimates: state.estimates } };
+      const max = magnitudes(name, "largest gradient entries", obs.gradAbsMax, T);
+      const mean = magnitudes(name, "mean gradient magnitudes", obs.gradAbsMean, T);
       const top = max[reference]!;
       const estimates = [...state.estimates];
       const weights = state.weights.map((w, i) => {

@@ -50,6 +50,12 @@ export interface Needs {
   readonly gramian?: GradStatistic;
   /** The largest and the mean gradient magnitude per task (learning-rate annealing); not with the other two. */
   readonly gradAbs?: GradStatistic;
+  /**
+   * The statistic is read only by updates whose `state.step` is a multiple of this (default 1: every
+   * update). A trainer may then leave it out of the other steps (the model trainer runs those without it);
+   * `update` must accept an observation without it there.
+   */
+  readonly every?: number;
 }
 
 /** Where a balancer's statistic is taken (its gradient mode), or undefined for a method on losses only. */

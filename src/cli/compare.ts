@@ -63,9 +63,13 @@ export function staticGrid(sigmas: readonly number[]): { label: string; weights:
 /** GradNorm's comparison set, which `compare` always runs (so it cannot be an extra method too). */
 export const comparedMethods: readonly string[] = ["gradnorm", "equal", "uncertainty", "static"];
 
-/** The methods of the gradient-manipulation family: every registered one but GradNorm's comparison set and the loss-only DWA, RLW, SoftAdapt and ReLoBRaLo. */
+/**
+ * The methods of the gradient-manipulation family: every registered one but GradNorm's comparison set,
+ * the loss-only DWA, RLW, SoftAdapt and ReLoBRaLo, and learning-rate annealing (made for a PDE residual
+ * as the reference term).
+ */
 export function defaultExtraMethods(): string[] {
-  const base = new Set([...comparedMethods, "dwa", "rlw", "softadapt", "relobralo"]);
+  const base = new Set([...comparedMethods, "dwa", "rlw", "softadapt", "relobralo", "lra"]);
   return methodNames().filter((m) => !base.has(m));
 }
 

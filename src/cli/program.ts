@@ -272,7 +272,7 @@ export function buildProgram(runners: Runners = defaultRunners): Command {
         .command("bench")
         .description("every problem × method × seed: relative L2 error (mean ± std), ms/step")
         .addOption(new Option("--problems <list>", pinnProblemNames.join(", ")).default(["poisson", "helmholtz", "kleingordon", "burgers"]))
-        .addOption(new Option("--methods <list>", "methods").default(["equal", "gradnorm", "uncertainty", "dwa", "softadapt", "relobralo", "famo", "mgda", "pcgrad", "cagrad"]))
+        .addOption(new Option("--methods <list>", "methods").default(["equal", "gradnorm", "uncertainty", "dwa", "softadapt", "relobralo", "lra", "famo", "mgda", "pcgrad", "cagrad"]))
         .addOption(new Option("--seeds <list>", "network and sampling seeds").default([0, 1]))
         .addOption(new Option("--workers <n>", "worker threads (default: one per core)"))
         .addOption(new Option("--out <dir>", "output folder").default("out/pinn"))

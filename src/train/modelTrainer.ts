@@ -60,6 +60,10 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
   }
   const resumed = opts.resume ? restore(opts.resume, balancer.name, T) : null;
   const single = current ? null : buildModelStep(config);
+  // For a balancer that reads its statistic every k-th update only, the steps in between run without it
+  // (compiled on first use).
+  const every = balancer.needs.every ?? 1;
+  let plain: ReturnType<typeof buildModelStep<B>> | null = null;
   const twoPhase = current ? buildModelTwoPhase(config) : null;
   let params: ModelParams | null = resumed ? resumed.params : opts.params!;
   let optState: Tree = resumed ? resumed.optState : optimizer.init(params as unknown as Tree);
@@ -72,8 +76,8 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
     return params;
   };
   /** Reads the step's observation back asynchronously, checks it, and gives the balancer's next state. */
-  const observe = (observed: np.Array) => async () => {
-    const obs = checkObservation(parseObserved((await observed.data()) as Float32Array, T, request, balancer.needs.gradNorms !== undefined), t);
+  const observe = (observed: np.Array, stat: typeof request) => async () => {
+    const obs = checkObservation(parseObserved((await observed.data()) as Float32Array, T, stat, balancer.needs.gradNorms !== undefined), t);
     return { obs, next: nextState(balancer, obs, state, T, t) };
   };
   return {
@@ -112,7 +116,7 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
             throw e;
           }
           const { observed, residuals } = first;
-          const { obs, next } = await freeOnError([batch, residuals], observe(observed));
+          const { obs, next } = await freeOnError([batch, residuals], observe(observed, request));
           const out = twoPhase.apply(live(), optState, np.array(new Float32Array(next.weights)), batch, residuals);
           params = out.params;
           optState = out.optState;
@@ -121,8 +125,10 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
         } else {
           const weights = state.weights;
           const seed = np.array(balancer.combine ? balancer.combine.seed(state) >>> 0 : 0, { dtype: np.uint32 });
-          const out = single!.step(tree.ref(live()), tree.ref(optState), np.array(new Float32Array(weights)), batch, seed);
-          const { obs, next } = await freeOnError([out.params, out.optState], observe(out.observed));
+          const withStat = request !== undefined && state.step % every === 0;
+          const stepper = withStat || request === undefined ? single! : (plain ??= buildModelStep({ ...config, stat: undefined }));
+          const out = stepper.step(tree.ref(live()), tree.ref(optState), np.array(new Float32Array(weights)), batch, seed);
+          const { obs, next } = await freeOnError([out.params, out.optState], observe(out.observed, withStat ? request : undefined));
           tree.dispose(live());
           tree.dispose(optState);
           params = out.params;
@@ -156,6 +162,7 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
       params = null;
       tree.dispose(optState);
       (single ?? twoPhase)!.dispose();
+      plain?.dispose();
       return p;
     },
     /** Frees everything, parameters included. */

@@ -84,8 +84,8 @@ describe("learning-rate annealing (Wang, Teng & Perdikaris 2021)", () => {
 
   test("through the registry as 'lra', needing gradient magnitudes over all shared parameters", () => {
     const b = createBalancer("lra");
-    assert.deepEqual(b.needs, { gradAbs: "shared" });
-    assert.deepEqual(createBalancer("lra", { gradMode: "lastShared" }).needs, { gradAbs: "lastShared" });
+    assert.deepEqual(b.needs, { gradAbs: "shared", every: 10 });
+    assert.deepEqual(createBalancer("lra", { gradMode: "lastShared", every: 1 }).needs, { gradAbs: "lastShared", every: 1 });
   });
 
   test("bad options and observations are refused, naming the problem", () => {

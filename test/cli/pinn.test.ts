@@ -22,6 +22,14 @@ test("pinn <problem> --json: the relative L2 error, one weight and one final los
   assert.match(o.configHash, /^[0-9a-f]{16}$/);
 });
 
+test("pinn --method lra: the residual keeps weight 1, the other terms' weights move with the gradient ratios (every step with --opt every=1)", () => {
+  const r = cli("pinn", "kleingordon", "--method", "lra", "--opt", "every=1", ...tiny, "--json");
+  assert.equal(r.status, 0, r.stderr);
+  const o = JSON.parse(r.stdout);
+  assert.equal(o.weights[0], 1);
+  for (const w of o.weights.slice(1)) assert.ok(Number.isFinite(w) && w > 0 && w !== 1, `weights ${o.weights}`);
+});
+
 test("pinn bench: a table per problem, pinn-bench.json and report.html", () => {
   const out = join(mkdtempSync(join(tmpdir(), "lb-pinn-bench-")), "o");
   const r = cli("pinn", "bench", "--problems", "poisson,burgers", "--methods", "equal,softadapt", "--seeds", "0", "--workers", "1", ...tiny, "--out", out);

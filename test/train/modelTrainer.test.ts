@@ -69,10 +69,32 @@ describe("createModelTrainer (generic tier, async step)", () => {
     for (const G of seen) for (let i = 0; i < T; i++) assert.ok(G[i]![i]! > 0);
   });
 
+  test("a statistic read every k-th update (needs.every) is computed only at those steps; the training is the same as with it every step", async () => {
+    const w = [0.4, 1.1, 1.5];
+    const probe = (every: number, seen: (number[] | undefined)[]): Balancer<BalancerState> => ({
+      name: "probe",
+      needs: { gradAbs: "shared", every },
+      init: (n) => ({ weights: w.slice(0, n), step: 0 }),
+      update: (obs, s) => {
+        seen.push(obs.gradAbsMax ? [...obs.gradAbsMax] : undefined);
+        return { weights: w, state: { weights: w, step: s.step + 1 } };
+      },
+    });
+    const sparse: (number[] | undefined)[] = [];
+    const dense: (number[] | undefined)[] = [];
+    const before = counter.live();
+    const a = await run(probe(3, sparse), 7);
+    const b = await run(probe(1, dense), 7);
+    assert.equal(counter.live(), before, "leaked buffers");
+    assert.deepEqual(a, b);
+    assert.deepEqual(sparse.map((x) => x !== undefined), [true, false, false, true, false, false, true]);
+    for (const k of [0, 3, 6]) assert.deepEqual(sparse[k], dense[k]);
+  });
+
   test("every registered method trains a few steps in each gradient mode it takes", async () => {
-    for (const name of ["equal", "gradnorm", "famo", "mgda", "pcgrad", "graddrop", "nashmtl"]) {
+    for (const name of ["equal", "gradnorm", "famo", "mgda", "pcgrad", "graddrop", "nashmtl", "lra"]) {
       const needs = createBalancer(name, {}).needs;
-      const modes = needs.gradNorms || needs.gramian ? (["representation", "lastShared", "shared"] as const) : ([undefined] as const);
+      const modes = needs.gradNorms || needs.gramian || needs.gradAbs ? (["representation", "lastShared", "shared"] as const) : ([undefined] as const);
       for (const gradMode of modes) {
         const out = await run(createBalancer(name, gradMode ? { gradMode } : {}), 3);
         assert.ok(out.every(Number.isFinite), `${name} ${gradMode}`);
