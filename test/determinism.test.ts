@@ -5,10 +5,11 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setupJax } from "./helpers/jax.js";
-import { createBalancer, methodNames } from "../src/balancers/registry.js";
+import { createBalancer } from "../src/balancers/registry.js";
 import { makeToy } from "../src/data/toy.js";
 import { runToy, type ToyRunResult } from "../src/experiments/toyRun.js";
 import { configHash } from "../src/store/index.js";
+import { anyModelMethods } from "./helpers/methods.js";
 
 /**
  * Same seed, config and machine → identical outputs: every method twice in one process, and the
@@ -26,7 +27,7 @@ const train = { steps: 20, batchSize: 8, hidden: [16, 16], seed: 7, evalEvery: 5
 /** A result without its timings (which differ run to run). */
 const untimed = ({ msPerStep: _ms, wallMs: _wall, ...rest }: ToyRunResult) => rest;
 
-for (const name of methodNames()) {
+for (const name of anyModelMethods()) {
   test(`${name}: two seeded runs give bit-identical weights, losses and final metrics`, async () => {
     const options = name === "static" ? { weights: [1, 2, 3] } : {};
     // Fresh data and balancer each time: nothing may carry over from the first run but the seed.

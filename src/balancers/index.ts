@@ -17,6 +17,7 @@ export { rlw, rlwDraw, type RlwOptions, type RlwState } from "./rlw.js";
 export { softAdapt, softAdaptWeights, type SoftAdaptOptions, type SoftAdaptState, type SoftAdaptVariant } from "./softAdapt.js";
 export { reloBralo, reloBraloBalance, type ReLoBRaLoOptions, type ReLoBRaLoState } from "./reloBralo.js";
 export { learningRateAnnealing, type LearningRateAnnealingOptions, type LearningRateAnnealingState } from "./learningRateAnnealing.js";
+export { ntkWeights, type NtkWeightsOptions, type NtkWeightsState } from "./ntkWeights.js";
 export { gradDrop, type GradDropOptions, type GradDropState } from "./gradDrop.js";
 export { famo, famoSoftmax, famoLogitGrad, famoWeights, type FamoOptions, type FamoState } from "./famo.js";
 export { mgda, mgdaWeights, mgdaSolve } from "./mgda.js";

@@ -9,6 +9,7 @@ import { rlw } from "./rlw.js";
 import { softAdapt } from "./softAdapt.js";
 import { reloBralo } from "./reloBralo.js";
 import { learningRateAnnealing } from "./learningRateAnnealing.js";
+import { ntkWeights } from "./ntkWeights.js";
 import { gradDrop } from "./gradDrop.js";
 import { famo } from "./famo.js";
 import { mgda } from "./mgda.js";
@@ -41,6 +42,7 @@ const factories: Readonly<Record<string, AnyFactory>> = {
   softadapt: softAdapt as AnyFactory,
   relobralo: reloBralo as AnyFactory,
   lra: learningRateAnnealing as AnyFactory,
+  ntk: ntkWeights as AnyFactory,
   graddrop: gradDrop as AnyFactory,
   famo: famo as AnyFactory,
   mgda: mgda as AnyFactory,

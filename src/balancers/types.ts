@@ -31,6 +31,12 @@ export interface Observation {
   readonly gradAbsMax?: readonly number[];
   /** meanⱼ |∂Lᵢ/∂θⱼ| over the same parameters. */
   readonly gradAbsMean?: readonly number[];
+  /**
+   * τᵢ = (1/Mᵢ)·Σⱼ‖∂rᵢⱼ/∂θ‖², the trace of task i's neural-tangent-kernel block per output entry (over
+   * its Mᵢ pointwise outputs and all parameters). Required by balancers whose `needs.kernelTraces` is set;
+   * only models that define `kernelTraces` (pinnModel) give it.
+   */
+  readonly kernelTraces?: readonly number[];
 }
 
 /**
@@ -48,8 +54,10 @@ export const gradModes: readonly GradStatistic[] = ["representation", "lastShare
 export interface Needs {
   readonly gradNorms?: GradStatistic;
   readonly gramian?: GradStatistic;
-  /** The largest and the mean gradient magnitude per task (learning-rate annealing); not with the other two. */
+  /** The largest and the mean gradient magnitude per task (learning-rate annealing); not with the other statistics. */
   readonly gradAbs?: GradStatistic;
+  /** The tasks' kernel traces (NTK weights; over all parameters); not with the other statistics. */
+  readonly kernelTraces?: boolean;
   /**
    * The statistic is read only by updates whose `state.step` is a multiple of this (default 1: every
    * update). A trainer may then leave it out of the other steps (the model trainer runs those without it);
@@ -58,7 +66,7 @@ export interface Needs {
   readonly every?: number;
 }
 
-/** Where a balancer's statistic is taken (its gradient mode), or undefined for a method on losses only. */
+/** Where a balancer's gradient statistic is taken (its gradient mode), or undefined for a method without one (on losses only, or on kernel traces). */
 export function statisticMode(needs: Needs): GradStatistic | undefined {
   return needs.gramian ?? needs.gradNorms ?? needs.gradAbs;
 }

@@ -10,6 +10,7 @@ import { toySigmas } from "../data/toy.js";
 import type { ToyRunOutcome, ToyRunSpec } from "../experiments/toyExperiment.js";
 import type { GradStatistic } from "../balancers/types.js";
 import { createBalancer, methodNames } from "../balancers/registry.js";
+import { pinnBalancers } from "./methodSets.js";
 import { renderReport } from "../report/html.js";
 import type { ComparisonReport, Experiment, RunSummary } from "../report/types.js";
 import { storedRunSummary } from "../report/fromStore.js";
@@ -65,11 +66,10 @@ export const comparedMethods: readonly string[] = ["gradnorm", "equal", "uncerta
 
 /**
  * The methods of the gradient-manipulation family: every registered one but GradNorm's comparison set,
- * the loss-only DWA, RLW, SoftAdapt and ReLoBRaLo, and learning-rate annealing (made for a PDE residual
- * as the reference term).
+ * the loss-only DWA and RLW, and the {@link pinnBalancers}.
  */
 export function defaultExtraMethods(): string[] {
-  const base = new Set([...comparedMethods, "dwa", "rlw", "softadapt", "relobralo", "lra"]);
+  const base = new Set([...comparedMethods, "dwa", "rlw", ...pinnBalancers]);
   return methodNames().filter((m) => !base.has(m));
 }
 

@@ -19,6 +19,7 @@ import { pinnProblemNames, pinnProblems, type PinnProblemName } from "../pinn/pr
 import { pinnTrainDefaults } from "../experiments/pinnRun.js";
 import { bindSchema, checkCheckpointOptions, configOption, resolveOptions, type Resolved } from "./config.js";
 import type { CompareOptions } from "./compare.js";
+import { multitaskMethods } from "./methodSets.js";
 
 /** Settings of the synthetic experiment used by `toy` and `compare` (see README, "The regime"). */
 export const experimentDefaults = {
@@ -213,7 +214,7 @@ export function buildProgram(runners: Runners = defaultRunners): Command {
         .description("MultiMNIST / MultiFashion / MultiFashion+MNIST: every method and single-task networks, accuracy and Δm%")
         .addOption(new Option("--datasets <list>", "mnist, fashion, fashion+mnist").default(["mnist"]))
         .addOption(new Option("--grad-mode <mode>", "gradient mode of every method that takes one (default: each method's own; with --encoder lenet, representation for those that default to shared)"))
-        .addOption(new Option("--methods <list>", "methods (default: every registered one but static)").default(methodNames().filter((m) => m !== "static")))
+        .addOption(new Option("--methods <list>", "methods (default: every registered one but static and the PINN balancers softadapt, relobralo, lra, ntk)").default(multitaskMethods()))
         .addOption(new Option("--out <dir>", "output folder").default("out")),
     )).addOption(configOption()),
     benchMnistSchema(),
@@ -272,7 +273,7 @@ export function buildProgram(runners: Runners = defaultRunners): Command {
         .command("bench")
         .description("every problem × method × seed: relative L2 error (mean ± std), ms/step")
         .addOption(new Option("--problems <list>", pinnProblemNames.join(", ")).default(["poisson", "helmholtz", "kleingordon", "burgers"]))
-        .addOption(new Option("--methods <list>", "methods").default(["equal", "gradnorm", "uncertainty", "dwa", "softadapt", "relobralo", "lra", "famo", "mgda", "pcgrad", "cagrad"]))
+        .addOption(new Option("--methods <list>", "methods").default(["equal", "gradnorm", "uncertainty", "dwa", "softadapt", "relobralo", "lra", "ntk", "famo", "mgda", "pcgrad", "cagrad"]))
         .addOption(new Option("--seeds <list>", "network and sampling seeds").default([0, 1]))
         .addOption(new Option("--workers <n>", "worker threads (default: one per core)"))
         .addOption(new Option("--out <dir>", "output folder").default("out/pinn"))

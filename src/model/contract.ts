@@ -55,6 +55,13 @@ export interface MultitaskModel<B extends Tree = Tree> {
    */
   readonly fast?: FastTier<B>;
   /**
+   * Optional, for the `ntk` statistic (NTK weights): the trace of each task's neural-tangent-kernel
+   * block per output entry, τₜ = (1/Mₜ)·Σⱼ‖∂rₜⱼ/∂θ‖² over the Mₜ pointwise outputs rₜⱼ whose mean square
+   * is task t's loss (a PINN term's residuals) and all parameters θ, as one [T] array. Borrows params and
+   * batch. `pinnModel` has it.
+   */
+  readonly kernelTraces?: (params: ModelParams, batch: B) => np.Array;
+  /**
    * Where each batch array's rows are, as a tree shaped like the batch (e.g. `{ x: 0, y: 1 }`; null:
    * an array without rows). Optional; with it, a batch whose arrays disagree on the row count is
    * refused (a DataError) from the first step, and every later batch is checked against it.

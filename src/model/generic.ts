@@ -1,5 +1,5 @@
 import { numpy as np, tree, vjp } from "@jax-js/jax";
-import { statKernels, type StatKind, type StatRequest } from "../stats/gradNorms.js";
+import { statKernels, type KernelStatKind, type StatRequest } from "../stats/gradNorms.js";
 import { ModelContractError, type ModelParams, type MultitaskModel, type Tree } from "./contract.js";
 
 /** A per-task statistic request (the same as the built-in step's {@link StatRequest}). */
@@ -37,7 +37,7 @@ export interface ModelPassResult {
  * (consumed): for each leaf the T gradients are stacked [T, n] and their squared norms or Gramian
  * merged — memory T × the largest leaf, not T × every parameter.
  */
-function treeStat(perTask: Tree[], kind: StatKind): np.Array {
+function treeStat(perTask: Tree[], kind: KernelStatKind): np.Array {
   const leaves = perTask.map((g) => tree.leaves(g) as np.Array[]);
   let total: np.Array | null = null;
   for (let j = 0; j < leaves[0]!.length; j++) {
@@ -47,6 +47,24 @@ function treeStat(perTask: Tree[], kind: StatKind): np.Array {
   }
   if (total === null) throw new ModelContractError("the parameters the statistic is taken over are empty");
   return total;
+}
+
+/**
+ * The `ntk` statistic from the model's own {@link MultitaskModel.kernelTraces} (over all parameters:
+ * mode `shared`), its shape checked; a model without it, or another mode, gets a ModelContractError.
+ */
+export function kernelTraces<B extends Tree>(model: MultitaskModel<B>, params: ModelParams, batch: B, mode: string): np.Array {
+  if (!model.kernelTraces) {
+    throw new ModelContractError("the ntk statistic (NTK weights) needs per-sample outputs: the model must define kernelTraces(params, batch) (pinnModel does)");
+  }
+  if (mode !== "shared") throw new ModelContractError(`the ntk statistic is over all parameters (gradient mode 'shared'), not '${mode}'`);
+  const tr = model.kernelTraces(params, batch);
+  if (tr.shape.length !== 1 || tr.shape[0] !== model.numTasks) {
+    const shape = `[${tr.shape.join(", ")}]`;
+    tr.dispose();
+    throw new ModelContractError(`kernelTraces must return one trace per task, shape [${model.numTasks}], got ${shape}`);
+  }
+  return tr;
 }
 
 /** Row t of a stacked array [T, …] as an array […] (borrows x). */
@@ -70,6 +88,11 @@ function row(x: np.Array, t: number): np.Array {
  *   per-task backward passes, but with one forward pass).
  */
 export function modelPass<B extends Tree>(model: MultitaskModel<B>, params: ModelParams, batch: B, options: ModelPassOptions = {}): ModelPassResult {
+  if (options.stat?.kind === "ntk") {
+    const traces = kernelTraces(model, params, batch, options.stat.mode);
+    const rest = modelPass(model, params, batch, { ...options, stat: undefined });
+    return { ...rest, stat: traces };
+  }
   const T = model.numTasks;
   const { stat, weights, combine, seed } = options;
   if (stat?.mode === "lastShared" && !model.split) {
@@ -158,12 +181,13 @@ export function modelPass<B extends Tree>(model: MultitaskModel<B>, params: Mode
     }
     let statValue: np.Array | undefined;
     if (stat) {
-      if (stat.mode === "representation") statValue = statKernels[stat.kind].stacked(dRepT!.ref.reshape([T, -1]));
+      const kind = stat.kind as KernelStatKind; // ntk was handled above
+      if (stat.mode === "representation") statValue = statKernels[kind].stacked(dRepT!.ref.reshape([T, -1]));
       else {
         const pull = stat.mode === "lastShared" ? lastPull! : trunkPull;
         statValue = treeStat(
           Array.from({ length: T }, (_, t) => pull(row(dRepT!, t))),
-          stat.kind,
+          kind,
         );
       }
     }

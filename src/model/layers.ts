@@ -1,5 +1,5 @@
 import { numpy as np, tree } from "@jax-js/jax";
-import { statKernels, type StatKind } from "../stats/gradNorms.js";
+import { statKernels, type KernelStatKind } from "../stats/gradNorms.js";
 import type { Rng } from "../util/rng.js";
 import type { Tree } from "./contract.js";
 
@@ -35,7 +35,7 @@ export interface Layer<P extends Tree = Tree> {
     p: P,
     res: Tree,
     dyT: np.Array,
-    kind: StatKind,
+    kind: KernelStatKind,
     acc: np.Array | null,
     kernelOnly: boolean,
     inShape: Shape,
@@ -44,7 +44,7 @@ export interface Layer<P extends Tree = Tree> {
 }
 
 /** `s` joined to the statistic accumulated so far (null: none yet) by the kind's merge. Consumes both. */
-const add = (kind: StatKind, acc: np.Array | null, s: np.Array) => (acc === null ? s : statKernels[kind].merge(acc, s));
+const add = (kind: KernelStatKind, acc: np.Array | null, s: np.Array) => (acc === null ? s : statKernels[kind].merge(acc, s));
 
 /** For layers without parameters: applies `f` to the cotangent, or drops it when no input cotangent is needed. */
 const passOn = (d: np.Array, needDx: boolean, f: (d: np.Array) => np.Array): np.Array | null => {

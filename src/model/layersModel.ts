@@ -70,7 +70,9 @@ export function layersModel(config: LayersModelConfig): MultitaskModel<LayersBat
   };
   /** The statistic from the per-task cotangents at the representation (borrows dRepT and res). */
   const statistic = (lp: Tree[], res: Tree[], dRepT: np.Array, stat: ModelStatRequest): np.Array => {
-    const k = statKernels[stat.kind];
+    if (stat.kind === "ntk") throw new ModelContractError("the ntk statistic needs per-sample outputs (kernelTraces), which a model from layers does not define");
+    const kind = stat.kind;
+    const k = statKernels[kind];
     if (stat.mode === "representation") return k.stacked(dRepT.ref);
     const stop = stat.mode === "lastShared" ? lastIndex : 0;
     let d: np.Array | null = dRepT.ref;
@@ -78,7 +80,7 @@ export function layersModel(config: LayersModelConfig): MultitaskModel<LayersBat
     for (let i = trunk.length - 1; i >= stop; i--) {
       const l = trunk[i]!;
       const collect = stat.mode === "shared" || i === lastIndex;
-      const o = l.backwardT(lp[i] as never, res[i]!, d!, stat.kind, collect ? acc : null, stat.mode === "lastShared", shapes[i]!, i > stop);
+      const o = l.backwardT(lp[i] as never, res[i]!, d!, kind, collect ? acc : null, stat.mode === "lastShared", shapes[i]!, i > stop);
       if (collect) acc = o.acc;
       else o.acc?.dispose();
       d = o.dxT;

@@ -1,4 +1,4 @@
-import { jvp, numpy as np } from "@jax-js/jax";
+import { grad, jvp, numpy as np, tree, vmap } from "@jax-js/jax";
 import type { ModelParams, MultitaskModel } from "../model/contract.js";
 import { ModelContractError } from "../model/contract.js";
 import { Rng } from "../util/rng.js";
@@ -213,11 +213,54 @@ export function pinnModel(terms: readonly PinnTerm[], config: PinnNetworkConfig)
       if (term.derivatives.some((d) => d.length > 2)) throw new ModelContractError(`pinn: term '${term.name}' needs a derivative of order ${Math.max(...term.derivatives.map((d) => d.length))}; the taylor derivatives go to order 2 (use derivatives: "jvp")`);
     }
   }
+  /** Term t's residuals at one point x [d] with data y [] (borrows all): [K], the term's entries per point. */
+  const pointResidual = (t: number, shared: PinnParams["shared"], x: np.Array, y: np.Array): np.Array => {
+    const term = terms[t]!;
+    const xs = x.ref.reshape([1, -1]);
+    const ys = y.ref.reshape([1]);
+    const feats = taylor ? taylorFeatures(shared.body.layers, xs, term.derivatives) : term.derivatives.map((d) => featureDerivative(shared.body.layers, xs, d));
+    const ds = feats.map((f) => np.matmul(f, shared.last.W.ref).reshape([1]));
+    const r = term.residual(ds, xs, ys);
+    [...ds, xs, ys].forEach((a) => a.dispose());
+    return r;
+  };
   const checkBatch = (batch: PinnBatch) => {
     if (batch.points?.length !== T || batch.data?.length !== T) throw new ModelContractError(`pinn: a batch holds points and data for each of the ${T} terms`);
   };
   return {
     numTasks: T,
+    /**
+     * τₜ = (1/Mₜ)·Σⱼ‖∂rₜⱼ/∂θ‖² over term t's Mₜ = K·N residual entries (K per point) and all parameters:
+     * each entry's gradient at every point at once, as a vmap over the points of the gradient of that
+     * entry at one point (each point's residual depends on its own input only).
+     */
+    kernelTraces(params, batch) {
+      checkBatch(batch);
+      const shared = params.shared as PinnParams["shared"];
+      const traces = terms.map((_, t) => {
+        const x = batch.points[t]!;
+        const y = batch.data[t]!;
+        const [x0, y0] = [x.ref.slice(0), y.ref.slice(0)];
+        const probe = pointResidual(t, shared, x0, y0);
+        const K = probe.shape.length === 0 ? 1 : probe.shape[0]!;
+        [probe, x0, y0].forEach((a) => a.dispose());
+        let total: np.Array | null = null;
+        for (let k = 0; k < K; k++) {
+          const entry = (s: PinnParams["shared"], xj: np.Array, yj: np.Array) => {
+            const r = pointResidual(t, s, xj, yj);
+            tree.dispose([s, xj, yj] as never);
+            return r.reshape([-1]).slice(k);
+          };
+          const g = vmap(grad(entry), [null, 0, 0])(tree.ref(shared), x.ref, y.ref) as PinnParams["shared"];
+          for (const leaf of tree.leaves(g) as np.Array[]) {
+            const s = np.square(leaf).sum();
+            total = total === null ? s : total.add(s);
+          }
+        }
+        return total!.div(K * x.shape[0]!);
+      });
+      return np.stack(traces);
+    },
     split: {
       body(params, batch) {
         checkBatch(batch);

@@ -218,10 +218,17 @@ export function absMaxMean(s: np.Array): np.Array {
 const add = (a: np.Array, b: np.Array) => a.add(b);
 
 /**
- * Which per-task statistic to compute: squared norms [T], the Gramian [T, T], or the magnitudes of the
- * gradient entries `abs` ([3, T]: max |g|, Σ |g|, count — learning-rate annealing's statistic).
+ * The statistics computed from per-task gradients: squared norms [T], the Gramian [T, T], or the
+ * magnitudes of the gradient entries `abs` ([3, T]: max |g|, Σ |g|, count — learning-rate annealing's).
  */
-export type StatKind = "norms" | "gramian" | "abs";
+export type KernelStatKind = "norms" | "gramian" | "abs";
+
+/**
+ * Which per-task statistic to compute: one of {@link KernelStatKind}, or `ntk`, the traces of the
+ * tasks' neural-tangent-kernel blocks per output entry [T], which need per-sample outputs a model gives
+ * through `kernelTraces` (not per-task gradients).
+ */
+export type StatKind = KernelStatKind | "ntk";
 
 /** A per-task statistic request: where (the gradient mode), and which statistic ({@link StatKind}). */
 export interface StatRequest {

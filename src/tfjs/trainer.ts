@@ -76,6 +76,7 @@ export function createTfjsTrainer(opts: TfjsTrainerOptions) {
   const combine = balancer.combine;
   if (combine && combine.spec.kind !== "signDropout") throw new TfjsModelError(`${balancer.name}: unknown gradient combination '${(combine.spec as { kind: string }).kind}'`);
   const request = statRequest(balancer.needs);
+  if (request?.kind === "ntk") throw new TfjsModelError(`${balancer.name}: the kernel traces (NTK weights) need per-sample outputs of a model in the jax-js contract (kernelTraces, as pinnModel); the TF.js trainer does not compute them`);
   if (combine && (balancer.timing === "current" || (request && !graph.disjointHeads))) {
     throw new TfjsModelError(`${balancer.name}: a gradient combination runs with timing 'next' and, with statistics, heads that share no variable`);
   }

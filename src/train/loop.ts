@@ -67,6 +67,7 @@ export interface StepRecord {
   readonly gramian?: number[][];
   readonly gradAbsMax?: number[];
   readonly gradAbsMean?: number[];
+  readonly kernelTraces?: number[];
 }
 
 

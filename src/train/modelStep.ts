@@ -64,9 +64,12 @@ function batchGuard<B extends Tree>(model: MultitaskModel<B>) {
 /** An optimizer over parameter trees, optax-style (src/optim: adam, adamw, sgd, or your own): pure init/update that run inside jit. */
 export type StepOptimizer = TreeOptimizer;
 
-/** The model's pass: its fast tier's when it has one, else the generic one ({@link modelPass}). */
-function passOf<B extends Tree>(model: MultitaskModel<B>): (p: ModelParams, b: B, o: ModelPassOptions) => ModelPassResult {
-  return model.fast ? model.fast.pass.bind(model.fast) : (p, b, o) => modelPass(model, p, b, o);
+/**
+ * The model's pass: its fast tier's when it has one, else the generic one ({@link modelPass}); the
+ * generic one for the ntk statistic, which comes from the model's kernelTraces, not from a tier.
+ */
+function passOf<B extends Tree>(model: MultitaskModel<B>, stat?: ModelStatRequest): (p: ModelParams, b: B, o: ModelPassOptions) => ModelPassResult {
+  return model.fast && stat?.kind !== "ntk" ? model.fast.pass.bind(model.fast) : (p, b, o) => modelPass(model, p, b, o);
 }
 
 export interface ModelStepConfig<B extends Tree> {
@@ -94,7 +97,7 @@ export interface ModelStepOutput {
  */
 export function buildModelStep<B extends Tree>(config: ModelStepConfig<B>) {
   const { model, optimizer, stat, combine } = config;
-  const run = passOf(model);
+  const run = passOf(model, stat);
   const guard = batchGuard(model);
   const step = jit(
     guard.traced((params: ModelParams, optState: Tree, weights: np.Array, batch: B, seed: np.Array) => {
@@ -123,8 +126,8 @@ export function buildModelStep<B extends Tree>(config: ModelStepConfig<B>) {
 export function buildModelTwoPhase<B extends Tree>(config: ModelStepConfig<B>) {
   const { model, optimizer, stat } = config;
   if (config.combine) throw new Error("a gradient combination needs timing 'next'");
-  const fast = model.fast?.observe && model.fast.apply ? model.fast : null;
-  const run = passOf(model);
+  const fast = model.fast?.observe && model.fast.apply && stat?.kind !== "ntk" ? model.fast : null;
+  const run = passOf(model, stat);
   const guard = batchGuard(model);
   const observeJit = jit(
     guard.traced((params: ModelParams, batch: B) => {

@@ -57,7 +57,7 @@ export function checkObservation<O extends Omit<StepRecord, "weights">>(obs: O, 
   if (bad) throw new NonFiniteError(`loss of task ${bad[0]} is ${bad[1]}`, t, " (training diverged or the data holds NaN/Inf)");
   const norm = firstNonFinite(obs.gradNorms ?? []);
   if (norm) throw new NonFiniteError(`gradient norm of task ${norm[0]} is ${norm[1]}`, t, " (training diverged)");
-  for (const [key, name] of [["gradAbsMax", "largest gradient entry"], ["gradAbsMean", "mean gradient magnitude"]] as const) {
+  for (const [key, name] of [["gradAbsMax", "largest gradient entry"], ["gradAbsMean", "mean gradient magnitude"], ["kernelTraces", "kernel trace"]] as const) {
     const b = firstNonFinite(obs[key] ?? []);
     if (b) throw new NonFiniteError(`${name} of task ${b[0]} is ${b[1]}`, t, " (training diverged)");
   }
@@ -97,10 +97,10 @@ export function nextState<S extends BalancerState>(balancer: Balancer<S>, obs: O
 
 /** The statistic a balancer's needs call for: the Gramian if it asks for one (its diagonal gives the norms), else norms. */
 export function statRequest(needs: Needs): StatRequest | undefined {
-  if (needs.gradAbs) {
-    if (needs.gradNorms || needs.gramian) throw new TrainingError("a balancer cannot ask for gradient magnitudes (gradAbs) together with gradient norms or a Gramian");
-    return { mode: needs.gradAbs, kind: "abs" };
-  }
+  const asked = [needs.gradAbs && "gradient magnitudes (gradAbs)", needs.kernelTraces && "kernel traces", (needs.gradNorms || needs.gramian) && "gradient norms or a Gramian"].filter(Boolean);
+  if (asked.length > 1) throw new TrainingError(`a balancer cannot ask for ${asked.join(" and ")} together`);
+  if (needs.kernelTraces) return { mode: "shared", kind: "ntk" };
+  if (needs.gradAbs) return { mode: needs.gradAbs, kind: "abs" };
   if (needs.gramian) {
     if (needs.gradNorms && needs.gradNorms !== needs.gramian) {
       throw new TrainingError(`a balancer cannot ask for gradient norms (${needs.gradNorms}) and a Gramian (${needs.gramian}) in different modes`);
@@ -116,9 +116,10 @@ export function parseObserved(
   T: number,
   request: StatRequest | undefined,
   wantNorms: boolean,
-): { losses: number[]; gradNorms?: number[]; gramian?: number[][]; gradAbsMax?: number[]; gradAbsMean?: number[] } {
+): { losses: number[]; gradNorms?: number[]; gramian?: number[][]; gradAbsMax?: number[]; gradAbsMean?: number[]; kernelTraces?: number[] } {
   const losses = Array.from(observed.subarray(0, T));
   if (!request) return { losses };
+  if (request.kind === "ntk") return { losses, kernelTraces: Array.from(observed.subarray(T, 2 * T)) };
   if (request.kind === "abs") return { losses, gradAbsMax: Array.from(observed.subarray(T, 2 * T)), gradAbsMean: Array.from(observed.subarray(2 * T, 3 * T)) };
   if (request.kind === "norms") return { losses, gradNorms: Array.from(observed.subarray(T, 2 * T)) };
   // Symmetric by definition; float32 products in different orders leave rounding-level asymmetry.

@@ -82,6 +82,7 @@ export function forwardWithStats(
     dRepT.dispose();
     return { losses, residuals: { ...base, dzT } };
   }
+  if (stat.kind === "ntk") throw new Error(noKernelTraces);
   const k = statKernels[stat.kind];
   let value: np.Array;
   if (stat.mode === "representation") {
@@ -171,11 +172,11 @@ export function lossesAndGrads(
 /**
  * The statistic's value as the balancer sees it, flattened after the losses into one array so
  * the host reads back once: [T] losses, then norms [T] (square roots taken here), the Gramian [T·T], or
- * the largest and the mean gradient magnitudes [2T].
+ * the largest and the mean gradient magnitudes [2T], or the kernel traces [T].
  */
 export function observedArray(losses: np.Array, stat: np.Array | undefined, request: StatRequest | undefined): np.Array {
   if (!stat || !request) return losses;
-  const flat = request.kind === "norms" ? np.sqrt(stat) : request.kind === "abs" ? absMaxMean(stat) : stat.reshape([-1]);
+  const flat = request.kind === "norms" ? np.sqrt(stat) : request.kind === "abs" ? absMaxMean(stat) : stat.reshape([-1]); // gramian [T·T], ntk [T]
   return np.concatenate([losses, flat]);
 }
 
@@ -189,9 +190,12 @@ export interface StepConfig {
   readonly combine?: Combine | undefined;
 }
 
-/** Build-time checks of a step config: the model (and its stem), and 'shared' statistics with a stem. */
+const noKernelTraces = "the built-in MLP step has no per-sample outputs for the ntk statistic (NTK weights): train a model with kernelTraces (e.g. pinnModel) with createModelTrainer";
+
+/** Build-time checks of a step config: the model (and its stem), 'shared' statistics with a stem, no ntk statistic. */
 function checkStepConfig(config: StepConfig): void {
   checkConfig(config.model);
+  if (config.stat?.kind === "ntk") throw new Error(noKernelTraces);
   const problem = config.model.stem ? stemModeProblem(config.stat?.mode) : null;
   if (problem) throw new Error(problem);
 }

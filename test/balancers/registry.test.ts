@@ -7,18 +7,18 @@ import { BalancerInputError } from "../../src/balancers/validate.js";
 
 /**
  * An observation with whatever statistics the balancer needs: norms 1/L, a Gramian with those norms and
- * cosines 0.3, gradient magnitudes 2/L (largest) and 1/L (mean).
+ * cosines 0.3, gradient magnitudes 2/L (largest) and 1/L (mean), kernel traces 1/L.
  */
-function observation(b: { needs: { gradNorms?: unknown; gramian?: unknown; gradAbs?: unknown } }, losses: number[]) {
+function observation(b: { needs: { gradNorms?: unknown; gramian?: unknown; gradAbs?: unknown; kernelTraces?: unknown } }, losses: number[]) {
   const n = losses.map((x) => 1 / x);
   const gramian = n.map((a, i) => n.map((c, j) => (i === j ? a * a : 0.3 * a * c)));
   const abs = b.needs.gradAbs ? { gradAbsMax: n.map((v) => 2 * v), gradAbsMean: n } : {};
-  return { losses, ...(b.needs.gradNorms ? { gradNorms: n } : {}), ...(b.needs.gramian ? { gramian } : {}), ...abs };
+  return { losses, ...(b.needs.gradNorms ? { gradNorms: n } : {}), ...(b.needs.gramian ? { gramian } : {}), ...abs, ...(b.needs.kernelTraces ? { kernelTraces: n } : {}) };
 }
 
 describe("registry", () => {
   test("lists exactly the documented methods", () => {
-    const documented = ["dwa", "equal", "famo", "graddrop", "gradnorm", "rlw", "static", "uncertainty", "mgda", "upgrad", "dualproj", "cagrad", "nashmtl", "pcgrad", "gradvac", "config", "imtlg", "alignedmtl", "dbmtl", "softadapt", "relobralo", "lra"];
+    const documented = ["dwa", "equal", "famo", "graddrop", "gradnorm", "rlw", "static", "uncertainty", "mgda", "upgrad", "dualproj", "cagrad", "nashmtl", "pcgrad", "gradvac", "config", "imtlg", "alignedmtl", "dbmtl", "softadapt", "relobralo", "lra", "ntk"];
     assert.deepEqual([...methodNames()].sort(), documented.sort());
   });
 

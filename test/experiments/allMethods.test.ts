@@ -2,9 +2,10 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { setupJax } from "../helpers/jax.js";
 import { liveBufferCounter } from "../helpers/liveBuffers.js";
-import { createBalancer, methodNames } from "../../src/balancers/registry.js";
+import { createBalancer } from "../../src/balancers/registry.js";
 import { makeToy } from "../../src/data/toy.js";
 import { runToy } from "../../src/experiments/toyRun.js";
+import { anyModelMethods } from "../helpers/methods.js";
 
 let counter: { live(): number };
 before(async () => {
@@ -15,12 +16,12 @@ before(async () => {
 const data = () => makeToy({ numTasks: 3, sigmas: [1, 5, 20], inputDim: 12, outputDim: 4, trainSize: 64, testSize: 16, seed: 1 });
 const train = { steps: 6, batchSize: 8, hidden: [10, 9], evalEvery: 3 };
 
-for (const name of methodNames()) {
+for (const name of anyModelMethods()) {
   test(`${name}: trains end to end in every gradient mode it takes, finite results, no leaked buffers`, async () => {
     const d = data();
     const base = name === "static" ? { weights: [1, 2, 3] } : {};
     const probe = createBalancer(name, base);
-    const modes = probe.needs.gramian !== undefined || probe.needs.gradNorms !== undefined ? (["representation", "lastShared", "shared"] as const) : [undefined];
+    const modes = probe.needs.gramian !== undefined || probe.needs.gradNorms !== undefined || probe.needs.gradAbs !== undefined ? (["representation", "lastShared", "shared"] as const) : [undefined];
     for (const mode of modes) {
       await runToy(d, name, createBalancer(name, mode ? { ...base, gradMode: mode } : base), train); // compile
       const before = counter.live();

@@ -45,16 +45,34 @@ describe("runPinn", () => {
     assert.notDeepEqual(read(pinnBatches(p, 4, 16)(7)), a);
   });
 
-  test("a run resumed from its checkpoint ends as the uninterrupted run: error curve, weights, history, prediction", async () => {
+  test("NTK weights and learning-rate annealing train every problem a few steps (every = 2): finite results, the weights moved", async () => {
+    for (const name of ["poisson", "helmholtz", "kleingordon", "burgers"] as const) {
+      for (const method of ["ntk", "lra"]) {
+        const r = await runPinn(pinnProblems[name](), method, createBalancer(method, { every: 2 }), { ...small, steps: 6, evalEvery: 3 });
+        assert.ok(Number.isFinite(r.relativeL2), `${name} ${method}`);
+        assert.ok(r.weights.every((w) => Number.isFinite(w) && w > 0), `${name} ${method}: ${r.weights}`);
+        assert.ok(r.weights.some((w) => w !== 1), `${name} ${method}: weights never moved`);
+      }
+    }
+  });
+
+  test("two seeded runs with NTK weights are bit-identical (but for timings)", async () => {
+    const go = () => runPinn(pinnProblems.kleingordon(), "ntk", createBalancer("ntk", { every: 2 }), { ...small, steps: 6, evalEvery: 3 });
+    const [a, b] = [await go(), await go()];
+    for (const k of ["relativeL2", "errors", "weights", "history", "prediction"] as const) assert.deepEqual(a[k], b[k], k);
+  });
+
+  for (const method of ["relobralo", "lra", "ntk"]) test(`${method}: a run resumed from its checkpoint ends as the uninterrupted run: error curve, weights, history, prediction`, async () => {
     const cfg = { ...small, steps: 30, evalEvery: 10 };
+    const balancer = () => createBalancer(method, method === "relobralo" ? {} : { every: 3 });
     const saved = new Map<number, { trainer: never; loop: never }>();
     const save = (cp: { trainer: unknown; loop: unknown }, step: number) => void saved.set(step, structuredClone(cp) as never);
-    const full = await runPinn(pinnProblems.kleingordon(), "relobralo", createBalancer("relobralo"), cfg, undefined, undefined, { every: 10, save });
+    const full = await runPinn(pinnProblems.kleingordon(), method, balancer(), cfg, undefined, undefined, { every: 10, save });
     assert.deepEqual([...saved.keys()], [10, 20, 30]);
-    const resumed = await runPinn(pinnProblems.kleingordon(), "relobralo", createBalancer("relobralo"), cfg, undefined, undefined, { resume: saved.get(20)! });
+    const resumed = await runPinn(pinnProblems.kleingordon(), method, balancer(), cfg, undefined, undefined, { resume: saved.get(20)! });
     for (const k of ["relativeL2", "errors", "weights", "history", "prediction"] as const) assert.deepEqual(resumed[k], full[k], k);
     // Resumed at its last step, nothing is left to train or evaluate: the checkpoint carries the result.
-    const atEnd = await runPinn(pinnProblems.kleingordon(), "relobralo", createBalancer("relobralo"), cfg, undefined, undefined, { resume: saved.get(30)! });
+    const atEnd = await runPinn(pinnProblems.kleingordon(), method, balancer(), cfg, undefined, undefined, { resume: saved.get(30)! });
     for (const k of ["relativeL2", "errors", "weights", "history", "prediction"] as const) assert.deepEqual(atEnd[k], full[k], `at the end: ${k}`);
   });
 

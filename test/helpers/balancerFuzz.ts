@@ -59,6 +59,7 @@ const EXTRA: Readonly<Record<string, readonly [string, (T: number) => Record<str
     ["every=1,alpha=1", fixed({ every: 1, alpha: 1 })],
     ["weighted=false,alpha=0.9,reference=T−1", (T) => ({ weighted: false, alpha: 0.9, reference: T - 1 })],
   ],
+  ntk: [["every=1", fixed({ every: 1 })]],
   relobralo: [
     ["alpha=0.5,rho=0.5,seed=3", fixed({ alpha: 0.5, rho: 0.5, seed: 3 })],
     ["alpha=0,temperature=1e-3", fixed({ alpha: 0, temperature: 1e-3 })],
@@ -172,16 +173,18 @@ export function observationOf(T: number, s: StepSpec): Observation {
     gradNorms: gramian.map((r, i) => Math.sqrt(r[i]!)),
     gradAbsMax: abs.map((r) => Math.max(...r)),
     gradAbsMean: abs.map((r) => r.reduce((a, v) => a + v, 0) / r.length),
+    kernelTraces: gramian.map((r, i) => r[i]!), // a stand-in with the right properties (≥ 0, 0 for a zero row)
   };
 }
 
-type Obs = { losses: number[]; gramian?: number[][]; gradNorms?: number[]; gradAbsMax?: number[]; gradAbsMean?: number[] };
+type Obs = { losses: number[]; gramian?: number[][]; gradNorms?: number[]; gradAbsMax?: number[]; gradAbsMean?: number[]; kernelTraces?: number[] };
 const copy = (o: Observation): Obs => ({
   losses: [...o.losses],
   ...(o.gramian ? { gramian: o.gramian.map((r) => [...r]) } : {}),
   ...(o.gradNorms ? { gradNorms: [...o.gradNorms] } : {}),
   ...(o.gradAbsMax ? { gradAbsMax: [...o.gradAbsMax] } : {}),
   ...(o.gradAbsMean ? { gradAbsMean: [...o.gradAbsMean] } : {}),
+  ...(o.kernelTraces ? { kernelTraces: [...o.kernelTraces] } : {}),
 });
 const withGramian = (o: Obs, G: number[][]): Obs => ({ ...o, gramian: G, gradNorms: G.map((r, i) => Math.sqrt(Math.max(r[i]!, 0))) });
 /** G scaled so that its largest diagonal entry is `top` (G = 0 stays 0). */
@@ -261,6 +264,11 @@ export const CORRUPTIONS = {
   "gradAbsMean negative": { valid: false, apply: (o: Obs) => ((o.gradAbsMean![1] = -1), o) },
   "gradAbs wrong length": { valid: false, apply: (o: Obs) => ({ ...o, gradAbsMean: o.gradAbsMean!.slice(1) }) },
   "gradAbs all 0": { valid: true, apply: (o: Obs) => ({ ...o, gradAbsMax: o.gradAbsMax!.map(() => 0), gradAbsMean: o.gradAbsMean!.map(() => 0) }) },
+  "kernelTraces missing": { valid: false, apply: (o: Obs) => ({ ...o, kernelTraces: undefined }) },
+  "kernelTraces NaN": { valid: false, apply: (o: Obs) => ((o.kernelTraces![1] = Number.NaN), o) },
+  "kernelTraces negative": { valid: false, apply: (o: Obs) => ((o.kernelTraces![0] = -1), o) },
+  "kernelTraces all 0": { valid: true, apply: (o: Obs) => ({ ...o, kernelTraces: o.kernelTraces!.map(() => 0) }) },
+  "kernelTraces 1e±300": { valid: false, apply: (o: Obs) => ({ ...o, kernelTraces: o.kernelTraces!.map((_, i) => (i % 2 ? 1e-300 : 1e300)) }) },
   "gradAbs 1e±300": { valid: false, apply: (o: Obs) => ({ ...o, gradAbsMax: o.gradAbsMax!.map(() => 1e300), gradAbsMean: o.gradAbsMean!.map(() => 1e-300) }) },
 } as const satisfies Record<string, { valid: boolean; apply: (o: Obs) => Obs }>;
 
@@ -442,6 +450,8 @@ export function checkConstraints(v: Variant, T: number, obs: Observation, w: rea
       return sumIs(T, "Σw = T") ?? every((x) => x >= 0, "w ≥ 0");
     case "lra": // the reference term at 1, the others ≥ 0 (convex combinations of estimates ≥ 0; 0 when α = 1 and the reference has no gradient)
       return every((x, i) => (i === ((o.reference as number | undefined) ?? 0) ? x === 1 : x >= 0), "w_ref = 1, w ≥ 0");
+    case "ntk": // Σ τ / τᵢ ≥ 1 (kept weights were ≥ 1 too)
+      return every((x) => x >= 1 - 1e-12, "w ≥ 1");
     case "rlw": // softmax: Σ = 1
       return sumIs(1, "Σw = 1") ?? every((x) => x >= 0, "w ≥ 0");
     case "famo": // Σ = weightSum

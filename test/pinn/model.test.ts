@@ -151,6 +151,57 @@ describe("pinnModel in the contract", () => {
     tree.dispose([r.losses, r.stat, params, batch] as never);
   });
 
+  test("kernelTraces: τₜ = (1/Mₜ)·Σⱼ‖∂rₜⱼ/∂θ‖² equals a loop of jax-js grad over every point and residual entry (taylor and jvp derivatives, a term with two entries per point); eager and under modelPass, no leaks", () => {
+    // A third term with two residual entries per point (u − g and u_x), as Klein–Gordon's initial term.
+    const all: PinnTerm[] = [...terms, { name: "two", derivatives: [[], [0]], residual: (ds, _x, g) => np.concatenate([ds[0]!.ref.sub(g.ref), ds[1]!.ref], 0) }];
+    const cfg = { inputDim: 2, hidden: [6, 5] };
+    const params = initPinnParams(cfg, 3);
+    const rng = new Rng(8);
+    const sizes = [7, 4, 5];
+    const pts = sizes.map((n) => rng.uniforms(n * 2, 0, 1));
+    const dat = sizes.map((n) => rng.normals(n));
+    const batch = (): PinnBatch => ({ points: pts.map((p, t) => np.array(p).reshape([sizes[t]!, 2])), data: dat.map((d) => np.array(d)) });
+    // Reference: one grad call per term, point and entry.
+    const want = all.map((term, t) => {
+      let total = 0;
+      let entries = 0;
+      for (let j = 0; j < sizes[t]!; j++) {
+        const K = term.derivatives.length === 2 && term.name === "two" ? 2 : 1;
+        for (let k = 0; k < K; k++) {
+          const g = grad((s: PinnParams["shared"]) => {
+            const x = np.array(pts[t]!.slice(2 * j, 2 * j + 2)).reshape([1, 2]);
+            const y = np.array([dat[t]![j]!]);
+            const ds = taylorFeatures(s.body.layers, x, term.derivatives).map((f) => np.matmul(f, s.last.W.ref).reshape([1]));
+            const r = term.residual(ds, x, y);
+            [...ds, x, y].forEach((a) => a.dispose());
+            tree.dispose(s);
+            return r.slice(k);
+          })(tree.ref(params.shared));
+          total += (tree.leaves(g) as np.Array[]).flatMap((a) => toList(a)).reduce((a, v) => a + v * v, 0);
+          tree.dispose(g);
+          entries++;
+        }
+      }
+      return total / entries;
+    });
+    for (const derivatives of ["taylor", "jvp"] as const) {
+      const m = pinnModel(all, { ...cfg, derivatives });
+      const b = batch();
+      const before = counter.live();
+      const eager = m.kernelTraces!(params, b);
+      const got = toList(eager);
+      eager.dispose();
+      assert.equal(counter.live(), before, `${derivatives}: leaked buffers`);
+      got.forEach((v, t) => assert.ok(Math.abs(v - want[t]!) <= 1e-4 * want[t]!, `${derivatives} term ${t}: ${v} vs ${want[t]}`));
+      const r = modelPass(m, params, b, { stat: { mode: "shared", kind: "ntk" } });
+      assert.deepEqual(toList(r.stat!), got);
+      assert.throws(() => modelPass(m, params, b, { stat: { mode: "lastShared", kind: "ntk" } }), /over all parameters \(gradient mode 'shared'\)/);
+      tree.dispose([r.losses, r.stat, b] as never);
+    }
+    assert.throws(() => modelPass({ ...model, kernelTraces: undefined }, params, batchOf(1), { stat: { mode: "shared", kind: "ntk" } }), /needs per-sample outputs: the model must define kernelTraces/);
+    tree.dispose(params);
+  });
+
   test("bad terms and batches are refused, naming the problem", () => {
     assert.throws(() => pinnModel([], { inputDim: 2 }), /at least one loss term/);
     assert.throws(() => pinnModel([{ name: "r", derivatives: [[2]], residual: (d) => d[0]!.ref }], { inputDim: 2 }), /axis \[2\], outside the 2 inputs/);

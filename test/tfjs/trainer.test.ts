@@ -177,6 +177,7 @@ test("the representation is the last layer every path passes through, or the nam
   // GradNorm's W: the merge layer has no kernel and two inputs.
   assert.throws(() => make(createBalancer("gradnorm")), /lastShared: cannot find GradNorm's W from 'merge': layer 'merge' merges 2 inputs/);
   assert.equal(make(createBalancer("gradnorm"), "a").graph.repLayer, "a");
+  assert.throws(() => make(createBalancer("ntk")), (e: Error) => e instanceof TfjsModelError && /ntk: the kernel traces \(NTK weights\) need per-sample outputs/.test(e.message));
   model.dispose();
 });
 

@@ -12,11 +12,12 @@ import { createModelTrainer } from "../../src/train/modelTrainer.js";
 import { decodeCheckpoint, encodeCheckpoint, fromJson, toJson, treeFromHost, treeToHost } from "../../src/train/checkpoint.js";
 import { decodeSafetensors, encodeSafetensors, hostTensor, SafetensorsError } from "../../src/util/safetensors.js";
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from "../../src/checkpoint/files.js";
-import { createBalancer, methodNames } from "../../src/balancers/registry.js";
+import { createBalancer } from "../../src/balancers/registry.js";
 import { adam } from "../../src/optim/adam.js";
 import { sgd } from "../../src/optim/sgd.js";
 import { initTanhMlp, type RegressionBatch } from "../../examples/models/tanhMlp.js";
 import type { ModelParams } from "../../src/model/contract.js";
+import { anyModelMethods } from "../helpers/methods.js";
 
 let counter: { live(): number };
 before(async () => {
@@ -132,7 +133,7 @@ async function run(method: string, steps: number, extra: { resume?: ModelLoopChe
 }
 
 describe("resume with trainModelLoop", () => {
-  for (const method of methodNames()) {
+  for (const method of anyModelMethods()) {
     test(`${method}: a run resumed from its checkpoint at step 10 ends bit-identical to the uninterrupted run`, async () => {
       const saved = new Map<number, ModelLoopCheckpoint>();
       const full = await run(method, 24, { every: 5, saved });

@@ -91,6 +91,14 @@ describe("createModelTrainer (generic tier, async step)", () => {
     for (const k of [0, 3, 6]) assert.deepEqual(sparse[k], dense[k]);
   });
 
+  test("NTK weights on a model without kernelTraces: a ModelContractError naming it at the first step, nothing leaked", async () => {
+    const before = counter.live();
+    const tr = createModelTrainer({ model, params: initTanhMlp(config, 2), optimizer: adam({ lr: 1e-2 }), balancer: createBalancer("ntk") });
+    await assert.rejects(tr.step(batch(0)), (e: unknown) => e instanceof ModelContractError && /must define kernelTraces/.test(e.message));
+    tr.dispose();
+    assert.equal(counter.live(), before);
+  });
+
   test("every registered method trains a few steps in each gradient mode it takes", async () => {
     for (const name of ["equal", "gradnorm", "famo", "mgda", "pcgrad", "graddrop", "nashmtl", "lra"]) {
       const needs = createBalancer(name, {}).needs;

@@ -78,13 +78,20 @@ test("a balancer error in the middle of a two-phase step frees the residuals", (
   assert.equal(counter.live(), before);
 });
 
-test("statRequest: Gramian when asked (norms from its diagonal), else norms; conflicting modes are an error", () => {
+test("statRequest: Gramian when asked (norms from its diagonal), else norms, magnitudes or kernel traces; conflicting requests are an error", () => {
   assert.deepEqual(statRequest({}), undefined);
   assert.deepEqual(statRequest({ gradNorms: "lastShared" }), { mode: "lastShared", kind: "norms" });
   assert.deepEqual(statRequest({ gramian: "representation" }), { mode: "representation", kind: "gramian" });
   assert.throws(() => statRequest({ gramian: "shared", gradNorms: "lastShared" }), /different modes/);
   assert.deepEqual(statRequest({ gradAbs: "shared" }), { mode: "shared", kind: "abs" });
-  assert.throws(() => statRequest({ gradAbs: "shared", gradNorms: "shared" }), /gradient magnitudes \(gradAbs\) together with/);
+  assert.deepEqual(statRequest({ kernelTraces: true }), { mode: "shared", kind: "ntk" });
+  assert.throws(() => statRequest({ kernelTraces: true, gramian: "shared" }), /cannot ask for kernel traces and gradient norms or a Gramian together/);
+  // The built-in MLP step has no per-sample outputs: refused when the trainer is built.
+  assert.throws(
+    () => createTrainer({ step: { model, loss: meanSquaredError, optimizer: { lr: 1e-2 } }, balancer: createBalancer("ntk"), params: initParams(model, 9), batchSize: B }),
+    /built-in MLP step has no per-sample outputs for the ntk statistic/,
+  );
+  assert.throws(() => statRequest({ gradAbs: "shared", gradNorms: "shared" }), /gradient magnitudes \(gradAbs\) and gradient norms or a Gramian together/);
 });
 
 /** Batch 0 with a NaN in the inputs (x) or in task 1's targets (y). */
