@@ -22,7 +22,8 @@ import { planThreads, threadsLine } from "./threads.js";
 export interface PinnTrainCliOptions {
   steps: number;
   lr: number;
-  hidden: number[];
+  /** Hidden widths for every problem; default each problem's own ({@link PinnProblem.hidden}). */
+  hidden?: number[];
   points: number;
   grid: number;
   derivatives: "taylor" | "jvp";
@@ -49,17 +50,20 @@ export interface PinnBenchOptions extends PinnTrainCliOptions, CheckpointFlags {
   out: string;
 }
 
+/** The hidden widths a run of `problem` uses: --hidden, else the problem's own. */
+const hiddenOf = (o: PinnTrainCliOptions, problem: PinnProblemName) => o.hidden ?? [...pinnProblems[problem]().hidden];
+
 /** FLOPs of a PINN step, for `--threads auto`: about 6 × points × terms × derivative rows × the weights. */
-function pinnFlops(o: PinnTrainCliOptions): number {
-  const sizes = [2, ...o.hidden, 1];
+function pinnFlops(o: PinnTrainCliOptions, hidden: readonly number[]): number {
+  const sizes = [2, ...hidden, 1];
   const weights = sizes.slice(1).reduce((a, h, i) => a + h * sizes[i]!, 0);
   return 6 * o.points * 3 * 4 * weights;
 }
 
-const trainOf = (o: PinnTrainCliOptions, seed: number) => ({
+const trainOf = (o: PinnTrainCliOptions, seed: number, problem: PinnProblemName) => ({
   steps: o.steps,
   lr: o.lr,
-  hidden: o.hidden,
+  hidden: hiddenOf(o, problem),
   points: o.points,
   grid: o.grid,
   seed,
@@ -76,10 +80,11 @@ export async function pinnCommand(problemName: PinnProblemName, o: PinnCommandOp
   const outFile = `pinn-${problemName}-${o.method}-seed${o.seed}.json`;
   const outDir = o.out === undefined ? undefined : prepareOutDir(o.out, [outFile]);
   checkCheckpointFlags(o);
-  const plan = planThreads(o.threads, 1, pinnFlops(o));
+  const plan = planThreads(o.threads, 1, pinnFlops(o, hiddenOf(o, problemName)));
   console.error(threadsLine(plan));
   const checkpoint = checkpointSpec(o);
-  const spec: PinnRunSpec = { method: o.method, options, problem: problemName, train: trainOf(o, o.seed), ...(checkpoint ? { checkpoint } : {}) };
+  const train = trainOf(o, o.seed, problemName);
+  const spec: PinnRunSpec = { method: o.method, options, problem: problemName, train, ...(checkpoint ? { checkpoint } : {}) };
   const r = await runOne({ kind: "pinn", spec }, plan.threads, prepareStore(o.store));
   const summary = {
     problem: problemName,
@@ -94,6 +99,7 @@ export async function pinnCommand(problemName: PinnProblemName, o: PinnCommandOp
     wallMs: r.wallMs,
     steps: o.steps,
     seed: o.seed,
+    hidden: train.hidden,
     ...provenance({ problem: problemName, method: o.method, options, train: spec.train }),
     skipped: r.skipped.length,
   };
@@ -107,7 +113,7 @@ export async function pinnCommand(problemName: PinnProblemName, o: PinnCommandOp
   }
   reportSkipped([r]);
   console.log(`${problem.title}: ${problem.equation}`);
-  console.log(`method=${o.method} ${JSON.stringify(options)} steps=${o.steps} seed=${o.seed}`);
+  console.log(`method=${o.method} ${JSON.stringify(options)} steps=${o.steps} seed=${o.seed} network=2-${train.hidden.join("-")}-1`);
   console.log(formatTable(["term", "final loss (eval points)", "final weight"], r.terms.map((t, i) => [t, summary.finalTermLosses![i]!.toExponential(3), r.weights[i]!.toPrecision(4)])));
   console.log(`relative L2 error ${r.relativeL2.toExponential(3)} on a ${o.grid}×${o.grid} grid   ${r.msPerStep.toFixed(2)} ms/step`);
 }
@@ -135,11 +141,11 @@ export async function pinnBenchCommand(options: PinnBenchOptions): Promise<void>
   for (const m of o.methods) createBalancer(m, {});
   const specs = withRunCheckpoints(
     flags,
-    o.problems.flatMap((problem) => o.seeds.flatMap((seed) => o.methods.map((method): PinnRunSpec => ({ method, problem, train: trainOf(o, seed) })))),
+    o.problems.flatMap((problem) => o.seeds.flatMap((seed) => o.methods.map((method): PinnRunSpec => ({ method, problem, train: trainOf(o, seed, problem) })))),
     (s) => runFolderName(s.problem, `seed${s.train.seed ?? 0}`, s.method),
   );
   const store = prepareStore(storeFlag);
-  const plan = planThreads(o.threads, poolJobs(specs.length, o.workers), pinnFlops(o));
+  const plan = planThreads(o.threads, poolJobs(specs.length, o.workers), Math.max(...o.problems.map((p) => pinnFlops(o, hiddenOf(o, p)))));
   console.error(threadsLine(plan));
   const t0 = performance.now();
   const progress = progressReporter(specs.map((s) => `${s.problem} seed ${s.train.seed} ${s.method}`), o.steps);
@@ -161,7 +167,7 @@ export async function pinnBenchCommand(options: PinnBenchOptions): Promise<void>
     return;
   }
   for (const [problem, rows] of Object.entries(summary)) {
-    console.log(`\n${pinnProblems[problem as PinnProblemName]().title} — relative L2 error (seeds ${o.seeds.join(", ")}; ${o.steps} steps), lower is better`);
+    console.log(`\n${pinnProblems[problem as PinnProblemName]().title} — relative L2 error (seeds ${o.seeds.join(", ")}; ${o.steps} steps; network 2-${hiddenOf(o, problem as PinnProblemName).join("-")}-1), lower is better`);
     const sorted = [...rows].sort((a, b) => a.relativeL2[0] - b.relativeL2[0]);
     console.log(
       formatTable(

@@ -56,7 +56,7 @@ function addPinnTrainOptions(cmd: Command, steps: number): Command {
     cmd
       .addOption(new Option("--steps <n>", "training steps").default(steps))
       .addOption(new Option("--lr <x>", "Adam learning rate").default(pinnTrainDefaults.lr))
-      .addOption(new Option("--hidden <list>", "hidden widths of the tanh network").default([...pinnTrainDefaults.hidden]))
+      .addOption(new Option("--hidden <list>", "hidden widths of the tanh network (default: each problem's own: helmholtz 50,50,50, kleingordon 50,50,50,50,50, poisson and burgers 50,50,50,50)"))
       .addOption(new Option("--points <n>", "points per loss term, drawn afresh each step").default(pinnTrainDefaults.points))
       .addOption(new Option("--grid <n>", "grid points per axis for the relative L2 error").default(pinnTrainDefaults.grid))
       .addOption(new Option("--derivatives <how>", "input derivatives: taylor (propagated through the tanh layers) or jvp (nested jax-js jvps; slower)").default("taylor"))

@@ -253,7 +253,7 @@ export function sweepSchema() {
 const pinnTrainFields = () => ({
   steps: integer(1),
   lr: number("positive"),
-  hidden: list(z.int({ error: "must be comma-separated positive integers" }).min(1, { error: "must be comma-separated positive integers" }), "must be comma-separated positive integers"),
+  hidden: list(z.int({ error: "must be comma-separated positive integers" }).min(1, { error: "must be comma-separated positive integers" }), "must be comma-separated positive integers").optional(),
   points: integer(1),
   grid: integer(1).refine((n) => n >= 2, { error: "must be an integer ≥ 2" }),
   derivatives: oneOf(["taylor", "jvp"] as const),

@@ -49,6 +49,8 @@ export interface PinnProblem {
   readonly exact: (points: ArrayLike<number>) => Float64Array;
   /** One sentence: the PDE and its conditions. */
   readonly equation: string;
+  /** Hidden widths of the problem's default tanh network (the authors' where they give one). */
+  readonly hidden: readonly number[];
 }
 
 const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
@@ -131,6 +133,7 @@ export function helmholtz(params = helmholtzDefaults): PinnProblem {
     inputs: ["x", "y"],
     domain: helmholtzDomain,
     equation: `u_xx + u_yy + k²u = q(x, y) on [−1, 1]², u = 0 on the boundary; exact u = sin(${params.a1}πx)·sin(${params.a2}πy)`,
+    hidden: [50, 50, 50], // the authors' code (Helmholtz2D.py); their paper's Fig. 1 uses 4 × 50
     exact: (p) => helmholtzExact(p, params),
     terms: [
       {
@@ -155,6 +158,7 @@ export function poisson(frequency = 1): PinnProblem {
     inputs: ["x", "y"],
     domain: poissonDomain,
     equation: `−(u_xx + u_yy) = f on [0, 1]², u = 0 on the boundary; exact u = sin(${frequency}πx)·sin(${frequency}πy)`,
+    hidden: [50, 50, 50, 50],
     exact: (p) => poissonExact(p, frequency),
     terms: [
       {
@@ -181,6 +185,7 @@ export function kleinGordon(): PinnProblem {
     inputs: ["x", "t"],
     domain: box,
     equation: "u_tt − u_xx + u³ = f on x, t ∈ [0, 1], u(x, 0) = x, u_t(x, 0) = 0, Dirichlet values at x = 0, 1; exact u = x·cos(5πt) + (xt)³",
+    hidden: [50, 50, 50, 50, 50], // the paper's §4 and the authors' code
     exact: kleinGordonExact,
     terms: [
       {
@@ -231,6 +236,7 @@ export function burgers(): PinnProblem {
     inputs: ["x", "t"],
     domain: box,
     equation: "u_t + u·u_x = (0.01/π)·u_xx on x ∈ [−1, 1], t ∈ [0, 1], u(x, 0) = −sin(πx), u(±1, t) = 0; reference by the Cole–Hopf formula with Gauss–Hermite quadrature",
+    hidden: [50, 50, 50, 50],
     exact: (p) => burgersExact(p),
     terms: [
       {

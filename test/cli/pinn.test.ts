@@ -19,6 +19,11 @@ test("pinn <problem> --json: the relative L2 error, one weight and one final los
   assert.equal(o.finalTermLosses.length, 3);
   assert.ok(Number.isFinite(o.relativeL2) && o.relativeL2 > 0);
   assert.equal(o.errors.steps.at(-1), 6);
+  assert.deepEqual(o.hidden, [8]);
+  // Without --hidden, each problem's own network (Klein–Gordon: the paper's 5 × 50).
+  const d = cli("pinn", "kleingordon", "--steps", "1", "--grid", "5", "--points", "4", "--json");
+  assert.equal(d.status, 0, d.stderr);
+  assert.deepEqual(JSON.parse(d.stdout).hidden, [50, 50, 50, 50, 50]);
   assert.match(o.configHash, /^[0-9a-f]{16}$/);
 });
 
