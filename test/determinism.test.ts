@@ -9,7 +9,7 @@ import { createBalancer } from "../src/balancers/registry.js";
 import { makeToy } from "../src/data/toy.js";
 import { runToy, type ToyRunResult } from "../src/experiments/toyRun.js";
 import { configHash } from "../src/store/index.js";
-import { anyModelMethods } from "./helpers/methods.js";
+import { anyModelMethods } from "../src/cli/methodSets.js";
 
 /**
  * Same seed, config and machine → identical outputs: every method twice in one process, and the

@@ -50,7 +50,8 @@ function magnitudes(name: string, what: string, values: readonly number[] | unde
  * arXiv version recommends 0.9), `every` 10 (the papers' experiments and code), `weighted` true,
  * `gradMode` `shared`. Timing `next`: step t's gradients give the weights from step t + 1 on (the
  * official code measures them after step t's update, on the same batch). A term whose weighted mean is
- * 0 (no gradient) keeps its weight. Info: `estimates`, the latest λ̂. The statistic is read only at
+ * 0 (no gradient) keeps its weight (so with `alpha` 1, a term whose weight dropped to 0 because the
+ * reference had no gradient stays at 0 in the weighted form). Info: `estimates`, the latest λ̂. The statistic is read only at
  * update steps (`needs.every`), so the model trainer computes it only there: the other steps cost what
  * equal weights cost.
  *

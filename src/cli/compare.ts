@@ -8,7 +8,7 @@ import { formatTable } from "./table.js";
 import { mean, stdOrZero } from "../util/stats.js";
 import { toySigmas } from "../data/toy.js";
 import type { ToyRunOutcome, ToyRunSpec } from "../experiments/toyExperiment.js";
-import type { GradStatistic } from "../balancers/types.js";
+import { statisticMode, type GradStatistic } from "../balancers/types.js";
 import { createBalancer, methodNames } from "../balancers/registry.js";
 import { pinnBalancers } from "./methodSets.js";
 import { renderReport } from "../report/html.js";
@@ -89,7 +89,7 @@ export function compareSpecs(o: CompareOptions): ToyRunSpec[] {
       for (const seed of o.extraSeeds ?? [0]) {
         const train = { steps: o.steps, batchSize: o.batchSize, lr: o.lr, seed, ...nonFiniteSetting(o.onNonfinite) };
         for (const m of o.extraMethods ?? []) {
-          const takesMode = o.gradMode !== undefined && createBalancer(m).needs.gramian !== undefined;
+          const takesMode = o.gradMode !== undefined && statisticMode(createBalancer(m).needs) !== undefined;
           specs.push({ method: m, ...(takesMode ? { label: `${m} (${o.gradMode})`, options: { gradMode: o.gradMode } } : {}), data, train });
         }
       }

@@ -158,7 +158,7 @@ export async function pinnBenchCommand(options: PinnBenchOptions): Promise<void>
   reportSkipped(runs);
   const summary = summarizePinnBench(runs);
   const wallS = (performance.now() - t0) / 1000;
-  const base = { ...o, threadsPerRun: plan.threads };
+  const base = { ...o, threadsPerRun: plan.threads, networks: Object.fromEntries(o.problems.map((p) => [p, hiddenOf(o, p)])) };
   const settings = { ...base, wallSeconds: wallS, ...provenance(base) };
   const file = saveOutput(join(outDir, "pinn-bench.json"), JSON.stringify({ settings, summary, runs: runs.map(({ history: _h, ...r }) => r) }));
   const report = saveOutput(join(outDir, "report.html"), pinnBenchReport(runs, summary, o));

@@ -14,7 +14,8 @@ import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { dirname, extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { methodNames, methodOptions } from "../balancers/registry.js";
+import { methodOptions } from "../balancers/registry.js";
+import { anyModelMethods } from "./methodSets.js";
 import { closeServer, listenLocal, untilSignal, uplotDist } from "../util/localServer.js";
 
 /** The package root (this file is src/cli/playground.ts or dist/cli/playground.js). */
@@ -55,7 +56,7 @@ export async function buildPlayground(outDir = DEFAULT_PLAYGROUND_OUT, source = 
   const t0 = performance.now();
   const out = resolve(outDir);
   mkdirSync(out, { recursive: true });
-  const methods = methodNames().map((name) => ({ name, options: [...methodOptions(name)] }));
+  const methods = anyModelMethods().map((name) => ({ name, options: [...methodOptions(name)] }));
   const r = await esbuild.build({
     entryPoints: { main: join(source, "main.ts"), worker: join(source, "worker.ts") },
     bundle: true,

@@ -156,12 +156,13 @@ export async function withCheckpoints<L, R>(spec: CheckpointSpec | undefined, co
 
 /** What a PINN run is recorded with: its label, method, problem and every training setting. */
 export function pinnRunInfo(spec: PinnRunSpec): RunInfo {
-  const train = { ...pinnTrainDefaults, ...Object.fromEntries(Object.entries(spec.train).filter(([, v]) => v !== undefined)) };
+  const problem = pinnProblems[spec.problem]();
+  const train = { ...pinnTrainDefaults, hidden: problem.hidden, ...Object.fromEntries(Object.entries(spec.train).filter(([, v]) => v !== undefined)) };
   return {
     name: spec.label ?? spec.method,
     method: spec.method,
     seed: train.seed,
-    tasks: pinnProblems[spec.problem]().terms.length,
+    tasks: problem.terms.length,
     config: { kind: "pinn", label: spec.label ?? spec.method, options: spec.options ?? {}, problem: spec.problem, train },
   };
 }

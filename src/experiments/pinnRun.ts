@@ -15,8 +15,8 @@ import { checkCount, TrainingError } from "../train/checks.js";
 export interface PinnTrainConfig extends NonFiniteOptions {
   readonly steps: number;
   readonly lr: number;
-  /** Hidden widths of the tanh network. */
-  readonly hidden: readonly number[];
+  /** Hidden widths of the tanh network (default: the problem's own, {@link PinnProblem.hidden}). */
+  readonly hidden?: readonly number[];
   /** Seed of the initial network and of the sampled points. */
   readonly seed: number;
   /** Points per loss term, drawn afresh each step. */
@@ -28,7 +28,7 @@ export interface PinnTrainConfig extends NonFiniteOptions {
   readonly evalEvery?: number;
 }
 
-export const pinnTrainDefaults: PinnTrainConfig = { steps: 5000, lr: 1e-3, hidden: [50, 50, 50, 50], seed: 0, points: 128, grid: 101 };
+export const pinnTrainDefaults: PinnTrainConfig = { steps: 5000, lr: 1e-3, seed: 0, points: 128, grid: 101 };
 
 export interface PinnRunResult {
   readonly method: string;
@@ -91,7 +91,8 @@ export async function runPinn(
   checkCount("pinn: grid (points per axis)", c.grid, 2);
   checkCount("pinn: steps", c.steps, 1);
   if (!(c.lr > 0 && Number.isFinite(c.lr))) throw new TrainingError(`pinn: lr must be a finite number > 0, got ${c.lr}`);
-  const network = { inputDim: 2, hidden: c.hidden, ...(c.derivatives ? { derivatives: c.derivatives } : {}) };
+  const hidden = c.hidden ?? problem.hidden;
+  const network = { inputDim: 2, hidden, ...(c.derivatives ? { derivatives: c.derivatives } : {}) };
   const model = pinnModel(problem.terms, network);
   const T = problem.terms.length;
   const { x: [x0, x1], y: [y0, y1] } = problem.domain;
@@ -122,7 +123,7 @@ export async function runPinn(
       balancer,
       ...loopCheckpointOptions(
         checkpoints,
-        () => initPinnParams({ inputDim: 2, hidden: c.hidden }, deriveSeed(c.seed, "init")),
+        () => initPinnParams({ inputDim: 2, hidden }, deriveSeed(c.seed, "init")),
         () => ({ errors, prediction: Array.from(prediction) }),
       ),
       steps: c.steps,

@@ -90,8 +90,12 @@ function row(x: np.Array, t: number): np.Array {
 export function modelPass<B extends Tree>(model: MultitaskModel<B>, params: ModelParams, batch: B, options: ModelPassOptions = {}): ModelPassResult {
   if (options.stat?.kind === "ntk") {
     const traces = kernelTraces(model, params, batch, options.stat.mode);
-    const rest = modelPass(model, params, batch, { ...options, stat: undefined });
-    return { ...rest, stat: traces };
+    try {
+      return { ...modelPass(model, params, batch, { ...options, stat: undefined }), stat: traces };
+    } catch (e) {
+      traces.dispose();
+      throw e;
+    }
   }
   const T = model.numTasks;
   const { stat, weights, combine, seed } = options;

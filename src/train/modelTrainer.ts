@@ -1,6 +1,6 @@
 import { numpy as np, tree } from "@jax-js/jax";
 import type { Balancer, BalancerState } from "../balancers/types.js";
-import type { ModelParams, MultitaskModel, Tree } from "../model/contract.js";
+import { ModelContractError, type ModelParams, type MultitaskModel, type Tree } from "../model/contract.js";
 import { batchSignature, checkModel, disposeLive } from "../model/check.js";
 import { combinerFor } from "./combiners.js";
 import { buildModelStep, buildModelTwoPhase, type StepOptimizer } from "./modelStep.js";
@@ -45,6 +45,10 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
   const { model, balancer, optimizer } = opts;
   const T = model.numTasks;
   const request = statRequest(balancer.needs);
+  if (request?.kind === "ntk" && !model.kernelTraces) {
+    if (opts.params) tree.dispose(opts.params);
+    throw new ModelContractError(`${balancer.name}: the kernel traces need per-sample outputs: the model must define kernelTraces(params, batch) (pinnModel does)`);
+  }
   const current = balancer.timing === "current";
   if (balancer.combine && current) throw new TrainingError(`${balancer.name}: a gradient combination needs timing 'next'`);
   const combiner = balancer.combine ? combinerFor(balancer.combine.spec) : undefined;

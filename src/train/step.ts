@@ -3,7 +3,7 @@ import type { GradStatistic } from "../balancers/types.js";
 import { adam, type AdamOptions, type AdamState } from "../optim/adam.js";
 import { checkConfig, forward, headsForward, trunkForward, type MultiHeadMlpConfig, type Params } from "../models/mlp.js";
 import { stemBackward, stemForward, stemModeProblem, type ConvStemConfig, type StemLayerResiduals } from "../models/conv.js";
-import { absMaxMean, statKernels, type StatRequest } from "../stats/gradNorms.js";
+import { absMaxMean, statKernels, type KernelStatKind, type StatRequest } from "../stats/gradNorms.js";
 import type { TaskLoss } from "./losses.js";
 export { parseObserved } from "./observation.js";
 
@@ -36,6 +36,8 @@ export type Residuals = {
   dzT?: np.Array;
 };
 
+const noKernelTraces = "the built-in MLP step has no per-sample outputs for the ntk statistic (NTK weights): train a model with kernelTraces (e.g. pinnModel) with createModelTrainer";
+
 /**
  * Forward pass, per-task losses and, if requested, a per-task gradient statistic: squared norms
  * [T] or the Gramian [T, T] of the unweighted task gradients (not yet square-rooted). The per-task
@@ -53,6 +55,11 @@ export function forwardWithStats(
   perTask = false,
   stem?: ConvStemConfig,
 ): { losses: np.Array; stat?: np.Array; residuals: Residuals } {
+  if (stat?.kind === "ntk") {
+    x.dispose();
+    y.dispose();
+    throw new Error(noKernelTraces);
+  }
   const L = params.trunk.W.length;
   let stemRes: StemLayerResiduals[] | undefined;
   if (params.stem || stem) {
@@ -82,8 +89,7 @@ export function forwardWithStats(
     dRepT.dispose();
     return { losses, residuals: { ...base, dzT } };
   }
-  if (stat.kind === "ntk") throw new Error(noKernelTraces);
-  const k = statKernels[stat.kind];
+  const k = statKernels[stat.kind as KernelStatKind]; // ntk: refused above
   let value: np.Array;
   if (stat.mode === "representation") {
     value = k.stacked(dRepT);
@@ -190,7 +196,6 @@ export interface StepConfig {
   readonly combine?: Combine | undefined;
 }
 
-const noKernelTraces = "the built-in MLP step has no per-sample outputs for the ntk statistic (NTK weights): train a model with kernelTraces (e.g. pinnModel) with createModelTrainer";
 
 /** Build-time checks of a step config: the model (and its stem), 'shared' statistics with a stem, no ntk statistic. */
 function checkStepConfig(config: StepConfig): void {

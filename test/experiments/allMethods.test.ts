@@ -5,7 +5,7 @@ import { liveBufferCounter } from "../helpers/liveBuffers.js";
 import { createBalancer } from "../../src/balancers/registry.js";
 import { makeToy } from "../../src/data/toy.js";
 import { runToy } from "../../src/experiments/toyRun.js";
-import { anyModelMethods } from "../helpers/methods.js";
+import { anyModelMethods } from "../../src/cli/methodSets.js";
 
 let counter: { live(): number };
 before(async () => {

@@ -17,7 +17,7 @@ import { adam } from "../../src/optim/adam.js";
 import { sgd } from "../../src/optim/sgd.js";
 import { initTanhMlp, type RegressionBatch } from "../../examples/models/tanhMlp.js";
 import type { ModelParams } from "../../src/model/contract.js";
-import { anyModelMethods } from "../helpers/methods.js";
+import { anyModelMethods } from "../../src/cli/methodSets.js";
 
 let counter: { live(): number };
 before(async () => {
