@@ -56,6 +56,21 @@ const shapes: [B: number, I: number, O: number, T: number][] = [
   [8, 16, 16, 1],
 ];
 
+/**
+ * A kernel of (h [B, I], dz [T, B, O]) run eagerly (checking that it leaks no buffer) or under jit, on
+ * fresh arrays of the data: its output as a list.
+ */
+function runKernel(f: (h: np.Array, dz: np.Array) => np.Array, compiled: boolean, h: Float32Array<ArrayBuffer>, dz: Float32Array<ArrayBuffer>, [B, I, O, T]: readonly number[], what: string): number[] {
+  const run = compiled ? jit(f) : f;
+  const before = counter.live();
+  const out = run(np.array(h).reshape([B!, I!]), np.array(dz).reshape([T!, B!, O!]));
+  const got = toList(out);
+  out.dispose();
+  if (compiled) (run as ReturnType<typeof jit>).dispose();
+  else assert.equal(counter.live(), before, `${what}: leaked buffers`);
+  return got;
+}
+
 for (const [B, I, O, T] of shapes) {
   test(`gradient magnitudes (abs), B=${B} I=${I} O=${O} T=${T}: linear and affine kernels, eager and under jit, equal the per-task gradients' max and sum of |g|`, () => {
     const rng = new Rng(B * 7 + I * 3 + O + T);
@@ -65,14 +80,7 @@ for (const [B, I, O, T] of shapes) {
       const rows = reference(hData, dzData, B, I, O, T, bias);
       const kernel = bias ? affineGradAbsStats : linearGradAbsStats;
       for (const compiled of [false, true]) {
-        const f = (h: np.Array, dz: np.Array) => absMaxMean(kernel(h, dz));
-        const run = compiled ? jit(f) : f;
-        const before = counter.live();
-        const out = run(np.array(hData).reshape([B, I]), np.array(dzData).reshape([T, B, O]));
-        const got = toList(out);
-        out.dispose();
-        if (compiled) (run as ReturnType<typeof jit>).dispose();
-        else assert.equal(counter.live(), before, `bias=${bias}: leaked buffers`);
+        const got = runKernel((h, dz) => absMaxMean(kernel(h, dz)), compiled, hData, dzData, [B, I, O, T], `bias=${bias}`);
         const raw = statOfRows(rows, "abs");
         const want = [...raw.slice(0, T), ...raw.slice(T, 2 * T).map((s, t) => s / raw[2 * T + t]!)];
         assert.ok(maxRelErr(got, want) < 1e-5, `bias=${bias} jit=${compiled}: max rel err ${maxRelErr(got, want)}`);
@@ -92,14 +100,7 @@ for (const [B, I, O, T] of shapes) {
       for (const form of ["direct", "batch", undefined] as (LinearForm | undefined)[]) {
         for (const compiled of [false, true]) {
           for (const kind of ["norms", "gramian"] as const) {
-            const f = (h: np.Array, dz: np.Array) => kernels[kind](h, dz, form);
-            const run = compiled ? jit(f) : f;
-            const before = counter.live();
-            const out = run(np.array(hData).reshape([B, I]), np.array(dzData).reshape([T, B, O]));
-            const got = toList(out);
-            out.dispose();
-            if (compiled) (run as ReturnType<typeof jit>).dispose();
-            else assert.equal(counter.live(), before, `${kind} ${form ?? "auto"} bias=${bias}: leaked buffers`);
+            const got = runKernel((h, dz) => kernels[kind](h, dz, form), compiled, hData, dzData, [B, I, O, T], `${kind} ${form ?? "auto"} bias=${bias}`);
             const want = kind === "norms" ? wantNorms : wantGram;
             assert.equal(got.length, want.length);
             assert.ok(maxRelErr(got, want) < 1e-5, `${kind} ${form ?? "auto"} bias=${bias} jit=${compiled}: max rel err ${maxRelErr(got, want)}`);
