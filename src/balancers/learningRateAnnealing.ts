@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, GradStatistic, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkFiniteVector, checkGradMode, checkLosses, checkNumTasks, checkOption, checkOptionNames } from "./validate.js";
+import { BalancerInputError, checkGradMode, checkLosses, checkNonNegativeVector, checkNumTasks, checkOption, checkOptionNames } from "./validate.js";
 
 export interface LearningRateAnnealingOptions {
   /** Index of the reference term (the PDE residual L_r): its weight stays 1 and its largest gradient entry is the numerator. Default 0. */
@@ -21,15 +21,6 @@ export interface LearningRateAnnealingOptions {
 export interface LearningRateAnnealingState extends BalancerState {
   /** The latest estimates λ̂ (1 for the reference term and before the first update). */
   readonly estimates: readonly number[];
-}
-
-/** Validates a magnitude vector of the observation: T finite numbers ≥ 0. */
-function magnitudes(name: string, what: string, values: readonly number[] | undefined, T: number): readonly number[] {
-  const v = checkFiniteVector(name, what, values, T);
-  v.forEach((x, i) => {
-    if (x < 0) throw new BalancerInputError(name, `${what} of task ${i} is negative (${x})`);
-  });
-  return v;
 }
 
 /**
@@ -87,8 +78,8 @@ export function learningRateAnnealing(options: LearningRateAnnealingOptions = {}
       checkLosses(name, obs, T);
       const step = state.step + 1;
       if (state.step % every !== 0) return { weights: state.weights, state: { ...state, step }, info: { estimates: state.estimates } };
-      const max = magnitudes(name, "largest gradient entries", obs.gradAbsMax, T);
-      const mean = magnitudes(name, "mean gradient magnitudes", obs.gradAbsMean, T);
+      const max = checkNonNegativeVector(name, "largest gradient entries", "largest gradient entries", obs.gradAbsMax, T);
+      const mean = checkNonNegativeVector(name, "mean gradient magnitudes", "mean gradient magnitudes", obs.gradAbsMean, T);
       const top = max[reference]!;
       const estimates = [...state.estimates];
       const weights = state.weights.map((w, i) => {

@@ -1,5 +1,5 @@
 import type { Balancer, BalancerState, Observation, UpdateResult } from "./types.js";
-import { BalancerInputError, checkFiniteVector, checkLosses, checkNumTasks, checkOption, checkOptionNames } from "./validate.js";
+import { BalancerInputError, checkLosses, checkNonNegativeVector, checkNumTasks, checkOption, checkOptionNames } from "./validate.js";
 
 export interface NtkWeightsOptions {
   /** Recompute the weights every this many steps (the authors' wave-equation code: 100; the paper's text: 1,000). Default 100. */
@@ -46,10 +46,7 @@ export function ntkWeights(options: NtkWeightsOptions = {}): Balancer<NtkWeights
       checkLosses(name, obs, T);
       const step = state.step + 1;
       if (state.step % every !== 0) return { weights: state.weights, state: { weights: state.weights, step } };
-      const traces = checkFiniteVector(name, "kernel traces", obs.kernelTraces, T);
-      traces.forEach((v, i) => {
-        if (v < 0) throw new BalancerInputError(name, `kernel trace of task ${i} is negative (${v})`);
-      });
+      const traces = checkNonNegativeVector(name, "kernel traces", "kernel trace", obs.kernelTraces, T);
       const total = traces.reduce((a, b) => a + b, 0);
       if (!Number.isFinite(total)) throw new BalancerInputError(name, `the kernel traces' sum overflows (${traces.join(", ")})`);
       const weights = state.weights.map((w, i) => {

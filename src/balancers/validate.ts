@@ -29,13 +29,21 @@ export function checkLosses(method: string, obs: Observation, numTasks: number):
   return checkFiniteVector(method, "losses", obs.losses, numTasks);
 }
 
+/**
+ * Checks that `values` has `numTasks` finite entries ≥ 0, naming the first bad one (`what`: the values,
+ * `one`: one of them, as the messages call them).
+ */
+export function checkNonNegativeVector(method: string, what: string, one: string, values: readonly number[] | undefined, numTasks: number): readonly number[] {
+  const v = checkFiniteVector(method, what, values, numTasks);
+  for (let i = 0; i < v.length; i++) {
+    if (v[i]! < 0) throw new BalancerInputError(method, `${one} of task ${i} is negative (${v[i]})`);
+  }
+  return v;
+}
+
 /** Validates gradient norms: one per task, finite and non-negative. */
 export function checkGradNorms(method: string, obs: Observation, numTasks: number): readonly number[] {
-  const g = checkFiniteVector(method, "gradient norms", obs.gradNorms, numTasks);
-  for (let i = 0; i < g.length; i++) {
-    if (g[i]! < 0) throw new BalancerInputError(method, `gradient norm of task ${i} is negative (${g[i]})`);
-  }
-  return g;
+  return checkNonNegativeVector(method, "gradient norms", "gradient norm", obs.gradNorms, numTasks);
 }
 
 /** Largest number of tasks a balancer whose state and work per step are O(T) accepts. */

@@ -49,14 +49,17 @@ function treeStat(perTask: Tree[], kind: KernelStatKind): np.Array {
   return total;
 }
 
+/** The error for a model without kernelTraces, after `subject` (what needs them, ending in a verb). */
+export function missingKernelTraces(subject: string): ModelContractError {
+  return new ModelContractError(`${subject} per-sample outputs: the model must define kernelTraces(params, batch) (pinnModel does)`);
+}
+
 /**
  * The `ntk` statistic from the model's own {@link MultitaskModel.kernelTraces} (over all parameters:
  * mode `shared`), its shape checked; a model without it, or another mode, gets a ModelContractError.
  */
 export function kernelTraces<B extends Tree>(model: MultitaskModel<B>, params: ModelParams, batch: B, mode: string): np.Array {
-  if (!model.kernelTraces) {
-    throw new ModelContractError("the ntk statistic (NTK weights) needs per-sample outputs: the model must define kernelTraces(params, batch) (pinnModel does)");
-  }
+  if (!model.kernelTraces) throw missingKernelTraces("the ntk statistic (NTK weights) needs");
   if (mode !== "shared") throw new ModelContractError(`the ntk statistic is over all parameters (gradient mode 'shared'), not '${mode}'`);
   const tr = model.kernelTraces(params, batch);
   if (tr.shape.length !== 1 || tr.shape[0] !== model.numTasks) {

@@ -1,6 +1,7 @@
 import { numpy as np, tree } from "@jax-js/jax";
 import type { Balancer, BalancerState } from "../balancers/types.js";
-import { ModelContractError, type ModelParams, type MultitaskModel, type Tree } from "../model/contract.js";
+import type { ModelParams, MultitaskModel, Tree } from "../model/contract.js";
+import { missingKernelTraces } from "../model/generic.js";
 import { batchSignature, checkModel, disposeLive } from "../model/check.js";
 import { combinerFor } from "./combiners.js";
 import { buildModelStep, buildModelTwoPhase, type StepOptimizer } from "./modelStep.js";
@@ -47,7 +48,7 @@ export function createModelTrainer<B extends Tree>(opts: ModelTrainerOptions<B>)
   const request = statRequest(balancer.needs);
   if (request?.kind === "ntk" && !model.kernelTraces) {
     if (opts.params) tree.dispose(opts.params);
-    throw new ModelContractError(`${balancer.name}: the kernel traces need per-sample outputs: the model must define kernelTraces(params, batch) (pinnModel does)`);
+    throw missingKernelTraces(`${balancer.name}: the kernel traces need`);
   }
   const current = balancer.timing === "current";
   if (balancer.combine && current) throw new TrainingError(`${balancer.name}: a gradient combination needs timing 'next'`);

@@ -95,7 +95,10 @@ export function nextState<S extends BalancerState>(balancer: Balancer<S>, obs: O
   return next;
 }
 
-/** The statistic a balancer's needs call for: the Gramian if it asks for one (its diagonal gives the norms), else norms. */
+/**
+ * The statistic a balancer's needs call for: kernel traces, gradient magnitudes, or the Gramian if it asks
+ * for one (its diagonal gives the norms), else norms; at most one of the first three.
+ */
 export function statRequest(needs: Needs): StatRequest | undefined {
   const asked = [needs.gradAbs && "gradient magnitudes (gradAbs)", needs.kernelTraces && "kernel traces", (needs.gradNorms || needs.gramian) && "gradient norms or a Gramian"].filter(Boolean);
   if (asked.length > 1) throw new TrainingError(`a balancer cannot ask for ${asked.join(" and ")} together`);

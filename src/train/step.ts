@@ -196,7 +196,6 @@ export interface StepConfig {
   readonly combine?: Combine | undefined;
 }
 
-
 /** Build-time checks of a step config: the model (and its stem), 'shared' statistics with a stem, no ntk statistic. */
 function checkStepConfig(config: StepConfig): void {
   checkConfig(config.model);
